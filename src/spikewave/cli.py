@@ -1,0 +1,141 @@
+"""The ``spikewave`` command.
+
+::
+
+    spikewave --version
+    spikewave list
+    spikewave reproduce NAME [--quick] [--seed N] [--out DIR] [--json] [NAME's options]
+    spikewave reproduce all  [--quick] [--seed N] [--out DIR] [--json]
+
+Without ``--json`` a reproduction prints a table (measured against reference) and writes its
+figures under ``--out`` (default ``report/NAME/``); ``all`` also writes ``report/index.html``.
+With ``--json`` the last line of standard output is one JSON object. Bad input gives a
+one-line message on standard error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from spikewave import __version__
+from spikewave._validation import ParameterError, check_int
+from spikewave.experiments import REPRODUCTIONS, RunContext
+
+EXIT_USAGE = 2
+EXIT_FAILED_CHECK = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``spikewave: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _common_options(quick_help: str) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quick", action="store_true", help=quick_help)
+    common.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common.add_argument("--out", type=Path, default=None,
+                        help="folder for figures (default report/NAME/)")
+    common.add_argument("--json", action="store_true",
+                        help="print one JSON object as the last line of standard output")
+    common.add_argument("--strict", action="store_true",
+                        help="exit with status 1 when a check against the reference fails")
+    return common
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[str]]]:
+    """The parser, and for each reproduction the names of its own options."""
+    parser = _Parser(prog="spikewave", description="Spiking neural networks: reproductions "
+                     "of the classic results, checked against the papers.")
+    parser.add_argument("--version", action="version", version=f"spikewave {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    commands.add_parser("list", help="list the reproductions")
+    rep = commands.add_parser(
+        "reproduce", help="run a reproduction (or all) and compare with the reference",
+        description="Run a reproduction and compare its figures of merit with the paper's "
+                    "or the closed form's. NAME is one of: "
+                    + ", ".join(REPRODUCTIONS) + ", or all.")
+    names = rep.add_subparsers(dest="name", metavar="NAME", parser_class=_Parser)
+    names.required = True
+    option_names: dict[str, list[str]] = {}
+    common = _common_options("a shorter run with the same checks (used by the demo)")
+    for name in REPRODUCTIONS:
+        repro = REPRODUCTIONS[name]
+        sub = names.add_parser(name, parents=[common], help=repro.title,
+                               description=repro.description,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        before = {a.dest for a in sub._actions}
+        if repro.add_arguments is not None:
+            repro.add_arguments(sub)
+        option_names[name] = [a.dest for a in sub._actions if a.dest not in before]
+    names.add_parser("all", parents=[common], help="run every reproduction and write "
+                     "report/index.html")
+    return parser, option_names
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+
+def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> int:
+    from spikewave.report import format_table, write_html_report
+
+    seed = check_int("seed", args.seed, 0, 2**32 - 1)
+    run_all = args.name == "all"
+    names = list(REPRODUCTIONS) if run_all else [args.name]
+    base = args.out if args.out is not None else Path("report")
+    results = []
+    for name in names:
+        out_dir = (base / name) if (run_all or args.out is None) else base
+        ctx = RunContext(quick=args.quick, seed=seed, out_dir=out_dir)
+        options = {k: getattr(args, k) for k in option_names.get(name, [])}
+        if run_all:
+            print(f"[{len(results) + 1}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
+        results.append(REPRODUCTIONS[name].execute(ctx, **options))
+    if run_all:
+        index = write_html_report(results, base, args.quick)
+    if args.json:
+        if run_all:
+            _print_json({"passed": all(r.passed for r in results), "report": str(index),
+                         "results": {r.name: r.to_json() for r in results}})
+        else:
+            _print_json(results[0].to_json())
+    else:
+        print(format_table(results))
+        if run_all:
+            print(f"report: {index}")
+        else:
+            print("figures: " + ", ".join(str(p) for p in results[0].figures))
+    if args.strict and not all(r.passed for r in results):
+        return EXIT_FAILED_CHECK
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, option_names = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            width = max(len(n) for n in REPRODUCTIONS)
+            for name in REPRODUCTIONS:
+                print(f"{name.ljust(width)}  {REPRODUCTIONS[name].title}")
+            return 0
+        return _reproduce(args, option_names)
+    except ParameterError as exc:
+        print(f"spikewave: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        print("spikewave: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

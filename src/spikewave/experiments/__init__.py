@@ -1,0 +1,17 @@
+"""Reproductions: one module per reproduced result, each registered by one line below.
+
+``REPRODUCTIONS[name].run(ctx, **options)`` returns a
+:class:`~spikewave.experiments.registry.Result`; ``spikewave reproduce NAME`` calls it.
+"""
+
+from spikewave.experiments.registry import Registry, Reproduction, Result, RunContext
+
+REPRODUCTIONS = Registry({
+    "lif": "spikewave.experiments.lif_fi",
+    "coincidence": "spikewave.experiments.coincidence",
+    "hh": "spikewave.experiments.hh",
+    "adaptive": "spikewave.experiments.adaptive",
+    "rate-vs-spike": "spikewave.experiments.rate_vs_spike",
+})
+
+__all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]
