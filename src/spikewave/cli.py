@@ -96,7 +96,8 @@ def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> 
     for name in names:
         out_dir = (base / name) if (run_all or args.out is None) else base
         ctx = RunContext(quick=args.quick, seed=seed, out_dir=out_dir)
-        options = {k: getattr(args, k) for k in option_names.get(name, [])}
+        # "all" runs each reproduction with its own defaults
+        options = {k: getattr(args, k) for k in option_names.get(name, []) if hasattr(args, k)}
         if run_all:
             print(f"[{len(results) + 1}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
         results.append(REPRODUCTIONS[name].execute(ctx, **options))

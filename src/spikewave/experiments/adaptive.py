@@ -19,8 +19,12 @@ import numpy as np
 
 from spikewave._validation import fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext, within_rel
-from spikewave.neurons.adaptive import ALIFParams, alif_steady_isi_ms, simulate_alif_clock, \
-    simulate_alif_exact
+from spikewave.neurons.adaptive import (
+    ALIFParams,
+    alif_steady_isi_ms,
+    simulate_alif_clock,
+    simulate_alif_exact,
+)
 from spikewave.plot.neurons import adaptation_figure
 
 ONSET_MS = 50.0

@@ -17,8 +17,13 @@ from dataclasses import asdict
 import numpy as np
 
 from spikewave.experiments.registry import Reproduction, Result, RunContext, below, within_rel
-from spikewave.neurons.lif import LIFParams, lif_rate_hz, rate_from_spikes_hz, \
-    simulate_lif_clock, simulate_lif_exact
+from spikewave.neurons.lif import (
+    LIFParams,
+    lif_rate_hz,
+    rate_from_spikes_hz,
+    simulate_lif_clock,
+    simulate_lif_exact,
+)
 from spikewave.plot.neurons import fi_curve_figure, lif_trace_figure
 
 

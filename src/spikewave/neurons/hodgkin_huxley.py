@@ -31,8 +31,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikewave._numba import njit
-from spikewave._validation import POSITIVE, REAL, Params, check_array, check_choice, \
-    check_number, fail, param
+from spikewave._validation import (
+    POSITIVE,
+    REAL,
+    Params,
+    check_array,
+    check_choice,
+    check_number,
+    fail,
+    param,
+)
 
 SCHEMES = {"rk4": 0, "exponential_euler": 1}
 SPIKE_THRESHOLD_MV = 0.0
@@ -83,7 +91,8 @@ def _rates(v):  # pragma: no cover - compiled
 
 @njit
 def _derivs(v, m, h, n, i_ext, par):  # pragma: no cover - compiled
-    c, gna, gk, gl, ena, ek, el, phi = par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7]
+    c, gna, gk, gl, ena, ek, el, phi = par[0], par[1], par[2], par[3], par[4], par[5], \
+        par[6], par[7]
     am, bm, ah, bh, an, bn = _rates(v)
     i_ion = gna * m * m * m * h * (v - ena) + gk * n * n * n * n * (v - ek) + gl * (v - el)
     return ((i_ext - i_ion) / c, phi * (am * (1.0 - m) - bm * m),
@@ -104,7 +113,8 @@ def _step(v, m, h, n, i_ext, dt, par, scheme):  # pragma: no cover - compiled
                 h + dt / 6.0 * (k1[2] + 2.0 * k2[2] + 2.0 * k3[2] + k4[2]),
                 n + dt / 6.0 * (k1[3] + 2.0 * k2[3] + 2.0 * k3[3] + k4[3]))
     # exponential Euler: gates exact for frozen V, then V exact for frozen conductances
-    c, gna, gk, gl, ena, ek, el, phi = par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7]
+    c, gna, gk, gl, ena, ek, el, phi = par[0], par[1], par[2], par[3], par[4], par[5], \
+        par[6], par[7]
     am, bm, ah, bh, an, bn = _rates(v)
     sm, sh, sn = phi * (am + bm), phi * (ah + bh), phi * (an + bn)
     m2 = am / (am + bm) + (m - am / (am + bm)) * math.exp(-dt * sm)
@@ -145,7 +155,7 @@ def _integrate(state0, current, dt, par, scheme, record):  # pragma: no cover - 
 
 
 def resting_state(p: HHParams) -> np.ndarray:
-    """The resting state ``[V, m, h, n]`` with zero current (root of dV/dt with gates at steady state)."""
+    """The resting state ``[V, m, h, n]`` at zero current (gates at their steady state)."""
     from scipy.optimize import brentq
 
     par = p.as_array()

@@ -25,8 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikewave._validation import NON_NEGATIVE, POSITIVE, REAL, Params, check_array, \
-    check_number, fail, param
+from spikewave._validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    REAL,
+    Params,
+    check_array,
+    check_number,
+    fail,
+    param,
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,109 @@
+"""Hodgkin-Huxley: resting state, schemes against scipy's solve_ivp, orders of convergence."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from spikewave import ParameterError
+from spikewave.neurons.hodgkin_huxley import (
+    HHParams,
+    _derivs,
+    _rates,
+    count_spikes_step,
+    resting_state,
+    simulate_hh,
+)
+
+
+def test_resting_state_matches_references():
+    v, m, h, n = resting_state(HHParams())
+    assert v == pytest.approx(-64.996, abs=1e-3)
+    assert (m, h, n) == pytest.approx((0.0530, 0.5960, 0.3177), abs=1e-4)
+
+
+def test_rates_are_continuous_at_the_removable_singularities():
+    for v in (-40.0, -55.0):
+        lo, hi = _rates(v - 1e-6), _rates(v + 1e-6)
+        at = _rates(v)
+        np.testing.assert_allclose(at, lo, rtol=1e-6)
+        np.testing.assert_allclose(at, hi, rtol=1e-6)
+    assert _rates(-40.0)[0] == pytest.approx(1.0)  # alpha_m(-40) = 0.1 * 10
+    assert _rates(-55.0)[4] == pytest.approx(0.1)  # alpha_n(-55) = 0.01 * 10
+
+
+def _scipy_reference(p, current, duration, t_eval):
+    par = p.as_array()
+    sol = solve_ivp(lambda t, y: _derivs(y[0], y[1], y[2], y[3], current, par),
+                    (0, duration), resting_state(p), method="DOP853", rtol=1e-11, atol=1e-11,
+                    t_eval=t_eval, max_step=0.01)
+    return sol.y
+
+
+def test_rk4_trajectory_matches_solve_ivp():
+    p = HHParams()
+    run = simulate_hh(p, 10.0, 30.0, dt_ms=0.01, record=True)
+    ref = _scipy_reference(p, 10.0, 30.0, run.t_ms)
+    # the upstroke is steep (~400 mV/ms): 1e-3 mV is a phase error of a few ns
+    assert np.max(np.abs(run.v_mv - ref[0])) < 1e-3
+    assert np.max(np.abs(run.n - ref[3])) < 1e-6
+
+
+@pytest.mark.parametrize(("scheme", "order", "dts"),
+                         [("rk4", 4, (0.04, 0.02)), ("exponential_euler", 1, (0.01, 0.005))])
+def test_order_of_convergence(scheme, order, dts):
+    # smooth dynamics (relaxation to rest from +5 mV) so that the error is the scheme's
+    p = HHParams()
+    duration = 30.0
+    x0 = resting_state(p) + np.array([5.0, 0.0, 0.0, 0.0])
+    par = p.as_array()
+    ref = solve_ivp(lambda t, y: _derivs(y[0], y[1], y[2], y[3], 0.0, par), (0, duration), x0,
+                    method="DOP853", rtol=1e-12, atol=1e-12, max_step=0.01).y[:, -1]
+    errs = [abs(simulate_hh(p, 0.0, duration, dt, scheme, state0=x0).final_state[0] - ref[0])
+            for dt in dts]
+    ratio = errs[0] / errs[1]
+    assert 2 ** order * 0.7 < ratio < 2 ** order * 1.4
+
+
+def test_spike_times_are_upward_zero_crossings():
+    p = HHParams()
+    run = simulate_hh(p, 10.0, 100.0, record=True)
+    s = run.spike_times_ms
+    assert s.size >= 5
+    for t in s:
+        k = int(t / 0.01)
+        assert run.v_mv[k] < 0.0 <= run.v_mv[k + 1]
+
+
+def test_single_spike_threshold_brackets_reference():
+    p = HHParams()
+    # REFERENCES 6.2: 2.2403 uA/cm^2 for a 500 ms step from rest
+    assert count_spikes_step(p, 2.22) == 0
+    assert count_spikes_step(p, 2.26) == 1
+    # onset of repetitive firing 6.2538: 3 spikes then rest at 6.2, >= 10 above
+    assert count_spikes_step(p, 6.2) < 10
+    assert count_spikes_step(p, 6.3) >= 10
+
+
+def test_current_per_step_and_temperature():
+    p = HHParams()
+    n = 5000
+    cur = np.zeros(n)
+    cur[1000:1100] = 20.0  # a 1 ms pulse
+    assert simulate_hh(p, cur, 50.0).spike_times_ms.size == 1
+    warm = HHParams(temperature_c=16.3)  # rates x3: faster spikes, more of them
+    assert (simulate_hh(warm, 15.0, 200.0).spike_times_ms.size
+            > simulate_hh(p, 15.0, 200.0).spike_times_ms.size)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"dt_ms": 0.5}, "dt_ms"), ({"dt_ms": 0.0}, "dt_ms"), ({"scheme": "euler"}, "scheme"),
+     ({"current_ua_cm2": np.ones(7)}, "current_ua_cm2"),
+     ({"current_ua_cm2": math.nan}, "current_ua_cm2"), ({"state0": np.zeros(3)}, "state0")],
+)
+def test_bad_input(kwargs, match):
+    args = {"current_ua_cm2": 1.0, "duration_ms": 10.0} | kwargs
+    with pytest.raises(ParameterError, match=match):
+        simulate_hh(HHParams(), **args)
