@@ -1,0 +1,264 @@
+"""Exact event-driven simulation of SRM neurons with online STDP and lateral inhibition.
+
+Each output neuron ``k`` follows the spike response model of
+:mod:`spikewave.neurons.srm`. Because both kernels are sums of the exponentials
+``exp(-s/tau_m)`` and ``exp(-s/tau_s)``, the potential is carried by two numbers::
+
+    u_k(t) = A_k(t) - B_k(t),   A decays with tau_m, B with tau_s
+    input spike of weight w:    A += K w,  B += K w            (EPSP of peak w)
+    own output spike:           A = T (K1 - K2),  B = -T K2    (EPSPs flushed, eta added)
+    another neuron's spike:     A -= alpha T K,  B -= alpha T K  (IPSP of peak alpha T)
+
+Between two input spikes ``u`` is a two-exponential curve, so threshold crossings are
+found exactly: the potential is checked at the end of each interval and, when its
+derivative changes sign inside it, at its interior maximum; the crossing time is then
+bisected to machine precision. No crossing is tested during the refractory period
+``t_ref`` after a neuron's spike. When several neurons would cross in one interval the
+earliest fires first and its inhibition is applied before the others are tested.
+
+Plasticity uses the rule functions of :mod:`spikewave.plasticity.stdp` (one copy of the
+rule for every engine). The state is explicit (:class:`SRMNetworkState`): a run takes a
+state and returns a new one, so a long input can be presented block by block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from spikewave._numba import njit
+from spikewave._validation import NON_NEGATIVE, check_array, check_number, fail
+from spikewave.neurons.srm import SRMParams
+from spikewave.plasticity.stdp import STDPParams, stdp_on_post, stdp_on_pre
+from spikewave.sim.spiketrains import SpikeTrains
+
+
+@dataclass(frozen=True)
+class SRMNetworkState:
+    """State of ``K`` SRM neurons listening to ``N`` afferents (arrays are never shared)."""
+
+    weights: np.ndarray          # [K, N]
+    a: np.ndarray                # [K] slow (tau_m) component of u
+    b: np.ndarray                # [K] fast (tau_s) component of u
+    last_post_ms: np.ndarray     # [K] time of the last output spike (-inf: none)
+    pre_trace: np.ndarray        # [K, N] STDP pre trace value ...
+    pre_trace_ms: np.ndarray     # [K, N] ... at this time
+    post_trace: np.ndarray       # [K, N] STDP post trace value ...
+    post_trace_ms: np.ndarray    # [K, N] ... at this time
+    t_ms: float = 0.0            # time the state refers to
+
+    @classmethod
+    def initial(cls, weights: np.ndarray) -> SRMNetworkState:
+        """Neurons at rest with the given initial weights ``[K, N]``."""
+        w = check_array("weights", weights, ndim=2)
+        k, n = w.shape
+        zeros = np.zeros((k, n))
+        return cls(w.copy(), np.zeros(k), np.zeros(k), np.full(k, -np.inf), zeros.copy(),
+                   zeros.copy(), zeros.copy(), zeros.copy(), 0.0)
+
+    def copy(self) -> SRMNetworkState:
+        return replace(self, **{f: getattr(self, f).copy() for f in (
+            "weights", "a", "b", "last_post_ms", "pre_trace", "pre_trace_ms", "post_trace",
+            "post_trace_ms")})
+
+
+@dataclass(frozen=True)
+class EventDrivenRun:
+    """Output of :func:`run_srm_network`."""
+
+    state: SRMNetworkState
+    spike_times_ms: np.ndarray     # output spikes, in time order
+    spike_neurons: np.ndarray      # which neuron fired each
+    recorded_u: np.ndarray         # [n_record, K] potential at the record times
+    weight_snapshots: np.ndarray   # [n_snap, K, N]
+
+
+@njit
+def _u_at(a, b, s, tau_m, tau_s):  # pragma: no cover - compiled
+    return a * math.exp(-s / tau_m) - b * math.exp(-s / tau_s)
+
+
+@njit
+def _first_crossing(a, b, lo, hi, thr, tau_m, tau_s):  # pragma: no cover - compiled
+    """Earliest ``s`` in ``[lo, hi]`` with ``u(s) >= thr`` (u from the state at ``s = 0``); -1 if none."""
+    u_lo = _u_at(a, b, lo, tau_m, tau_s)
+    if u_lo >= thr:
+        return lo
+    u_hi = _u_at(a, b, hi, tau_m, tau_s)
+    top = hi
+    if u_hi < thr:
+        # an interior maximum? u'(s) = -A(s)/tau_m + B(s)/tau_s changes sign from + to -
+        d_lo = -a * math.exp(-lo / tau_m) / tau_m + b * math.exp(-lo / tau_s) / tau_s
+        d_hi = -a * math.exp(-hi / tau_m) / tau_m + b * math.exp(-hi / tau_s) / tau_s
+        if not (d_lo > 0.0 and d_hi < 0.0):
+            return -1.0
+        ratio = (b * tau_m) / (a * tau_s)
+        s_star = math.log(ratio) / (1.0 / tau_s - 1.0 / tau_m)
+        if s_star <= lo or s_star >= hi or _u_at(a, b, s_star, tau_m, tau_s) < thr:
+            return -1.0
+        top = s_star
+    left, right = lo, top  # u(left) < thr <= u(right)
+    for _ in range(200):
+        mid = 0.5 * (left + right)
+        if mid <= left or mid >= right:
+            break
+        if _u_at(a, b, mid, tau_m, tau_s) >= thr:
+            right = mid
+        else:
+            left = mid
+    return right
+
+
+@njit
+def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t, y, y_t,
+              t_now, srm, rule, plastic, alpha, record_times,
+              snapshot_times):  # pragma: no cover - compiled
+    tau_m, tau_s, thr, k1, k2, t_ref, kn = srm[0], srm[1], srm[2], srm[3], srm[4], srm[5], srm[6]
+    n_k, n_aff = weights.shape
+    n_in = times.shape[0]
+    out_t = np.empty(64)
+    out_k = np.empty(64, np.int64)
+    n_out = 0
+    rec = np.empty((record_times.shape[0], n_k))
+    ri = 0
+    snaps = np.empty((snapshot_times.shape[0], n_k, n_aff))
+    si = 0
+    inhibition = alpha * thr * kn
+    for e in range(n_in + 1):
+        t_next = offset + times[e] if e < n_in else t_end
+        while e < n_in and si < snapshot_times.shape[0] and snapshot_times[si] <= t_next:
+            snaps[si] = weights
+            si += 1
+        # advance from t_now to t_next, firing wherever a neuron crosses threshold
+        while True:
+            best_k = -1
+            best_s = t_next - t_now
+            for k in range(n_k):
+                lo = max(last_post[k] + t_ref - t_now, 0.0)
+                if lo > best_s:
+                    continue
+                s = _first_crossing(a[k], b[k], lo, best_s, thr, tau_m, tau_s)
+                if s >= 0.0 and (best_k < 0 or s < best_s):
+                    best_k = k
+                    best_s = s
+            t_stop = t_now + best_s if best_k >= 0 else t_next
+            while ri < record_times.shape[0] and record_times[ri] < t_stop:
+                for k in range(n_k):
+                    rec[ri, k] = _u_at(a[k], b[k], record_times[ri] - t_now, tau_m, tau_s)
+                ri += 1
+            dm = math.exp(-(t_stop - t_now) / tau_m)
+            ds = math.exp(-(t_stop - t_now) / tau_s)
+            for k in range(n_k):
+                a[k] *= dm
+                b[k] *= ds
+            t_now = t_stop
+            if best_k < 0:
+                break
+            k = best_k
+            if n_out == out_t.shape[0]:
+                ot = np.empty(2 * n_out)
+                ok = np.empty(2 * n_out, np.int64)
+                ot[:n_out] = out_t
+                ok[:n_out] = out_k
+                out_t, out_k = ot, ok
+            out_t[n_out] = t_now
+            out_k[n_out] = k
+            n_out += 1
+            a[k] = thr * (k1 - k2)
+            b[k] = -thr * k2
+            last_post[k] = t_now
+            if plastic:
+                for i in range(n_aff):
+                    weights[k, i], x[k, i], x_t[k, i], y[k, i], y_t[k, i] = stdp_on_post(
+                        weights[k, i], x[k, i], x_t[k, i], y[k, i], y_t[k, i], t_now, rule)
+            if inhibition != 0.0:
+                for j in range(n_k):
+                    if j != k:
+                        a[j] -= inhibition
+                        b[j] -= inhibition
+        if e == n_in:
+            break
+        i = afferents[e]
+        for k in range(n_k):
+            w = weights[k, i]
+            a[k] += kn * w
+            b[k] += kn * w
+            if plastic:
+                weights[k, i], x[k, i], x_t[k, i], y[k, i], y_t[k, i] = stdp_on_pre(
+                    w, x[k, i], x_t[k, i], y[k, i], y_t[k, i], t_now, rule)
+    while si < snapshot_times.shape[0]:
+        snaps[si] = weights
+        si += 1
+    return out_t[:n_out], out_k[:n_out], rec, snaps
+
+
+def srm_array(p: SRMParams) -> np.ndarray:
+    return np.array([p.tau_m_ms, p.tau_s_ms, p.threshold, p.k1, p.k2, p.t_ref_ms, p.epsp_norm])
+
+
+def run_srm_network(
+    trains: SpikeTrains,
+    state: SRMNetworkState,
+    srm: SRMParams | None = None,
+    stdp: STDPParams | None = None,
+    inhibition: float = 0.0,
+    offset_ms: float | None = None,
+    record_times_ms: np.ndarray | None = None,
+    snapshot_times_ms: np.ndarray | None = None,
+) -> EventDrivenRun:
+    """Present ``trains`` (shifted by ``offset_ms``, default the state's time) to the neurons.
+
+    Args:
+        stdp: the plasticity rule; ``None`` keeps the weights fixed.
+        inhibition: ``alpha``; each output spike lowers the other neurons' potential by an
+            IPSP of peak ``alpha * threshold``.
+        record_times_ms: sorted absolute times at which to record every neuron's potential.
+        snapshot_times_ms: sorted absolute times at which to copy the weights.
+
+    Only the record and snapshot times inside this block, ``[state time, offset + duration)``,
+    are served. Returns an :class:`EventDrivenRun` whose state refers to the block's end
+    (the input state is not changed).
+    Kernels are not truncated (``SRMParams.cut_taus`` is ignored: the exact sums are used).
+    """
+    srm = SRMParams() if srm is None else srm
+    check_refractory(srm)
+    alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
+    offset = state.t_ms if offset_ms is None else check_number("offset_ms", offset_ms)
+    if offset < state.t_ms:
+        raise fail("offset_ms", offset, f"at least the state's time, {state.t_ms:g} ms "
+                   "(input cannot arrive in the past)")
+    if state.weights.shape[1] != trains.n_afferents:
+        raise fail("trains", f"SpikeTrains of {trains.n_afferents} afferents",
+                   f"{state.weights.shape[1]} afferents, like the state's weights")
+    end = offset + trains.duration_ms
+    rec = _times_in("record_times_ms", record_times_ms, state.t_ms, end)
+    snaps = _times_in("snapshot_times_ms", snapshot_times_ms, state.t_ms, end)
+    new = state.copy()
+    rule = (stdp or STDPParams()).as_array()
+    out_t, out_k, u, w_snaps = _run_core(
+        trains.times_ms, trains.afferents, offset, end, new.weights, new.a, new.b,
+        new.last_post_ms, new.pre_trace, new.pre_trace_ms, new.post_trace, new.post_trace_ms,
+        state.t_ms, srm_array(srm), rule, stdp is not None, alpha, rec, snaps)
+    return EventDrivenRun(replace(new, t_ms=end), out_t, out_k, u, w_snaps)
+
+
+def check_refractory(srm: SRMParams) -> None:
+    """The after-potential must be below threshold when the refractory period ends."""
+    eta_end = (srm.k1 * math.exp(-srm.t_ref_ms / srm.tau_m_ms) - srm.k2 * (
+        math.exp(-srm.t_ref_ms / srm.tau_m_ms) - math.exp(-srm.t_ref_ms / srm.tau_s_ms)))
+    if srm.t_ref_ms <= 0 or eta_end >= 1.0:
+        raise fail("t_ref_ms", srm.t_ref_ms, "long enough that the after-potential eta has "
+                   f"fallen below threshold when it ends (eta(t_ref) = {eta_end:.3g} T)",
+                   "SRMParams")
+
+
+def _times_in(name: str, values: np.ndarray | None, start: float, stop: float) -> np.ndarray:
+    """The sorted times of ``values`` that fall in ``[start, stop)``."""
+    if values is None:
+        return np.empty(0)
+    arr = check_array(name, values, ndim=1)
+    if np.any(np.diff(arr) < 0):
+        raise fail(name, "an unsorted array", "sorted in increasing order")
+    return np.ascontiguousarray(arr[(arr >= start) & (arr < stop)])

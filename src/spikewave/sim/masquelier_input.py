@@ -1,0 +1,199 @@
+"""The input of Masquelier, Guyonneau & Thorpe 2008: a repeating pattern hidden in noise.
+
+Built as in the authors' code (REFERENCES.md section 1.1):
+
+1. Each afferent fires as an inhomogeneous Poisson process whose rate ``r`` (0-90 Hz)
+   drifts: every 1 ms step, ``r += s dt`` (clipped to [0, 90] Hz) and the speed ``s``
+   gets a uniform increment in ``[-s_max/5, s_max/5]`` (clipped to ``+-s_max``,
+   ``s_max = 90 Hz / 50 ms``); an afferent silent for 50 ms fires at the next step (a
+   virtual spike at ``-U(0, 50) ms`` seeds this rule). A spike is placed uniformly in its step.
+2. Time is cut in 50 ms slots; a fraction ``pattern_freq`` of slots, never two in a row,
+   hold the pattern. The pattern is what the pattern afferents (the first
+   ``pattern_fraction`` of them) did in the first pattern slot; in every pattern slot their
+   own spikes are replaced by a copy of it, each spike jittered by ``N(0, jitter_ms)``
+   drawn anew. Optionally a fraction of the copied spikes is deleted and replaced by as
+   many uniformly placed spikes of the same afferents (``spike_deletion``).
+3. Independent 10 Hz Poisson noise is added to every afferent (pattern copies included).
+
+One block (150 s by default) is generated; the experiment presents it repeatedly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spikewave._numba import njit
+from spikewave._validation import NON_NEGATIVE, POSITIVE, Interval, Params, fail, param
+from spikewave.sim.fastrng import seed_state, xoshiro_uniform
+from spikewave.sim.spiketrains import RandomLike, SpikeTrains, as_generator, sort_spikes
+
+
+@dataclass(frozen=True)
+class PatternInputParams(Params):
+    """Statistics of the input (defaults: the paper's)."""
+
+    n_afferents: float = param(2000, Interval(1, 1e7, "both"), "number of afferents")
+    pattern_fraction: float = param(0.5, Interval(0.0, 1.0, "right"),
+                                    "fraction of afferents taking part in the pattern")
+    pattern_freq: float = param(0.25, Interval(0.0, 0.5, "right"),
+                                "fraction of 50 ms slots holding the pattern (<= 0.5)")
+    pattern_ms: float = param(50.0, POSITIVE, "pattern duration = slot length (ms)")
+    jitter_ms: float = param(1.0, NON_NEGATIVE, "SD of the Gaussian jitter of copies (ms)")
+    spike_deletion: float = param(0.0, Interval(0.0, 1.0, "left"),
+                                  "fraction of pattern spikes deleted at each copy")
+    max_rate_hz: float = param(90.0, POSITIVE, "maximal rate of the drifting process (Hz)")
+    max_silence_ms: float = param(50.0, POSITIVE, "an afferent silent this long fires")
+    noise_rate_hz: float = param(10.0, NON_NEGATIVE, "additional Poisson noise (Hz)")
+    step_ms: float = param(1.0, POSITIVE, "step of the rate process (ms)")
+    block_s: float = param(150.0, POSITIVE, "duration of the generated block (s)")
+
+    def _check_consistency(self) -> None:
+        if self.n_afferents != int(self.n_afferents):
+            raise fail("n_afferents", self.n_afferents, "an integer", "PatternInputParams")
+        if self.n_pattern < 1:
+            raise fail("pattern_fraction", self.pattern_fraction,
+                       "large enough that at least one afferent is in the pattern",
+                       "PatternInputParams")
+        if self.n_slots < 3:
+            raise fail("block_s", self.block_s, "at least 3 pattern slots long",
+                       "PatternInputParams")
+
+    @property
+    def n_pattern(self) -> int:
+        return int(round(self.pattern_fraction * self.n_afferents))
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.block_s * 1000.0 / self.pattern_ms)
+
+
+@dataclass(frozen=True)
+class PatternInput:
+    """One block of input: the spikes, which of them are pattern copies, and where.
+
+    ``pattern_onsets_ms`` are the starts of the pattern slots; the pattern afferents are
+    ``0 .. n_pattern - 1``; ``pattern_times_ms``/``pattern_afferents`` are the reference
+    pattern (times relative to the slot start).
+    """
+
+    trains: SpikeTrains
+    is_pattern_spike: np.ndarray
+    pattern_onsets_ms: np.ndarray
+    n_pattern: int
+    pattern_times_ms: np.ndarray
+    pattern_afferents: np.ndarray
+    params: PatternInputParams
+
+
+@njit
+def _drifting_trains(n_aff, n_steps, dt_ms, max_rate, max_silence, max_speed,
+                     state):  # pragma: no cover - compiled
+    """Afferent-major spike times of the drifting-rate processes (rates in Hz, times in ms)."""
+    cap = int(n_aff * n_steps * dt_ms / 1000.0 * 60.0) + 1024
+    times = np.empty(cap)
+    aff = np.empty(cap, np.int32)
+    k = 0
+    dt_s = dt_ms / 1000.0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for i in range(n_aff):
+        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+        last = -u * max_silence
+        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+        rate = u * max_rate
+        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+        speed = (2.0 * u - 1.0) * max_speed
+        for step in range(1, n_steps + 1):
+            t = step * dt_ms
+            u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+            if u < dt_s * rate or t - last > max_silence:
+                if k == cap:
+                    cap *= 2
+                    t2 = np.empty(cap)
+                    a2 = np.empty(cap, np.int32)
+                    t2[:k] = times[:k]
+                    a2[:k] = aff[:k]
+                    times, aff = t2, a2
+                u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+                last = t - dt_ms * u
+                times[k] = last
+                aff[k] = i
+                k += 1
+            rate += speed * dt_s
+            u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+            speed += 0.2 * (2.0 * u - 1.0) * max_speed
+            speed = min(max(speed, -max_speed), max_speed)
+            rate = min(max(rate, 0.0), max_rate)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return times[:k], aff[:k]
+
+
+def pattern_slots(n_slots: int, freq: float, rng: np.random.Generator) -> np.ndarray:
+    """``floor(n_slots * freq)`` slot indices, sorted, never two consecutive."""
+    n_target = int(np.floor(n_slots * freq + 1e-9))
+    if freq >= 0.5:  # the only way to place that many: every other slot
+        return np.arange(int(rng.integers(0, 2)), n_slots, 2)[:n_target]
+    chosen = np.zeros(n_slots + 2, bool)  # padded so neighbours always exist
+    count = 0
+    while count < n_target:
+        for s in rng.integers(0, n_slots, 4 * (n_target - count)) + 1:
+            if not (chosen[s] or chosen[s - 1] or chosen[s + 1]):
+                chosen[s] = True
+                count += 1
+                if count == n_target:
+                    break
+    return np.flatnonzero(chosen[1:-1])
+
+
+def make_pattern_input(p: PatternInputParams | None = None,
+                       rng: RandomLike = None) -> PatternInput:
+    """Generate one block of the paper's input (see the module docstring)."""
+    p = PatternInputParams() if p is None else p
+    gen = as_generator(rng)
+    n_aff, n_pat = int(p.n_afferents), p.n_pattern
+    block_ms = p.block_s * 1000.0
+    n_steps = int(round(block_ms / p.step_ms))
+    max_speed = p.max_rate_hz / (p.max_silence_ms / 1000.0)
+    times, aff = _drifting_trains(n_aff, n_steps, p.step_ms, p.max_rate_hz, p.max_silence_ms,
+                                  max_speed, seed_state(gen))
+    times = np.clip(times, 0.0, None)
+
+    slots = pattern_slots(p.n_slots, p.pattern_freq, gen)
+    onsets = slots * p.pattern_ms
+    slot_of = np.minimum((times // p.pattern_ms).astype(np.int64), p.n_slots - 1)
+    is_pat_slot = np.zeros(p.n_slots, bool)
+    is_pat_slot[slots] = True
+    in_pattern = aff < n_pat
+    first = slots[0]
+    ref_mask = in_pattern & (slot_of == first)
+    ref_times = times[ref_mask] - first * p.pattern_ms
+    ref_aff = aff[ref_mask]
+    keep = ~(in_pattern & is_pat_slot[slot_of])
+
+    n_ref = ref_times.size
+    copy_times = np.tile(ref_times, slots.size) + np.repeat(onsets, n_ref)
+    copy_aff = np.tile(ref_aff, slots.size)
+    if p.spike_deletion > 0:
+        deleted = gen.random(copy_times.size) < p.spike_deletion
+        copy_times[deleted] = (np.repeat(onsets, n_ref)[deleted]
+                               + gen.uniform(0.0, p.pattern_ms, deleted.sum()))
+    if p.jitter_ms > 0:
+        copy_times = copy_times + gen.normal(0.0, p.jitter_ms, copy_times.size)
+    copy_times = np.clip(copy_times, 0.0, np.nextafter(block_ms, 0.0))
+
+    noise_counts = gen.poisson(p.noise_rate_hz * p.block_s, n_aff)
+    noise_times = gen.uniform(0.0, block_ms, noise_counts.sum())
+    noise_aff = np.repeat(np.arange(n_aff, dtype=np.int32), noise_counts)
+
+    all_times = np.concatenate([times[keep], copy_times, noise_times])
+    all_aff = np.concatenate([aff[keep], copy_aff, noise_aff])
+    # mark pattern copies by an afferent offset that survives the sort, then strip it
+    n_keep = int(keep.sum())
+    all_aff = all_aff.astype(np.int64)
+    all_aff[n_keep:n_keep + copy_times.size] += n_aff
+    sorted_times, sorted_aff = sort_spikes(all_times, all_aff, 2 * n_aff)
+    is_copy = sorted_aff >= n_aff
+    sorted_aff[is_copy] -= n_aff
+    trains = SpikeTrains(sorted_times, sorted_aff, n_aff, block_ms)
+    return PatternInput(trains, is_copy, onsets.astype(float), n_pat, ref_times, ref_aff, p)
