@@ -86,7 +86,7 @@ def stdp_on_pre(w, x, x_t, y, y_t, t, rule):  # pragma: no cover - compiled
     ``x`` (pre trace, ``a_plus`` units) was ``x`` at time ``x_t``; ``y`` likewise for the
     post trace. Returns ``(w, x, x_t, y, y_t)``.
     """
-    a_plus, a_minus, tau_plus, tau_minus = rule[0], rule[1], rule[2], rule[3]
+    a_plus, tau_plus, tau_minus = rule[0], rule[2], rule[3]
     w_min, w_max, pairing, mult = rule[4], rule[5], rule[6], rule[7]
     if y != 0.0:
         y = y * math.exp(-(t - y_t) / tau_minus)
@@ -105,7 +105,7 @@ def stdp_on_pre(w, x, x_t, y, y_t, t, rule):  # pragma: no cover - compiled
 @njit
 def stdp_on_post(w, x, x_t, y, y_t, t, rule):  # pragma: no cover - compiled
     """A postsynaptic spike at ``t``: potentiate by the pre trace, then update the post trace."""
-    a_plus, a_minus, tau_plus, tau_minus = rule[0], rule[1], rule[2], rule[3]
+    a_minus, tau_plus, tau_minus = rule[1], rule[2], rule[3]
     w_min, w_max, pairing, mult = rule[4], rule[5], rule[6], rule[7]
     if x != 0.0:
         x = x * math.exp(-(t - x_t) / tau_plus)

@@ -82,7 +82,7 @@ def _u_at(a, b, s, tau_m, tau_s):  # pragma: no cover - compiled
 
 @njit
 def _first_crossing(a, b, lo, hi, thr, tau_m, tau_s):  # pragma: no cover - compiled
-    """Earliest ``s`` in ``[lo, hi]`` with ``u(s) >= thr`` (u from the state at ``s = 0``); -1 if none."""
+    """Earliest ``s`` in ``[lo, hi]`` with ``u(s) >= thr`` (state given at ``s = 0``), else -1."""
     u_lo = _u_at(a, b, lo, tau_m, tau_s)
     if u_lo >= thr:
         return lo
