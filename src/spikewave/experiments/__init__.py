@@ -12,6 +12,7 @@ REPRODUCTIONS = Registry({
     "hh": "spikewave.experiments.hh",
     "adaptive": "spikewave.experiments.adaptive",
     "rate-vs-spike": "spikewave.experiments.rate_vs_spike",
+    "masquelier2008": "spikewave.experiments.masquelier2008",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]
