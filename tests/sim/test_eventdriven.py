@@ -110,10 +110,16 @@ def test_lateral_inhibition_lets_one_neuron_win():
     assert free.spike_times_ms.size >= 4
     np.testing.assert_allclose(free.spike_times_ms[::2], free.spike_times_ms[1::2], atol=1e-9)
     assert np.all(free.spike_neurons[::2] + free.spike_neurons[1::2] == 1)
-    inhib = run_srm_network(trains, SRMNetworkState.initial(twins), SRM, inhibition=1.0)
-    # identical twins cross together; the first fires and its IPSP silences the other
-    assert np.unique(inhib.spike_times_ms).size == inhib.spike_times_ms.size
-    assert inhib.spike_times_ms.size < free.spike_times_ms.size
+    # the IPSP, like an EPSP, rises from 0: a twin crossing at the same instant still fires.
+    # A slightly weaker neuron crosses a little later and is held down by the IPSP.
+    pair = np.vstack([w, 0.97 * w])
+    free = run_srm_network(trains, SRMNetworkState.initial(pair), SRM)
+    inhib = run_srm_network(trains, SRMNetworkState.initial(pair), SRM, inhibition=1.0)
+    n_free = np.bincount(free.spike_neurons, minlength=2)
+    n_inhib = np.bincount(inhib.spike_neurons, minlength=2)
+    assert n_free[1] >= 3
+    assert n_inhib[0] >= n_free[0] - 1  # the stronger neuron keeps (almost) all its spikes
+    assert n_inhib[1] <= n_free[1] // 3
 
 
 def test_bad_input():
