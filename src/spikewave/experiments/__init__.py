@@ -12,6 +12,7 @@ REPRODUCTIONS = Registry({
     "hh": "spikewave.experiments.hh",
     "adaptive": "spikewave.experiments.adaptive",
     "rate-vs-spike": "spikewave.experiments.rate_vs_spike",
+    "stdp-window": "spikewave.experiments.stdp_window",
     "masquelier2008": "spikewave.experiments.masquelier2008",
 })
 

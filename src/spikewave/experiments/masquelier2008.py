@@ -28,7 +28,7 @@ from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
-from spikewave.sim.eventdriven import SRMNetworkState, run_srm_network
+from spikewave.sim.eventdriven import SRMNetworkState, present_repeated, repeat_times
 from spikewave.sim.masquelier_input import PatternInput, PatternInputParams, make_pattern_input
 
 REF_SUCCESS_RATE = 0.96
@@ -129,24 +129,12 @@ def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputPar
     state = SRMNetworkState.initial(np.full((1, n_aff), initial_weight))
     rec_t = (np.concatenate([np.arange(a, b, 0.1) for a, b in record_windows_ms])
              if record_windows_ms else np.empty(0))
-    spikes, recorded, onsets = [], [], []
-    offset = 0.0
-    while offset < duration_ms - 1e-9:
-        length = min(block_ms, duration_ms - offset)
-        trains = block.trains if length >= block_ms else block.trains.window(0.0, length)
-        run = run_srm_network(trains, state, srm, stdp, offset_ms=offset,
-                              record_times_ms=rec_t)
-        state = run.state
-        spikes.append(run.spike_times_ms)
-        recorded.append(run.recorded_u)
-        onsets.append(block.pattern_onsets_ms[block.pattern_onsets_ms < length] + offset)
-        offset += length
-    spike_times = np.concatenate(spikes)
-    onsets_ms = np.concatenate(onsets)
-    ev = evaluate(spike_times, onsets_ms, duration_ms, p_in.pattern_ms)
-    return SingleRun(seed, ev, time.perf_counter() - start, spike_times, onsets_ms,
-                     state.weights[0].copy(), block if keep_input else None, rec_t,
-                     np.concatenate(recorded) if recorded else np.empty((0, 1)))
+    run = present_repeated(block.trains, duration_ms, state, srm, stdp, record_times_ms=rec_t)
+    onsets_ms = repeat_times(block.pattern_onsets_ms, block_ms, duration_ms)
+    ev = evaluate(run.spike_times_ms, onsets_ms, duration_ms, p_in.pattern_ms)
+    return SingleRun(seed, ev, time.perf_counter() - start, run.spike_times_ms, onsets_ms,
+                     run.state.weights[0].copy(), block if keep_input else None, rec_t,
+                     run.recorded_u)
 
 
 def run_many(seeds, workers: int | None = None, progress=None, **kwargs) -> list[SingleRun]:

@@ -113,3 +113,19 @@ def sweep_figure(name: str, values, rates, paper, runs: int, path: Path) -> Path
            title=f"robustness: {name}")
     ax.legend(frameon=False)
     return save_figure(fig, path)
+
+
+def stdp_window_figure(dts, dw, fit_plus, fit_minus, path: Path) -> Path:
+    """Weight change per pairing against the spike-time difference, with exponential fits."""
+    fig, ax = new_figure(width=6.5, height=4)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.plot(dts, dw, "o", ms=3, color="k", label="rule, 60 pairings at 1 Hz")
+    for (amp, tau), side, color in ((fit_plus, dts >= 0, "C3"), (fit_minus, dts < 0, "C0")):
+        d = np.linspace(dts[side].min(), dts[side].max(), 200)
+        ax.plot(d, amp * np.exp(-np.abs(d) / tau), color=color,
+                label=f"fit: {amp:+.4f} exp(-|dt| / {tau:.1f} ms)")
+    ax.set(xlabel="t_post - t_pre (ms)", ylabel="weight change per pairing",
+           title="STDP window (Bi & Poo)")
+    ax.legend(frameon=False, fontsize=8)
+    return save_figure(fig, path)

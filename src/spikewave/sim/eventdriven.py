@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from spikewave._numba import njit
-from spikewave._validation import NON_NEGATIVE, check_array, check_number, fail
+from spikewave._validation import NON_NEGATIVE, POSITIVE, check_array, check_number, fail
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams, stdp_on_post, stdp_on_pre
 from spikewave.sim.spiketrains import SpikeTrains
@@ -262,3 +262,39 @@ def _times_in(name: str, values: np.ndarray | None, start: float, stop: float) -
     if np.any(np.diff(arr) < 0):
         raise fail(name, "an unsorted array", "sorted in increasing order")
     return np.ascontiguousarray(arr[(arr >= start) & (arr < stop)])
+
+
+def present_repeated(block: SpikeTrains, duration_ms: float, state: SRMNetworkState,
+                     srm: SRMParams | None = None, stdp: STDPParams | None = None,
+                     inhibition: float = 0.0, record_times_ms: np.ndarray | None = None
+                     ) -> EventDrivenRun:
+    """Present ``block`` again and again (the last time cut short) for ``duration_ms``.
+
+    The paper's 450 s runs are one 150 s block presented three times. Returns one
+    :class:`EventDrivenRun` covering the whole duration (no weight snapshots).
+    """
+    duration = check_number("duration_ms", duration_ms, POSITIVE)
+    spikes, neurons, recorded = [], [], []
+    offset = state.t_ms
+    end = offset + duration
+    while offset < end - 1e-9:
+        length = min(block.duration_ms, end - offset)
+        part = block if length >= block.duration_ms else block.window(0.0, length)
+        run = run_srm_network(part, state, srm, stdp, inhibition, offset_ms=offset,
+                              record_times_ms=record_times_ms)
+        state = run.state
+        spikes.append(run.spike_times_ms)
+        neurons.append(run.spike_neurons)
+        recorded.append(run.recorded_u)
+        offset += length
+    n_k = state.weights.shape[0]
+    return EventDrivenRun(state, np.concatenate(spikes), np.concatenate(neurons),
+                          np.concatenate(recorded) if recorded else np.empty((0, n_k)),
+                          np.empty((0, n_k, state.weights.shape[1])))
+
+
+def repeat_times(times_ms: np.ndarray, block_ms: float, duration_ms: float) -> np.ndarray:
+    """Times of events of one block, repeated every ``block_ms`` over ``duration_ms``."""
+    n = int(np.ceil(duration_ms / block_ms))
+    out = (np.asarray(times_ms)[None, :] + block_ms * np.arange(n)[:, None]).ravel()
+    return out[out < duration_ms]

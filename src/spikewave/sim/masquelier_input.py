@@ -8,10 +8,11 @@ Built as in the authors' code (REFERENCES.md section 1.1):
    ``s_max = 90 Hz / 50 ms``); an afferent silent for 50 ms fires at the next step (a
    virtual spike at ``-U(0, 50) ms`` seeds this rule). A spike is placed uniformly in its step.
 2. Time is cut in 50 ms slots; a fraction ``pattern_freq`` of slots, never two in a row,
-   hold the pattern. The pattern is what the pattern afferents (the first
-   ``pattern_fraction`` of them) did in the first pattern slot; in every pattern slot their
-   own spikes are replaced by a copy of it, each spike jittered by ``N(0, jitter_ms)``
-   drawn anew. Optionally a fraction of the copied spikes is deleted and replaced by as
+   hold the pattern (with ``n_patterns > 1``, Masquelier et al. 2009, the slots are
+   shared out evenly among the patterns, each on its own random set of afferents).
+   The pattern is what the pattern afferents (the first ``pattern_fraction`` of them)
+   did in the first pattern slot; in every pattern slot their own spikes are replaced
+   by a copy of it, each spike jittered by ``N(0, jitter_ms)`` drawn anew. Optionally a fraction of the copied spikes is deleted and replaced by as
    many uniformly placed spikes of the same afferents (``spike_deletion``).
 3. Independent 10 Hz Poisson noise is added to every afferent (pattern copies included).
 
@@ -47,11 +48,17 @@ class PatternInputParams(Params):
     max_silence_ms: float = param(50.0, POSITIVE, "an afferent silent this long fires")
     noise_rate_hz: float = param(10.0, NON_NEGATIVE, "additional Poisson noise (Hz)")
     step_ms: float = param(1.0, POSITIVE, "step of the rate process (ms)")
+    n_patterns: float = param(1, Interval(1, 1000, "both"),
+                              "number of distinct patterns sharing the pattern slots")
     block_s: float = param(150.0, POSITIVE, "duration of the generated block (s)")
 
     def _check_consistency(self) -> None:
-        if self.n_afferents != int(self.n_afferents):
-            raise fail("n_afferents", self.n_afferents, "an integer", "PatternInputParams")
+        for name in ("n_afferents", "n_patterns"):
+            if getattr(self, name) != int(getattr(self, name)):
+                raise fail(name, getattr(self, name), "an integer", "PatternInputParams")
+        if int(self.n_slots * self.pattern_freq) < self.n_patterns:
+            raise fail("n_patterns", self.n_patterns, "at most the number of pattern slots",
+                       "PatternInputParams")
         if self.n_pattern < 1:
             raise fail("pattern_fraction", self.pattern_fraction,
                        "large enough that at least one afferent is in the pattern",
@@ -73,9 +80,11 @@ class PatternInputParams(Params):
 class PatternInput:
     """One block of input: the spikes, which of them are pattern copies, and where.
 
-    ``pattern_onsets_ms`` are the starts of the pattern slots; the pattern afferents are
-    ``0 .. n_pattern - 1``; ``pattern_times_ms``/``pattern_afferents`` are the reference
-    pattern (times relative to the slot start).
+    ``pattern_onsets_ms`` are the starts of the pattern slots and ``pattern_ids`` which
+    pattern each presents. Pattern 0 uses afferents ``0 .. n_pattern - 1`` (any other
+    pattern a random set of the same size, ``pattern_members``);
+    ``pattern_times_ms``/``pattern_afferents`` are pattern 0 (times relative to the slot
+    start), ``patterns`` lists every pattern.
     """
 
     trains: SpikeTrains
@@ -85,6 +94,9 @@ class PatternInput:
     pattern_times_ms: np.ndarray
     pattern_afferents: np.ndarray
     params: PatternInputParams
+    pattern_ids: np.ndarray | None = None       # which pattern each onset presents
+    pattern_members: np.ndarray | None = None   # [n_patterns, n_afferents] membership
+    patterns: list | None = None                # (times_ms, afferents) of every pattern
 
 
 @njit
@@ -160,27 +172,38 @@ def make_pattern_input(p: PatternInputParams | None = None,
     times = np.clip(times, 0.0, None)
 
     slots = pattern_slots(p.n_slots, p.pattern_freq, gen)
-    onsets = slots * p.pattern_ms
+    n_pats = int(p.n_patterns)
+    slot_pattern = np.full(p.n_slots, -1)
+    slot_pattern[slots] = gen.permutation(np.arange(slots.size) % n_pats)
+    members = np.zeros((n_pats, n_aff), bool)
+    members[0, :n_pat] = True  # pattern 0 uses afferents 0 .. n_pattern-1 (easy to plot)
+    for q in range(1, n_pats):
+        members[q, gen.choice(n_aff, n_pat, replace=False)] = True
     slot_of = np.minimum((times // p.pattern_ms).astype(np.int64), p.n_slots - 1)
-    is_pat_slot = np.zeros(p.n_slots, bool)
-    is_pat_slot[slots] = True
-    in_pattern = aff < n_pat
-    first = slots[0]
-    ref_mask = in_pattern & (slot_of == first)
-    ref_times = times[ref_mask] - first * p.pattern_ms
-    ref_aff = aff[ref_mask]
-    keep = ~(in_pattern & is_pat_slot[slot_of])
-
-    n_ref = ref_times.size
-    copy_times = np.tile(ref_times, slots.size) + np.repeat(onsets, n_ref)
-    copy_aff = np.tile(ref_aff, slots.size)
-    if p.spike_deletion > 0:
-        deleted = gen.random(copy_times.size) < p.spike_deletion
-        copy_times[deleted] = (np.repeat(onsets, n_ref)[deleted]
-                               + gen.uniform(0.0, p.pattern_ms, deleted.sum()))
+    sp = slot_pattern[slot_of]
+    keep = ~((sp >= 0) & members[np.maximum(sp, 0), aff])
+    copies_t, copies_a, refs = [], [], []
+    for q in range(n_pats):
+        q_slots = slots[slot_pattern[slots] == q]
+        ref_mask = members[q, aff] & (slot_of == q_slots[0])
+        ref_times = times[ref_mask] - q_slots[0] * p.pattern_ms
+        ref_aff = aff[ref_mask]
+        refs.append((ref_times, ref_aff))
+        q_onsets = q_slots * p.pattern_ms
+        n_ref = ref_times.size
+        copy_times = np.tile(ref_times, q_slots.size) + np.repeat(q_onsets, n_ref)
+        if p.spike_deletion > 0:
+            deleted = gen.random(copy_times.size) < p.spike_deletion
+            copy_times[deleted] = (np.repeat(q_onsets, n_ref)[deleted]
+                                   + gen.uniform(0.0, p.pattern_ms, deleted.sum()))
+        copies_t.append(copy_times)
+        copies_a.append(np.tile(ref_aff, q_slots.size))
+    copy_times = np.concatenate(copies_t)
+    copy_aff = np.concatenate(copies_a)
     if p.jitter_ms > 0:
         copy_times = copy_times + gen.normal(0.0, p.jitter_ms, copy_times.size)
     copy_times = np.clip(copy_times, 0.0, np.nextafter(block_ms, 0.0))
+    onsets = slots * p.pattern_ms
 
     noise_counts = gen.poisson(p.noise_rate_hz * p.block_s, n_aff)
     noise_times = gen.uniform(0.0, block_ms, noise_counts.sum())
@@ -196,4 +219,5 @@ def make_pattern_input(p: PatternInputParams | None = None,
     is_copy = sorted_aff >= n_aff
     sorted_aff[is_copy] -= n_aff
     trains = SpikeTrains(sorted_times, sorted_aff, n_aff, block_ms)
-    return PatternInput(trains, is_copy, onsets.astype(float), n_pat, ref_times, ref_aff, p)
+    return PatternInput(trains, is_copy, onsets.astype(float), n_pat, refs[0][0], refs[0][1],
+                        p, slot_pattern[slots], members, refs)
