@@ -12,8 +12,9 @@ Built as in the authors' code (REFERENCES.md section 1.1):
    shared out evenly among the patterns, each on its own random set of afferents).
    The pattern is what the pattern afferents (the first ``pattern_fraction`` of them)
    did in the first pattern slot; in every pattern slot their own spikes are replaced
-   by a copy of it, each spike jittered by ``N(0, jitter_ms)`` drawn anew. Optionally a fraction of the copied spikes is deleted and replaced by as
-   many uniformly placed spikes of the same afferents (``spike_deletion``).
+   by a copy of it, each spike jittered by ``N(0, jitter_ms)`` drawn anew. Optionally a
+   fraction of the copied spikes is deleted and replaced by as many uniformly placed
+   spikes of the same afferents (``spike_deletion``).
 3. Independent 10 Hz Poisson noise is added to every afferent (pattern copies included).
 
 One block (150 s by default) is generated; the experiment presents it repeatedly.
