@@ -54,7 +54,7 @@ def test_compiled_engine_equals_its_python_source():
         out = fn(trains.times_ms, trains.afferents, 0.0, trains.duration_ms, st.weights, st.a,
                  st.b, st.last_post_ms, st.pre_trace, st.pre_trace_ms, st.post_trace,
                  st.post_trace_ms, 0.0, srm_array(SRM.replace(threshold=12.0)), rule, True,
-                 0.3, np.linspace(0, 299, 50), np.array([100.0, 200.0]))
+                 3.0, 3.0, np.linspace(0, 299, 50), np.array([100.0, 200.0]))
         return out, st.weights
 
     (t1, k1, u1, s1), w1 = call(_run_core)

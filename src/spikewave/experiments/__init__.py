@@ -14,6 +14,7 @@ REPRODUCTIONS = Registry({
     "rate-vs-spike": "spikewave.experiments.rate_vs_spike",
     "stdp-window": "spikewave.experiments.stdp_window",
     "masquelier2008": "spikewave.experiments.masquelier2008",
+    "masquelier2009": "spikewave.experiments.masquelier2009",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]

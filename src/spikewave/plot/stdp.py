@@ -129,3 +129,26 @@ def stdp_window_figure(dts, dw, fit_plus, fit_minus, path: Path) -> Path:
            title="STDP window (Bi & Poo)")
     ax.legend(frameon=False, fontsize=8)
     return save_figure(fig, path)
+
+
+def competition_figure(run: Any, onsets_ms, pattern_ids, record_times_ms, n_neurons: int,
+                       threshold: float, path: Path) -> Path:
+    """Competitive learning: each neuron's latency over time, and the potentials at the end."""
+    from spikewave.experiments.masquelier2008 import spike_latencies_ms
+
+    fig, (ax_l, ax_u) = new_figure(2, 1, width=10, height=6.5)
+    for k in range(n_neurons):
+        s = run.spike_times_ms[run.spike_neurons == k]
+        lat = spike_latencies_ms(s, onsets_ms)
+        ax_l.plot(s / 1000.0, lat, ".", ms=2, color=f"C{k % 10}", label=f"neuron {k}")
+    ax_l.set(xscale="symlog", xlabel="time (s)", ylabel="latency in pattern (ms)",
+             ylim=(-2, 52), title="each neuron's latency after pattern onset")
+    ax_l.legend(frameon=False, markerscale=4, ncol=min(n_neurons, 5), fontsize=8)
+    a, b = record_times_ms[0], record_times_ms[-1]
+    _shade_patterns(ax_u, onsets_ms, a, b)
+    for k in range(n_neurons):
+        ax_u.plot(record_times_ms, run.recorded_u[:, k], lw=0.7, color=f"C{k % 10}")
+    ax_u.axhline(threshold, color="k", ls="--", lw=0.7)
+    ax_u.set(xlabel="time (ms)", ylabel="potential (a.u.)",
+             title="successive firing within pattern presentations (end of the run)")
+    return save_figure(fig, path)

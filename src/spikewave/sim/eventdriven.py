@@ -8,6 +8,7 @@ Each output neuron ``k`` follows the spike response model of
     input spike of weight w:    A += K w,  B += K w            (EPSP of peak w)
     own output spike:           A = T (K1 - K2),  B = -T K2    (EPSPs flushed, eta added)
     another neuron's spike:     A -= alpha T K,  B -= alpha T K  (IPSP of peak alpha T)
+                                (or A -= alpha T: an immediate drop, ``ipsp="step"``)
 
 Between two input spikes ``u`` is a two-exponential curve, so threshold crossings are
 found exactly: the potential is checked at the end of each interval and, when its
@@ -29,7 +30,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from spikewave._numba import njit
-from spikewave._validation import NON_NEGATIVE, POSITIVE, check_array, check_number, fail
+from spikewave._validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    check_array,
+    check_choice,
+    check_number,
+    fail,
+)
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams, stdp_on_post, stdp_on_pre
 from spikewave.sim.spiketrains import SpikeTrains
@@ -113,7 +121,7 @@ def _first_crossing(a, b, lo, hi, thr, tau_m, tau_s):  # pragma: no cover - comp
 
 @njit
 def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t, y, y_t,
-              t_now, srm, rule, plastic, alpha, record_times,
+              t_now, srm, rule, plastic, inh_a, inh_b, record_times,
               snapshot_times):  # pragma: no cover - compiled
     tau_m, tau_s, thr, k1, k2, t_ref, kn = srm[0], srm[1], srm[2], srm[3], srm[4], srm[5], srm[6]
     n_k, n_aff = weights.shape
@@ -125,7 +133,6 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
     ri = 0
     snaps = np.empty((snapshot_times.shape[0], n_k, n_aff))
     si = 0
-    inhibition = alpha * thr * kn
     for e in range(n_in + 1):
         t_next = offset + times[e] if e < n_in else t_end
         while e < n_in and si < snapshot_times.shape[0] and snapshot_times[si] <= t_next:
@@ -173,11 +180,11 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
                 for i in range(n_aff):
                     weights[k, i], x[k, i], x_t[k, i], y[k, i], y_t[k, i] = stdp_on_post(
                         weights[k, i], x[k, i], x_t[k, i], y[k, i], y_t[k, i], t_now, rule)
-            if inhibition != 0.0:
+            if inh_a != 0.0 or inh_b != 0.0:
                 for j in range(n_k):
                     if j != k:
-                        a[j] -= inhibition
-                        b[j] -= inhibition
+                        a[j] -= inh_a
+                        b[j] -= inh_b
         if e == n_in:
             break
         i = afferents[e]
@@ -205,6 +212,7 @@ def run_srm_network(
     stdp: STDPParams | None = None,
     inhibition: float = 0.0,
     offset_ms: float | None = None,
+    ipsp: str = "epsp",
     record_times_ms: np.ndarray | None = None,
     snapshot_times_ms: np.ndarray | None = None,
 ) -> EventDrivenRun:
@@ -214,6 +222,8 @@ def run_srm_network(
         stdp: the plasticity rule; ``None`` keeps the weights fixed.
         inhibition: ``alpha``; each output spike lowers the other neurons' potential by an
             IPSP of peak ``alpha * threshold``.
+        ipsp: its shape: ``"epsp"`` (the EPSP kernel: rises over ~4.6 ms, then decays) or
+            ``"step"`` (an immediate drop that decays with ``tau_m``).
         record_times_ms: sorted absolute times at which to record every neuron's potential.
         snapshot_times_ms: sorted absolute times at which to copy the weights.
 
@@ -240,8 +250,20 @@ def run_srm_network(
     out_t, out_k, u, w_snaps = _run_core(
         trains.times_ms, trains.afferents, offset, end, new.weights, new.a, new.b,
         new.last_post_ms, new.pre_trace, new.pre_trace_ms, new.post_trace, new.post_trace_ms,
-        state.t_ms, srm_array(srm), rule, stdp is not None, alpha, rec, snaps)
+        state.t_ms, srm_array(srm), rule, stdp is not None,
+        *_ipsp_coefficients(alpha, ipsp, srm), rec, snaps)
     return EventDrivenRun(replace(new, t_ms=end), out_t, out_k, u, w_snaps)
+
+
+IPSP_SHAPES = ("epsp", "step")
+
+
+def _ipsp_coefficients(alpha: float, ipsp: str, srm: SRMParams) -> tuple[float, float]:
+    """How an output spike changes the other neurons' ``(A, B)``."""
+    check_choice("ipsp", ipsp, IPSP_SHAPES)
+    if ipsp == "epsp":  # the EPSP kernel scaled to a peak of alpha * T: rises, then decays
+        return alpha * srm.threshold * srm.epsp_norm, alpha * srm.threshold * srm.epsp_norm
+    return alpha * srm.threshold, 0.0  # an immediate drop of alpha * T, decaying with tau_m
 
 
 def check_refractory(srm: SRMParams) -> None:
@@ -266,8 +288,8 @@ def _times_in(name: str, values: np.ndarray | None, start: float, stop: float) -
 
 def present_repeated(block: SpikeTrains, duration_ms: float, state: SRMNetworkState,
                      srm: SRMParams | None = None, stdp: STDPParams | None = None,
-                     inhibition: float = 0.0, record_times_ms: np.ndarray | None = None
-                     ) -> EventDrivenRun:
+                     inhibition: float = 0.0, record_times_ms: np.ndarray | None = None,
+                     ipsp: str = "epsp") -> EventDrivenRun:
     """Present ``block`` again and again (the last time cut short) for ``duration_ms``.
 
     The paper's 450 s runs are one 150 s block presented three times. Returns one
@@ -281,7 +303,7 @@ def present_repeated(block: SpikeTrains, duration_ms: float, state: SRMNetworkSt
         length = min(block.duration_ms, end - offset)
         part = block if length >= block.duration_ms else block.window(0.0, length)
         run = run_srm_network(part, state, srm, stdp, inhibition, offset_ms=offset,
-                              record_times_ms=record_times_ms)
+                              ipsp=ipsp, record_times_ms=record_times_ms)
         state = run.state
         spikes.append(run.spike_times_ms)
         neurons.append(run.spike_neurons)

@@ -1,0 +1,71 @@
+"""STDP reproductions, quick versions, and the evaluation they rest on."""
+
+import numpy as np
+import pytest
+
+from spikewave.experiments import REPRODUCTIONS, RunContext
+from spikewave.experiments.masquelier2008 import evaluate, spike_latencies_ms
+from spikewave.experiments.masquelier2009 import selectivity
+
+
+def run_quick(name, tmp_path, **options):
+    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path / name, progress=False)
+    result = REPRODUCTIONS[name].execute(ctx, **options)
+    for fig in result.figures:
+        assert fig.exists() and fig.stat().st_size > 10_000, fig
+    return result, result.to_json()
+
+
+def test_stdp_window_recovers_bi_and_poo_time_constants(tmp_path):
+    result, js = run_quick("stdp-window", tmp_path)
+    assert js["tau_plus_ms"] == pytest.approx(16.8, rel=0.01)
+    assert js["tau_minus_ms"] == pytest.approx(33.7, rel=0.01)
+    assert result.passed
+
+
+def test_evaluation_on_synthetic_spikes():
+    onsets = np.arange(10) * 200.0 + 100.0           # 10 presentations over 2 s
+    spikes = np.concatenate([[30.0, 60.0],            # two early false alarms
+                             onsets[:9] + 5.0])       # hits, latency 5 ms, last one missed
+    lat = spike_latencies_ms(spikes, onsets)
+    assert np.isnan(lat[:2]).all() and np.allclose(lat[2:], 5.0)
+    ev = evaluate(spikes, onsets, 2100.0, find_window_ms=1000.0)
+    # last third: onsets at 1500, 1700 and 1900 (1900 + 50 <= 2100); 1900 is missed
+    assert ev.hit_rate == pytest.approx(2 / 3)
+    assert ev.false_alarms == 0 and ev.latency_ms == pytest.approx(5.0)
+    assert not ev.success  # hit rate below 98 %
+    assert ev.output_spikes_to_find == -1  # not "found": hit rate <= 0.9
+    ok = evaluate(np.concatenate([spikes, [onsets[9] + 4.0]]), onsets, 2100.0,
+                  find_window_ms=1000.0)
+    assert ok.success and ok.hit_rate == 1.0
+    # found at the first spike after the last false alarm of the first second
+    assert ok.output_spikes_to_find == 2 and ok.time_to_find_s == pytest.approx(0.105)
+
+
+def test_masquelier2008_quick_finds_the_pattern(tmp_path):
+    result, js = run_quick("masquelier2008", tmp_path)
+    assert js["success"] is True
+    assert js["false_alarms"] == 0 and js["hit_rate"] > 0.98
+    assert 3.0 <= js["latency_ms"] <= 6.0          # paper about 4 ms, replication 4.5
+    assert js["time_to_find_s"] < 30.0              # paper 13.5 s
+    assert js["output_spikes_to_find"] < 1500       # paper about 700
+    assert result.passed
+
+
+def test_selectivity_matrix():
+    onsets = np.array([0.0, 100.0, 200.0, 300.0])
+    ids = np.array([0, 1, 0, 1])
+    spikes = np.array([5.0, 205.0, 120.0, 320.0, 150.0])
+    neurons = np.array([0, 0, 1, 1, 1])
+    hit, precision, latency = selectivity(spikes, neurons, onsets, ids, 2, 2, 0.0, 400.0)
+    np.testing.assert_allclose(hit, [[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(precision, [[1.0, 0.0], [0.0, 2 / 3]])
+    np.testing.assert_allclose(latency[0, 0], 5.0)
+    np.testing.assert_allclose(latency[1, 1], 20.0)
+
+
+def test_masquelier2009_quick_learns_the_pattern(tmp_path):
+    result, js = run_quick("masquelier2009", tmp_path)
+    assert js["patterns_learned"] == 1.0
+    lats = [x for x in js["latencies_ms"] if x is not None]
+    assert lats and min(lats) < 10.0
