@@ -148,8 +148,8 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
                          "hit_rate": hit, "precision": precision,
                          "n_output_spikes": int(out.spike_times_ms.size)},
                   config={"neurons": n_k, "patterns": n_p, "duration_s": duration,
-                          "inhibition": alpha, "ipsp": ipsp, "weight_spread": weight_spread, "seed": ctx.seed, "input": asdict(p_in),
-                          "stdp": asdict(stdp)})
+                          "inhibition": alpha, "ipsp": ipsp, "weight_spread": weight_spread,
+                          "seed": ctx.seed, "input": asdict(p_in), "stdp": asdict(stdp)})
 
 
 REPRODUCTION = Reproduction(
