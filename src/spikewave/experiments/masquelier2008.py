@@ -199,7 +199,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     extra: dict = {}
     if runs == 1:
         metrics = _single_metrics(ev)
-        extra.update(success=ev.success, wall_s_run=first.wall_s)
+        extra.update(success=ev.success, wall_s=first.wall_s)
     else:
         metrics, agg = _aggregate_metrics(all_runs)
         extra.update(agg)
@@ -233,7 +233,8 @@ def _aggregate_metrics(all_runs: list[SingleRun]) -> tuple[list[Metric], dict]:
     agg = {"success_rate": rate, "hit_rate": float(np.mean([e.hit_rate for e in evs])),
            "false_alarms": float(np.mean([e.false_alarms for e in evs])), "latency_ms": lat,
            "time_to_find_s": find_s, "output_spikes_to_find": find_n,
-           "wall_s": float(np.mean([r.wall_s for r in all_runs]))}
+           "wall_s": float(np.mean([r.wall_s for r in all_runs])),
+           "success_rate_ci95": _wilson(len(ok), len(evs))}
     metrics = [
         Metric("success_rate", rate, REF_SUCCESS_RATE, f">= 0.96 over {len(evs)} seeds "
                "(paper 96/100)", rate >= REF_SUCCESS_RATE),
@@ -244,6 +245,14 @@ def _aggregate_metrics(all_runs: list[SingleRun]) -> tuple[list[Metric], dict]:
         Metric("output_spikes_to_find", find_n, REF_FIND_SPIKES, "reported (median)", None),
     ]
     return metrics, agg
+
+
+def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate."""
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
 
 
 def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config, sweep_figure) -> Result:

@@ -80,7 +80,8 @@ class Result:
         out: dict[str, Any] = {"name": self.name, "passed": self.passed}
         out.update({m.key: _jsonable(m.value) for m in self.metrics})
         out.update({k: _jsonable(v) for k, v in self.extra.items()})
-        out["wall_s"] = round(self.wall_s, 3)
+        out.setdefault("wall_s", round(self.wall_s, 3))  # a reproduction may define its own
+        out["total_wall_s"] = round(self.wall_s, 3)
         out["config"] = {k: _jsonable(v) for k, v in self.config.items()}
         out["metrics"] = [m.as_dict() for m in self.metrics]
         out["figures"] = [str(p) for p in self.figures]

@@ -140,12 +140,22 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
             si += 1
         # advance from t_now to t_next, firing wherever a neuron crosses threshold
         while True:
+            span = t_next - t_now
+            dm_span = math.exp(-span / tau_m)
+            ds_span = math.exp(-span / tau_s)
             best_k = -1
-            best_s = t_next - t_now
+            best_s = span
             for k in range(n_k):
                 lo = max(last_post[k] + t_ref - t_now, 0.0)
                 if lo > best_s:
                     continue
+                if lo == 0.0 and best_s == span and a[k] - b[k] < thr:
+                    # fast path (no exponential): below threshold at both ends and no
+                    # interior maximum -> no crossing in this interval
+                    if a[k] * dm_span - b[k] * ds_span < thr and not (
+                            b[k] / tau_s > a[k] / tau_m
+                            and b[k] * ds_span / tau_s < a[k] * dm_span / tau_m):
+                        continue
                 s = _first_crossing(a[k], b[k], lo, best_s, thr, tau_m, tau_s)
                 if s >= 0.0 and (best_k < 0 or s < best_s):
                     best_k = k
@@ -155,8 +165,11 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
                 for k in range(n_k):
                     rec[ri, k] = _u_at(a[k], b[k], record_times[ri] - t_now, tau_m, tau_s)
                 ri += 1
-            dm = math.exp(-(t_stop - t_now) / tau_m)
-            ds = math.exp(-(t_stop - t_now) / tau_s)
+            if best_k < 0:
+                dm, ds = dm_span, ds_span
+            else:
+                dm = math.exp(-(t_stop - t_now) / tau_m)
+                ds = math.exp(-(t_stop - t_now) / tau_s)
             for k in range(n_k):
                 a[k] *= dm
                 b[k] *= ds

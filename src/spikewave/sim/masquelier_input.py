@@ -101,45 +101,78 @@ class PatternInput:
 
 
 @njit
+def _drifting_train(n_steps, dt_ms, max_rate, max_silence, max_speed, s0, s1, s2, s3,
+                    buf):  # pragma: no cover - compiled
+    """One afferent's spike times (ms) into ``buf``; returns ``(count, rng state)``."""
+    dt_s = dt_ms / 1000.0
+    u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+    last = -u * max_silence  # a virtual spike before 0 seeds the 50 ms rule
+    u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+    rate = u * max_rate
+    u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+    speed = (2.0 * u - 1.0) * max_speed
+    increment = 0.2 * max_speed
+    k = 0
+    for step in range(1, n_steps + 1):
+        t = step * dt_ms
+        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+        if u < dt_s * rate or t - last > max_silence:
+            u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+            last = t - dt_ms * u
+            buf[k] = last
+            k += 1
+        rate += speed * dt_s
+        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
+        speed += increment * (2.0 * u - 1.0)
+        speed = min(max(speed, -max_speed), max_speed)
+        rate = min(max(rate, 0.0), max_rate)
+    return k, s0, s1, s2, s3
+
+
+@njit
 def _drifting_trains(n_aff, n_steps, dt_ms, max_rate, max_silence, max_speed,
                      state):  # pragma: no cover - compiled
-    """Afferent-major spike times of the drifting-rate processes (rates in Hz, times in ms)."""
-    cap = int(n_aff * n_steps * dt_ms / 1000.0 * 60.0) + 1024
-    times = np.empty(cap)
-    aff = np.empty(cap, np.int32)
-    k = 0
-    dt_s = dt_ms / 1000.0
+    """Afferent-major spike times of the drifting-rate processes (rates in Hz, times in ms).
+
+    Each afferent is generated into a scratch buffer first, so that the hot loop has no
+    capacity checks; ``state`` (xoshiro256+) is advanced in place.
+    """
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    buf = np.empty(n_steps)
+    counts = np.empty(n_aff, np.int64)
+    chunks = []
     for i in range(n_aff):
-        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
-        last = -u * max_silence
-        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
-        rate = u * max_rate
-        u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
-        speed = (2.0 * u - 1.0) * max_speed
-        for step in range(1, n_steps + 1):
-            t = step * dt_ms
-            u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
-            if u < dt_s * rate or t - last > max_silence:
-                if k == cap:
-                    cap *= 2
-                    t2 = np.empty(cap)
-                    a2 = np.empty(cap, np.int32)
-                    t2[:k] = times[:k]
-                    a2[:k] = aff[:k]
-                    times, aff = t2, a2
-                u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
-                last = t - dt_ms * u
-                times[k] = last
-                aff[k] = i
-                k += 1
-            rate += speed * dt_s
-            u, s0, s1, s2, s3 = xoshiro_uniform(s0, s1, s2, s3)
-            speed += 0.2 * (2.0 * u - 1.0) * max_speed
-            speed = min(max(speed, -max_speed), max_speed)
-            rate = min(max(rate, 0.0), max_rate)
+        k, s0, s1, s2, s3 = _drifting_train(n_steps, dt_ms, max_rate, max_silence, max_speed,
+                                            s0, s1, s2, s3, buf)
+        chunks.append(buf[:k].copy())
+        counts[i] = k
+    times = np.empty(counts.sum())
+    aff = np.empty(counts.sum(), np.int32)
+    pos = 0
+    for i in range(n_aff):
+        times[pos:pos + counts[i]] = chunks[i]
+        aff[pos:pos + counts[i]] = i
+        pos += counts[i]
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return times[:k], aff[:k]
+    return times, aff
+
+
+@njit
+def _slot_index(times, slot_ms, n_slots):  # pragma: no cover - compiled
+    out = np.empty(times.shape[0], np.int64)
+    for i in range(times.shape[0]):
+        out[i] = min(int(times[i] // slot_ms), n_slots - 1)
+    return out
+
+
+@njit
+def _outside_own_pattern(slot_of, aff, slot_pattern, members):  # pragma: no cover - compiled
+    """False for the spikes that a pattern copy replaces (own afferent, own pattern slot)."""
+    keep = np.empty(slot_of.shape[0], np.bool_)
+    for i in range(slot_of.shape[0]):
+        q = slot_pattern[slot_of[i]]
+        keep[i] = q < 0 or not members[q, aff[i]]
+    return keep
 
 
 def pattern_slots(n_slots: int, freq: float, rng: np.random.Generator) -> np.ndarray:
@@ -169,8 +202,7 @@ def make_pattern_input(p: PatternInputParams | None = None,
     n_steps = int(round(block_ms / p.step_ms))
     max_speed = p.max_rate_hz / (p.max_silence_ms / 1000.0)
     times, aff = _drifting_trains(n_aff, n_steps, p.step_ms, p.max_rate_hz, p.max_silence_ms,
-                                  max_speed, seed_state(gen))
-    times = np.clip(times, 0.0, None)
+                                  max_speed, seed_state(gen))  # all times >= 0
 
     slots = pattern_slots(p.n_slots, p.pattern_freq, gen)
     n_pats = int(p.n_patterns)
@@ -180,9 +212,8 @@ def make_pattern_input(p: PatternInputParams | None = None,
     members[0, :n_pat] = True  # pattern 0 uses afferents 0 .. n_pattern-1 (easy to plot)
     for q in range(1, n_pats):
         members[q, gen.choice(n_aff, n_pat, replace=False)] = True
-    slot_of = np.minimum((times // p.pattern_ms).astype(np.int64), p.n_slots - 1)
-    sp = slot_pattern[slot_of]
-    keep = ~((sp >= 0) & members[np.maximum(sp, 0), aff])
+    slot_of = _slot_index(times, p.pattern_ms, p.n_slots)
+    keep = _outside_own_pattern(slot_of, aff, slot_pattern, members)
     copies_t, copies_a, refs = [], [], []
     for q in range(n_pats):
         q_slots = slots[slot_pattern[slots] == q]

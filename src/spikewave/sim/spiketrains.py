@@ -14,6 +14,7 @@ Generators:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,25 @@ class SpikeTrains:
                                          self.n_afferents, self.duration_ms)
 
 
+@njit
+def _pack_keys(times, afferents, aff_bits, scale):  # pragma: no cover - compiled
+    keys = np.empty(times.shape[0], np.int64)
+    for i in range(times.shape[0]):
+        keys[i] = (np.int64(math.floor(times[i] * scale)) << aff_bits) | np.int64(afferents[i])
+    return keys
+
+
+@njit
+def _unpack_keys(keys, aff_bits, scale):  # pragma: no cover - compiled
+    times = np.empty(keys.shape[0])
+    aff = np.empty(keys.shape[0], np.int32)
+    mask = (np.int64(1) << aff_bits) - 1
+    for i in range(keys.shape[0]):
+        times[i] = (keys[i] >> aff_bits) / scale
+        aff[i] = keys[i] & mask
+    return times, aff
+
+
 def sort_spikes(times_ms: np.ndarray, afferents: np.ndarray,
                 n_afferents: int) -> tuple[np.ndarray, np.ndarray]:
     """Spikes sorted by time (ties by afferent), with times rounded down to 2^-20 ms (~1 ns).
@@ -127,17 +147,16 @@ def sort_spikes(times_ms: np.ndarray, afferents: np.ndarray,
     returned are exactly those units, so they are sorted as floats too. Falls back to an
     exact stable argsort when the key would overflow.
     """
-    times = np.asarray(times_ms, dtype=np.float64)
-    aff = np.asarray(afferents)
+    times = np.ascontiguousarray(times_ms, dtype=np.float64)
+    aff = np.ascontiguousarray(afferents)
     aff_bits = max(1, int(n_afferents - 1).bit_length())
     scale = 2.0**20
     if times.size == 0 or times.min() < 0 or times.max() * scale * 2.0**aff_bits >= 2.0**62:
         order = np.argsort(times, kind="stable")
-        return times[order], aff[order]
-    key = (np.floor(times * scale).astype(np.int64) << aff_bits) | aff.astype(np.int64)
-    key.sort()
-    mask = np.int64((1 << aff_bits) - 1)
-    return (key >> aff_bits).astype(np.float64) / scale, (key & mask).astype(np.int32)
+        return times[order], aff[order].astype(np.int32)
+    keys = _pack_keys(times, aff, aff_bits, scale)
+    keys.sort()
+    return _unpack_keys(keys, aff_bits, scale)
 
 
 def homogeneous_poisson(n_afferents: int, rate_hz: float, duration_ms: float,
