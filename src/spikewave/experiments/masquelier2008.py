@@ -137,11 +137,18 @@ def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputPar
                      run.recorded_u)
 
 
-def run_many(seeds, workers: int | None = None, progress=None, **kwargs) -> list[SingleRun]:
-    """Run the seeds in parallel threads (the compiled engine releases the GIL)."""
+def run_many(seeds, workers: int | None = None, progress=None, first_options=None,
+             **kwargs) -> list[SingleRun]:
+    """Run the seeds in parallel threads (the compiled parts release the GIL).
+
+    ``first_options`` are extra keyword arguments for the first seed only (recording).
+    """
     workers = workers or os.cpu_count() or 1
+    seeds = [int(s) for s in seeds]
+    extra = [dict(first_options or {})] + [{}] * (len(seeds) - 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(simulate, int(s), **kwargs) for s in seeds]
+        futures = [pool.submit(simulate, s, **kwargs, **more)
+                   for s, more in zip(seeds, extra, strict=True)]
         results = []
         for f in futures:
             results.append(f.result())
@@ -188,12 +195,11 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
                                                                       * 1000 / 3 + 500)),
                (duration * 1000.0 - 500.0, duration * 1000.0)]
     bar = ctx.progress_bar(total=runs, desc="masquelier2008")
-    first = simulate(ctx.seed, duration, p_in, w0, record_windows_ms=windows, keep_input=True)
-    bar.update()
-    rest = run_many(range(ctx.seed + 1, ctx.seed + runs), progress=bar, duration_s=duration,
-                    input_params=p_in, initial_weight=w0) if runs > 1 else []
+    all_runs = run_many(range(ctx.seed, ctx.seed + runs), progress=bar, duration_s=duration,
+                        input_params=p_in, initial_weight=w0,
+                        first_options={"record_windows_ms": windows, "keep_input": True})
     bar.close()
-    all_runs = [first, *rest]
+    first = all_runs[0]
     figures = masquelier_figures(first, windows, ctx.out_dir)
     ev = first.evaluation
     extra: dict = {}
