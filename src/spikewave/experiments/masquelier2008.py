@@ -43,6 +43,7 @@ SWEEPS = {
     "pattern-fraction": ("pattern_fraction", [0.2, 0.3, 0.4, 0.5, 0.6], [0, 3, 51, 96, 95]),
     "initial-weight": ("initial_weight", [0.275, 0.325, 0.375, 0.425, 0.475],
                        [50, 80, 81, 92, 90]),
+    "spike-deletion": ("spike_deletion", [0.0, 0.1, 0.2, 0.3], [96, 80, 50, 1]),
 }
 
 
@@ -114,10 +115,14 @@ class SingleRun:
 
 
 def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputParams | None
-             = None, initial_weight: float = 0.475, srm: SRMParams | None = None,
+             = None, initial_weight: float | None = None, srm: SRMParams | None = None,
              stdp: STDPParams | None = None, record_windows_ms=(), keep_input: bool = False
              ) -> SingleRun:
-    """Generate the input with ``seed`` and run one neuron for ``duration_s``."""
+    """Generate the input with ``seed`` and run one neuron for ``duration_s``.
+
+    As in the original code, the threshold is ``T = 0.5 (1 - spike_deletion) n_pattern``
+    and the initial weight, unless given, ``1.9 T / n_afferents`` (0.475 at baseline).
+    """
     start = time.perf_counter()
     p_in = input_params or PatternInputParams()
     srm = srm or SRMParams(threshold=0.5 * (1.0 - p_in.spike_deletion) * p_in.n_pattern)
@@ -126,7 +131,8 @@ def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputPar
     block_ms = block.trains.duration_ms
     duration_ms = duration_s * 1000.0
     n_aff = int(p_in.n_afferents)
-    state = SRMNetworkState.initial(np.full((1, n_aff), initial_weight))
+    w0 = 1.9 * srm.threshold / n_aff if initial_weight is None else initial_weight
+    state = SRMNetworkState.initial(np.full((1, n_aff), w0))
     rec_t = (np.concatenate([np.arange(a, b, 0.1) for a, b in record_windows_ms])
              if record_windows_ms else np.empty(0))
     run = present_repeated(block.trains, duration_ms, state, srm, stdp, record_times_ms=rec_t)
@@ -167,15 +173,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fraction of 50 ms slots holding the pattern (default 0.25)")
     parser.add_argument("--pattern-fraction", type=float, default=0.5,
                         help="fraction of afferents in the pattern (default 0.5)")
-    parser.add_argument("--initial-weight", type=float, default=0.475,
-                        help="initial weight of every synapse (default 0.475)")
+    parser.add_argument("--initial-weight", type=float, default=None,
+                        help="initial weight of every synapse (default 1.9 T / N = 0.475)")
+    parser.add_argument("--spike-deletion", type=float, default=0.0,
+                        help="fraction of pattern spikes deleted at each copy (default 0)")
     parser.add_argument("--sweep", choices=sorted(SWEEPS), default=None,
                         help="vary one parameter over the paper's values, --runs seeds each")
 
 
 def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_ms: float = 1.0,
         pattern_freq: float = 0.25, pattern_fraction: float = 0.5,
-        initial_weight: float = 0.475, sweep: str | None = None) -> Result:
+        initial_weight: float | None = None, sweep: str | None = None,
+        spike_deletion: float = 0.0) -> Result:
     from spikewave.plot.stdp import masquelier_figures, sweep_figure
 
     duration = check_number("duration_s", 150.0 if ctx.quick and duration_s is None
@@ -183,9 +192,10 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     if duration < 3.0:
         raise fail("duration_s", duration_s, "at least 3 s (success is judged on the last third)")
     runs = check_int("runs", runs, 1, 100_000)
-    w0 = check_number("initial_weight", initial_weight, POSITIVE)
+    w0 = None if initial_weight is None else check_number("initial_weight", initial_weight,
+                                                          POSITIVE)
     p_in = PatternInputParams(jitter_ms=jitter_ms, pattern_freq=pattern_freq,
-                              pattern_fraction=pattern_fraction)
+                              pattern_fraction=pattern_fraction, spike_deletion=spike_deletion)
     config = {"duration_s": duration, "runs": runs, "seed": ctx.seed, "initial_weight": w0,
               "input": asdict(p_in), "stdp": asdict(STDPParams())}
     if sweep is not None:
