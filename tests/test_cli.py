@@ -79,3 +79,29 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path):
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1, err
     assert needle in err and "Traceback" not in err
+
+
+def test_train_json_contract(tmp_path, capsys):
+    argv = ["train", "--dataset", "digits", "--model", "dense", "--epochs", "2",
+            "--time-steps", "4", "--out", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    js = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("test_accuracy", "epochs", "epoch_s", "spikes_per_sample", "params"):
+        assert key in js
+    assert js["epochs"] == 2 and 0.0 <= js["test_accuracy"] <= 1.0
+    assert main([*argv[:5], "--epochs", "3", "--time-steps", "4", "--out", str(tmp_path),
+                 "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [(["train", "--epochs", "0"], "'epochs'"), (["train", "--lr", "-1"], "'lr'"),
+     (["train", "--device", "cuda"], "'device'"), (["train", "--resume"], "'resume'"),
+     (["train", "--dataset", "imagenet"], "invalid choice")],
+)
+def test_train_bad_input(argv, needle, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "spikewave", *argv, "--out",
+                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

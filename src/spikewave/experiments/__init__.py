@@ -15,6 +15,7 @@ REPRODUCTIONS = Registry({
     "stdp-window": "spikewave.experiments.stdp_window",
     "masquelier2008": "spikewave.experiments.masquelier2008",
     "masquelier2009": "spikewave.experiments.masquelier2009",
+    "surrogate": "spikewave.experiments.surrogate",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]

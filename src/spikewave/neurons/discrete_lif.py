@@ -55,8 +55,12 @@ def lif_discrete_step(
     threshold: float = 1.0,
     reset: str = "zero",
     spike_fn: Callable[[Any], Any] = heaviside,
+    detach_reset: bool = False,
 ) -> tuple[Array, Array]:
     """One step of the lecture's discrete LIF; returns ``(V[n+1] after reset, S[n+1])``.
+
+    This is the one LIF update of the code base: the torch layers of :mod:`spikewave.nn`
+    run it through :mod:`spikewave.kernels`.
 
     Args:
         v: membrane potential ``V[n]``.
@@ -65,13 +69,15 @@ def lif_discrete_step(
         threshold: firing threshold (> 0).
         reset: ``"zero"`` (``V = (1 - S) V``) or ``"subtract"`` (``V = V - S threshold``).
         spike_fn: the step function applied to ``V - threshold``.
+        detach_reset: (torch) let no gradient flow through the reset term.
     """
     v_next = beta * v + weighted_input
     s = spike_fn(v_next - threshold)
+    s_reset = s.detach() if detach_reset else s
     if reset == "zero":
-        v_next = (1 - s) * v_next
+        v_next = (1 - s_reset) * v_next
     else:
-        v_next = v_next - s * threshold
+        v_next = v_next - s_reset * threshold
     return v_next, s
 
 

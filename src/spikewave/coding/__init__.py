@@ -1,0 +1,1 @@
+"""Turning intensities into spikes: rate (Bernoulli) coding and direct current."""

@@ -1,0 +1,1 @@
+"""Dataset readers. Everything here reads local files or data shipped with a package."""

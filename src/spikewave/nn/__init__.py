@@ -1,0 +1,15 @@
+"""PyTorch spiking layers for surrogate-gradient training on ``[T, B, ...]`` tensors."""
+
+from spikewave.nn.neurons import LIF as LIF
+from spikewave.nn.neurons import LeakyReadout as LeakyReadout
+from spikewave.nn.neurons import TimeDistributed as TimeDistributed
+from spikewave.nn.surrogate import SURROGATES as SURROGATES
+from spikewave.nn.surrogate import ATan as ATan
+from spikewave.nn.surrogate import Boxcar as Boxcar
+from spikewave.nn.surrogate import FastSigmoid as FastSigmoid
+from spikewave.nn.surrogate import Sigmoid as Sigmoid
+from spikewave.nn.surrogate import Surrogate as Surrogate
+from spikewave.nn.surrogate import Triangle as Triangle
+
+__all__ = ["ATan", "Boxcar", "FastSigmoid", "LIF", "LeakyReadout", "SURROGATES", "Sigmoid",
+           "Surrogate", "TimeDistributed", "Triangle"]

@@ -1,0 +1,99 @@
+"""Multi-step spiking layers on ``[T, B, ...]`` tensors (thin wrappers over the kernels).
+
+The decay per step is ``beta = exp(-dt / tau)``. With ``learn_beta`` the time constant is
+trainable, per layer or per neuron (``n_neurons``), parametrised as
+``beta = sigmoid(raw)`` so that it stays in (0, 1) (tau stays positive).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from spikewave._validation import POSITIVE, check_choice, check_int, check_number, fail
+from spikewave.kernels import leaky_integrate, lif_multistep
+from spikewave.neurons.discrete_lif import RESET_MODES
+from spikewave.nn.surrogate import FastSigmoid, Surrogate
+
+
+class _Decay(nn.Module):
+    """Holds ``beta`` as a buffer, or as a trainable logit when ``learn_beta``."""
+
+    def __init__(self, tau_steps: float, learn_beta: bool, n_neurons: int | None) -> None:
+        super().__init__()
+        tau = check_number("tau_steps", tau_steps, POSITIVE)
+        beta = math.exp(-1.0 / tau)
+        shape = (check_int("n_neurons", n_neurons, 1),) if n_neurons is not None else ()
+        if beta >= 1.0 - 1e-12:
+            raise fail("tau_steps", tau_steps, "small enough that exp(-1/tau) < 1")
+        value = torch.full(shape, beta)
+        if learn_beta:
+            self.beta_logit = nn.Parameter(torch.log(value / (1 - value)))
+        else:
+            self.register_buffer("beta_value", value)
+        self.learn_beta = learn_beta
+
+    def beta(self) -> torch.Tensor:
+        return torch.sigmoid(self.beta_logit) if self.learn_beta else self.beta_value
+
+    def tau_steps(self) -> torch.Tensor:
+        """Current time constant(s) in steps, ``-1 / ln(beta)``."""
+        return -1.0 / torch.log(self.beta())
+
+
+class LIF(nn.Module):
+    """Leaky integrate-and-fire layer: ``x[T, B, ...]`` (input current) -> spikes ``[T, B, ...]``.
+
+    ``V[t] = beta V[t-1] + x[t]``; spike ``S = H(V - threshold)`` with a surrogate gradient;
+    reset to zero or by subtraction (optionally with the reset detached from the graph).
+    """
+
+    def __init__(self, tau_steps: float = 10.0, threshold: float = 1.0, reset: str = "subtract",
+                 surrogate: Surrogate | None = None, detach_reset: bool = False,
+                 learn_beta: bool = False, n_neurons: int | None = None) -> None:
+        super().__init__()
+        self.decay = _Decay(tau_steps, learn_beta, n_neurons)
+        self.threshold = check_number("threshold", threshold, POSITIVE, "LIF")
+        self.reset = check_choice("reset", reset, RESET_MODES, "LIF")
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        if not isinstance(self.surrogate, Surrogate):
+            raise fail("surrogate", surrogate, "a spikewave.nn.surrogate.Surrogate", "LIF")
+        self.detach_reset = bool(detach_reset)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            raise fail("x", f"tensor of shape {tuple(x.shape)}", "a tensor [T, B, ...]", "LIF")
+        spikes, _ = lif_multistep(x, self.decay.beta(), self.threshold, self.reset,
+                                  self.surrogate, self.detach_reset)
+        return spikes
+
+    def extra_repr(self) -> str:
+        return (f"threshold={self.threshold}, reset={self.reset!r}, "
+                f"surrogate={self.surrogate}, learn_beta={self.decay.learn_beta}")
+
+
+class LeakyReadout(nn.Module):
+    """Non-spiking leaky integrator, ``v[t] = beta v[t-1] + x[t]``; returns ``v[T, B, ...]``."""
+
+    def __init__(self, tau_steps: float = 10.0, learn_beta: bool = False,
+                 n_neurons: int | None = None) -> None:
+        super().__init__()
+        self.decay = _Decay(tau_steps, learn_beta, n_neurons)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return leaky_integrate(x, self.decay.beta())
+
+
+class TimeDistributed(nn.Module):
+    """Apply any layer to every time step of ``[T, B, ...]`` in one call (T folded into B)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t, b = x.shape[:2]
+        y = self.module(x.reshape(t * b, *x.shape[2:]))
+        return y.reshape(t, b, *y.shape[1:])

@@ -1,0 +1,137 @@
+"""Surrogate spike functions: Heaviside forward, the derivative of a stated primitive backward.
+
+Each surrogate is a small, immutable, picklable value with a ``scale`` (steepness) and two
+methods: ``primitive(x)``, a smooth step, and ``derivative(x)``, its exact derivative.
+``surrogate(x)`` returns ``H(x)`` (1 where ``x >= 0``: reaching threshold fires, the tie at
+exactly 0 gives a spike, as in SpikingJelly; snnTorch and Norse use ``x > 0``) in the dtype
+of ``x``, and backpropagates ``grad * derivative(x)``. ``x`` is ``V - threshold``.
+
+=================  ==========================================  ===========================
+name               primitive P(x)                              derivative P'(x)
+=================  ==========================================  ===========================
+``FastSigmoid``    x / (1 + s abs(x))   (SuperSpike)           1 / (1 + s abs(x))^2
+``ATan``           arctan(pi s x / 2) / pi + 1/2               (s / 2) / (1 + (pi s x / 2)^2)
+``Sigmoid``        sigmoid(s x)                                s sigmoid(s x)(1 - sigmoid(s x))
+``Triangle``       piecewise quadratic, 0 .. 1                 s max(0, 1 - s abs(x))
+``Boxcar``         clamp(s x / 2 + 1/2, 0, 1)                  s / 2 where abs(x) < 1 / s
+=================  ==========================================  ===========================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from spikewave._validation import POSITIVE, check_number
+
+
+class _Spike(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:  # type: ignore[override]
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, surrogate = inputs
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad * ctx.surrogate.derivative(x), None
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """Base of the surrogates: ``scale`` is the steepness (larger: closer to a step)."""
+
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", check_number("scale", self.scale, POSITIVE,
+                                                       type(self).__name__))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return _Spike.apply(x, self)
+
+    def primitive(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class FastSigmoid(Surrogate):
+    """SuperSpike (Zenke & Ganguli 2018): ``1 / (1 + s|x|)^2``; the tutorials use s = 100."""
+
+    scale: float = 10.0
+
+    def primitive(self, x):
+        return x / (1 + self.scale * x.abs())
+
+    def derivative(self, x):
+        return 1.0 / (1 + self.scale * x.abs()) ** 2
+
+
+@dataclass(frozen=True)
+class ATan(Surrogate):
+    """Arctangent (SpikingJelly's default family): ``(s/2) / (1 + (pi s x / 2)^2)``."""
+
+    scale: float = 2.0
+
+    def primitive(self, x):
+        return torch.atan(math.pi / 2 * self.scale * x) / math.pi + 0.5
+
+    def derivative(self, x):
+        return self.scale / 2 / (1 + (math.pi / 2 * self.scale * x) ** 2)
+
+
+@dataclass(frozen=True)
+class Sigmoid(Surrogate):
+    """Derivative of the logistic sigmoid: ``s sigmoid(s x) (1 - sigmoid(s x))``."""
+
+    scale: float = 4.0
+
+    def primitive(self, x):
+        return torch.sigmoid(self.scale * x)
+
+    def derivative(self, x):
+        sg = torch.sigmoid(self.scale * x)
+        return self.scale * sg * (1 - sg)
+
+
+@dataclass(frozen=True)
+class Triangle(Surrogate):
+    """Piecewise linear (Esser et al. 2016): ``s max(0, 1 - s|x|)``, support ``|x| < 1/s``."""
+
+    scale: float = 1.0
+
+    def primitive(self, x):
+        u = (self.scale * x).clamp(-1.0, 1.0)
+        return torch.where(u < 0, 0.5 * (1 + u) ** 2, 1 - 0.5 * (1 - u) ** 2)
+
+    def derivative(self, x):
+        return self.scale * (1 - self.scale * x.abs()).clamp(min=0.0)
+
+
+@dataclass(frozen=True)
+class Boxcar(Surrogate):
+    """Rectangular window: ``s / 2`` on ``|x| < 1/s``, 0 elsewhere."""
+
+    scale: float = 1.0
+
+    def primitive(self, x):
+        return (self.scale * x / 2 + 0.5).clamp(0.0, 1.0)
+
+    def derivative(self, x):
+        return (self.scale * x.abs() < 1).to(x.dtype) * (self.scale / 2)
+
+
+SURROGATES = {"fast-sigmoid": FastSigmoid, "atan": ATan, "sigmoid": Sigmoid,
+              "triangle": Triangle, "boxcar": Boxcar}

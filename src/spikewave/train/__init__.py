@@ -1,0 +1,1 @@
+"""Training: models, the loop with progress, metrics and atomic checkpoints."""
