@@ -92,7 +92,8 @@ def _add_train_parser(commands) -> None:
                              "(every epoch, atomically) and training_curve.png to --out.")
     tr.add_argument("--dataset", choices=DATASETS, default="digits")
     tr.add_argument("--data-dir", type=Path, default=None,
-                    help="folder of the dataset files (not needed for digits)")
+                    help="folder of the dataset files (default $SPIKEWAVE_DATA; not needed "
+                         "for digits)")
     tr.add_argument("--model", choices=MODELS, default="dense")
     tr.add_argument("--epochs", type=int, default=30)
     tr.add_argument("--batch-size", type=int, default=64)
@@ -114,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       seed=args.seed, device=args.device)
-    recipe = build(args.dataset, args.model, args.time_steps, args.seed)
+    recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir)
     result = fit(recipe.model, recipe.data, recipe.encode, cfg, args.out, resume=args.resume)
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,

@@ -8,30 +8,53 @@ from torch import nn
 from spikewave.nn import LIF, LeakyReadout, Surrogate, TimeDistributed
 
 
-class DenseSNN(nn.Module):
-    """``[T, B, n_in]`` -> Linear -> LIF (-> Linear -> LIF)* -> Linear -> leaky readout.
+class SpikingSequential(nn.Module):
+    """Layers applied in order to ``[T, B, ...]``, then a leaky readout.
 
-    Returns the readout potentials ``[T, B, n_out]`` and the number of hidden spikes per
-    sample (summed over time and neurons, averaged over the batch).
+    Returns the readout potentials ``[T, B, n_out]`` and the number of spikes per sample
+    in all LIF layers (summed over time and neurons, averaged over the batch).
     """
 
-    def __init__(self, n_in: int, n_hidden: tuple[int, ...], n_out: int, tau_steps: float = 10.0,
-                 surrogate: Surrogate | None = None, learn_beta: bool = True) -> None:
+    def __init__(self, layers: list[nn.Module], tau_steps: float = 10.0) -> None:
         super().__init__()
-        layers = []
-        width = n_in
-        for h in n_hidden:
-            layers += [TimeDistributed(nn.Linear(width, h)),
-                       LIF(tau_steps, surrogate=surrogate, learn_beta=learn_beta, n_neurons=h)]
-            width = h
-        self.hidden = nn.ModuleList(layers)
-        self.out = TimeDistributed(nn.Linear(width, n_out))
+        self.layers = nn.ModuleList(layers)
         self.readout = LeakyReadout(tau_steps)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spikes = x.new_zeros(())
-        for layer in self.hidden:
+        for layer in self.layers:
             x = layer(x)
             if isinstance(layer, LIF):
                 spikes = spikes + x.sum(dim=(0, *range(2, x.dim()))).mean()
-        return self.readout(self.out(x)), spikes
+        return self.readout(x), spikes
+
+
+def dense_snn(n_in: int, n_hidden: tuple[int, ...], n_out: int, tau_steps: float = 10.0,
+              surrogate: Surrogate | None = None) -> SpikingSequential:
+    """``n_in`` -> (Linear -> LIF with per-neuron trainable tau)* -> Linear -> readout."""
+    layers: list[nn.Module] = []
+    width = n_in
+    for h in n_hidden:
+        layers += [TimeDistributed(nn.Linear(width, h)),
+                   LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=h)]
+        width = h
+    layers.append(TimeDistributed(nn.Linear(width, n_out)))
+    return SpikingSequential(layers, tau_steps)
+
+
+def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32, 64),
+             n_hidden: int = 256, tau_steps: float = 10.0,
+             surrogate: Surrogate | None = None) -> SpikingSequential:
+    """(Conv3x3 -> BatchNorm -> LIF -> MaxPool2)* -> Linear -> LIF -> Linear -> readout."""
+    layers: list[nn.Module] = []
+    c, h, w = in_channels, height, width
+    for out_c in channels:
+        layers += [TimeDistributed(nn.Conv2d(c, out_c, 3, padding=1, bias=False)),
+                   TimeDistributed(nn.BatchNorm2d(out_c)),
+                   LIF(tau_steps, surrogate=surrogate, learn_beta=True),
+                   TimeDistributed(nn.MaxPool2d(2))]
+        c, h, w = out_c, h // 2, w // 2
+    layers += [TimeDistributed(nn.Flatten()), TimeDistributed(nn.Linear(c * h * w, n_hidden)),
+               LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=n_hidden),
+               TimeDistributed(nn.Linear(n_hidden, n_out))]
+    return SpikingSequential(layers, tau_steps)

@@ -2,42 +2,84 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from spikewave._validation import check_choice, check_int
+from spikewave._validation import ParameterError, check_choice, check_int
 from spikewave.coding.rate import direct_current
-from spikewave.train.models import DenseSNN
+from spikewave.data.digits import Split
+from spikewave.train.models import conv_snn, dense_snn
 
-DATASETS = ("digits",)   # mnist, fashion, nmnist, shd: to come (issue 5)
-MODELS = ("dense",)      # conv, recurrent: to come (issue 5)
+DATASETS = ("digits", "mnist", "fashion", "nmnist")   # shd: to come (issue 5)
+MODELS = ("dense", "conv")                           # recurrent: to come (issue 5)
 
 
 @dataclass
 class Recipe:
-    data: object
+    data: Split
     model: nn.Module
     encode: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     description: str
 
 
-def build(dataset: str, model: str, time_steps: int, seed: int) -> Recipe:
+def load_dataset(dataset: str, time_steps: int, seed: int,
+                 data_dir: str | os.PathLike[str] | None) -> Split:
+    """Images ``[N, H, W]`` (digits, MNIST, Fashion) or event frames ``[N, T, 2, 34, 34]``."""
+    if dataset == "digits":
+        from spikewave.data.digits import load_digits_split
+
+        return load_digits_split(seed=seed)
+    if dataset in ("mnist", "fashion"):
+        from spikewave.data.mnist import load_mnist
+
+        return load_mnist(dataset, data_dir)
+    from spikewave.data.nmnist import load_slayer_archive
+
+    base = Path(data_dir or os.environ.get("SPIKEWAVE_DATA") or ".")
+    cands = [base / "nmnist_small_slayer.tar.gz", base / "nmnist" / "nmnist_small_slayer.tar.gz"]
+    archive = next((c for c in cands if c.exists()), None)
+    if archive is None:
+        raise ParameterError("N-MNIST archive nmnist_small_slayer.tar.gz not found in "
+                             f"{' or '.join(str(c.parent) for c in cands)}: give --data-dir")
+    x_tr, y_tr, x_te, y_te = load_slayer_archive(archive, time_steps)
+    return Split(x_tr, y_tr, x_te, y_te, 10)
+
+
+def build(dataset: str, model: str, time_steps: int, seed: int,
+          data_dir: str | os.PathLike[str] | None = None) -> Recipe:
     """The data, encoder and network for a dataset/model pair (seeded initialisation)."""
     check_choice("dataset", dataset, DATASETS)
     check_choice("model", model, MODELS)
     t = check_int("time_steps", time_steps, 1, 10_000)
+    data = load_dataset(dataset, t, seed, data_dir)
     torch.manual_seed(seed)
-    from spikewave.data.digits import load_digits_split
-
-    data = load_digits_split(seed=seed)
-    n_in = int(data.x_train[0].size)
+    events = data.x_train.ndim == 5  # [N, T, C, H, W]
+    if events:
+        shape = data.x_train.shape[2:]
+    else:
+        shape = (1, *data.x_train.shape[1:])
+    n_in = int(torch.tensor(shape).prod())
+    flat = model == "dense"
 
     def encode(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return direct_current(x.reshape(len(x), -1), t)
+        if events:  # [B, T, C, H, W] -> [T, B, ...]
+            seq = x.transpose(0, 1)
+            return seq.reshape(*seq.shape[:2], -1) if flat else seq
+        x = x.reshape(len(x), -1) if flat else x.reshape(len(x), *shape)
+        return direct_current(x, t)
 
-    net = DenseSNN(n_in, (128,), data.n_classes, tau_steps=10.0)
-    return Recipe(data, net, encode, f"digits 8x8, direct current over {t} steps, "
-                  f"{n_in}-128-10 LIF (trainable tau), leaky readout")
+    if flat:
+        hidden = (128,) if dataset == "digits" else (256,)
+        net = dense_snn(n_in, hidden, data.n_classes)
+        arch = f"{n_in}-{'-'.join(map(str, hidden))}-{data.n_classes} LIF"
+    else:
+        net = conv_snn(shape[0], shape[1], shape[2], data.n_classes)
+        arch = "conv 32-64 (3x3, BN, LIF, maxpool) - 256 LIF - 10"
+    source = "event frames" if events else "direct current"
+    return Recipe(data, net, encode, f"{dataset}: {source} over {t} steps, {arch} "
+                  "(trainable tau), leaky readout")
