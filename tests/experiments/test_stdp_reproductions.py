@@ -67,5 +67,6 @@ def test_selectivity_matrix():
 def test_masquelier2009_quick_learns_the_pattern(tmp_path):
     result, js = run_quick("masquelier2009", tmp_path)
     assert js["patterns_learned"] == 1.0
-    lats = [x for x in js["latencies_ms"] if x is not None]
-    assert lats and min(lats) < 10.0
+    lats = sorted(x for x in js["latencies_ms"] if x is not None)
+    # a distributed code: one neuron at the pattern start, another at a later part
+    assert len(lats) >= 2 and lats[0] < 10.0 and lats[1] - lats[0] > 5.0

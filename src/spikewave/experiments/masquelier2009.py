@@ -10,15 +10,17 @@ Judged over the last third of the run, for each neuron ``k`` and pattern ``q``:
 
 - ``k`` is selective to ``q`` when it fires in more than 90 % of ``q``'s presentations
   and at least 90 % of its spikes fall inside them;
-- ``latencies_ms[k]``: mean latency of ``k``'s spikes inside its pattern (null if ``k`` is
-  selective to none);
+- ``latencies_ms[k]``: mean latency of ``k``'s spikes inside the pattern it responds to
+  best, for every neuron that fires in more than half of that pattern's presentations
+  (null otherwise; ``responsive_neurons`` counts them);
 - ``patterns_learned``: fraction of patterns with at least one selective neuron;
 - ``distinct``: no two neurons selective to the same pattern fire within 2 ms of each
   other on average (they code different parts of it).
 
 Parameters not given by a primary source (REFERENCES 2, marked U) and chosen here:
-alpha = 0.5 (Masquelier's 2012 code; a reimplementation used 0.25) with an IPSP that acts
-at once (``--ipsp step``: the potential drops by alpha T and recovers with tau_m). With the
+alpha = 2 (Masquelier's 2016 code; his 2012 code used 0.5, a reimplementation 0.25) with an
+IPSP that acts at once (``--ipsp step``: the potential drops by alpha T and recovers with
+tau_m), so that a follower cannot fire until the winner's inhibition has decayed. With the
 EPSP-shaped IPSP (``--ipsp epsp``), which rises from zero, a competitor that fires
 within ~1 ms of the winner is not held back, and competitors converge onto the same
 pattern start. Initial weights are drawn in 0.475 +- 0.1 (identical neurons would stay
@@ -74,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of patterns P (default 1)")
     parser.add_argument("--duration-s", type=float, default=None,
                         help="simulated time (s, default 450; 225 with --quick)")
-    parser.add_argument("--inhibition", type=float, default=0.5,
-                        help="IPSP amplitude as a fraction of threshold, alpha (default 0.5)")
+    parser.add_argument("--inhibition", type=float, default=2.0,
+                        help="IPSP amplitude as a fraction of threshold, alpha (default 2)")
     parser.add_argument("--pattern-freq", type=float, default=None,
                         help="fraction of slots holding a pattern (default 0.25 for one "
                              "pattern, 1/3 for several)")
@@ -87,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float | None = None,
-        inhibition: float = 0.5, pattern_freq: float | None = None,
+        inhibition: float = 2.0, pattern_freq: float | None = None,
         weight_spread: float = 0.1, ipsp: str = "step") -> Result:
     from spikewave.plot.stdp import competition_figure
 
@@ -124,7 +126,9 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
                                           n_k, n_p, start, duration_ms)
     selective = (hit > SELECTIVE_HIT) & (precision >= SELECTIVE_PRECISION)
     pref = np.where(selective.any(axis=1), np.argmax(selective, axis=1), -1)
-    latencies = [float(latency[k, pref[k]]) if pref[k] >= 0 else None for k in range(n_k)]
+    best = np.argmax(hit, axis=1)
+    responsive = hit[np.arange(n_k), best] > 0.5
+    latencies = [float(latency[k, best[k]]) if responsive[k] else None for k in range(n_k)]
     learned = float(np.mean(selective.any(axis=0)))
     distinct = True
     for q in range(n_p):
@@ -139,6 +143,8 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
                learned == 1.0),
         Metric("distinct", float(distinct), 1.0, "no two neurons on the same pattern part",
                distinct),
+        Metric("responsive_neurons", float(responsive.sum()), float(n_k),
+               "reported (fire in > 50 % of a pattern's presentations)", None),
         Metric("selective_neurons", n_selective, float(n_k),
                "= K (1 pattern: each neuron codes a part; several: neurons spread)",
                n_selective == n_k),
