@@ -1,5 +1,6 @@
 """Training on the embedded digits: target accuracy, checkpoints, bit-for-bit resume."""
 
+import pytest
 import torch
 
 from spikewave.experiments import REPRODUCTIONS, RunContext
@@ -15,16 +16,27 @@ def test_surrogate_reproduction_reaches_97_percent_on_digits(tmp_path):
     assert (tmp_path / "metrics.jsonl").exists() and (tmp_path / "training_curve.png").exists()
 
 
+class Interrupted(Exception):
+    pass
+
+
 def test_resume_continues_bit_for_bit(tmp_path):
-    def train(epochs, out, resume=False):
+    def train(out, resume=False, stop_after=None):
         recipe = build("digits", "dense", 8, seed=1)
-        cfg = TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, seed=1)
-        fit(recipe.model, recipe.data, recipe.encode, cfg, out, resume=resume, progress=False)
+        cfg = TrainConfig(epochs=3, batch_size=128, lr=2e-3, seed=1)
+
+        def stop(record):
+            if record["epoch"] == stop_after:
+                raise Interrupted
+
+        fit(recipe.model, recipe.data, recipe.encode, cfg, out, resume=resume,
+            progress=False, on_epoch_end=stop)
         return recipe.model.state_dict()
 
-    straight = train(3, tmp_path / "a")
-    train(2, tmp_path / "b")
-    resumed = train(3, tmp_path / "b", resume=True)
+    straight = train(tmp_path / "a")
+    with pytest.raises(Interrupted):
+        train(tmp_path / "b", stop_after=2)   # "killed" after epoch 2
+    resumed = train(tmp_path / "b", resume=True)
     for k in straight:
         assert torch.equal(straight[k], resumed[k]), k
     state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)

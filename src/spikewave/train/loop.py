@@ -79,17 +79,24 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, encode: Encoder
 
 
 def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path,
-        resume: bool = False, progress: bool = True) -> TrainResult:
+        resume: bool = False, progress: bool = True,
+        on_epoch_end: Callable[[dict], None] | None = None) -> TrainResult:
     """Train with cross-entropy on the time-averaged readout potential; returns the result.
+
+    Adam with a cosine learning-rate decay over ``cfg.epochs``.
 
     ``data`` has ``x_train, y_train, x_test, y_test`` arrays. Writes ``metrics.jsonl``,
     ``checkpoint.pt`` (every epoch, atomically) and ``training_curve.png`` in ``out_dir``.
+    ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written
+    (raise from it to stop early; ``resume=True`` then continues exactly).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = cfg.device
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # cosine decay of the learning rate over the run, stepped once per epoch
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     x_tr, y_tr = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
     x_te, y_te = torch.as_tensor(data.x_test), torch.as_tensor(data.y_test)
     history: list[dict] = []
@@ -105,6 +112,7 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
                        f"a checkpoint with the same configuration ({ckpt_path})")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
         start_epoch = int(state["epoch"]) + 1
         history = list(state["history"])
     n_params = sum(p.numel() for p in model.parameters())
@@ -136,6 +144,7 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
                             spikes=f"{spikes / seen:.0f}")
         bar.close()
+        sched.step()
         epoch_s = time.perf_counter() - t0
         te_loss, te_acc, te_spikes = evaluate(model, x_te, y_te, encode, cfg.batch_size,
                                               cfg.seed, device)
@@ -144,8 +153,10 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
                   "test_accuracy": te_acc, "spikes_per_sample": te_spikes,
                   "epoch_s": epoch_s}
         history.append(record)
-        _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg)
+        _save_checkpoint(ckpt_path, model, opt, sched, epoch, history, cfg)
         atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history))
+        if on_epoch_end is not None:
+            on_epoch_end(record)
     _training_curve(history, out / "training_curve.png")
     last = history[-1]
     return TrainResult(last["test_accuracy"], len(history),
@@ -153,9 +164,11 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
                        last["spikes_per_sample"], n_params, history)
 
 
-def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConfig) -> None:
+def _save_checkpoint(path: Path, model, opt, sched, epoch: int, history,
+                     cfg: TrainConfig) -> None:
     buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "epoch": epoch,
                 "history": history, "config": asdict(cfg)}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
