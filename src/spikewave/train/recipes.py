@@ -74,7 +74,7 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
         return direct_current(x, t)
 
     if flat:
-        hidden = (128,) if dataset == "digits" else (512, 512)
+        hidden = {"digits": (128,), "nmnist": (256,)}.get(dataset, (512, 512))
         net = dense_snn(n_in, hidden, data.n_classes)
         arch = f"{n_in}-{'-'.join(map(str, hidden))}-{data.n_classes} LIF"
     else:
