@@ -49,7 +49,6 @@ class Interval:
 POSITIVE = Interval(0.0, math.inf, "neither")
 NON_NEGATIVE = Interval(0.0, math.inf, "left")
 REAL = Interval(-math.inf, math.inf, "neither")
-UNIT = Interval(0.0, 1.0, "both")
 
 
 def _fmt(x: float) -> str:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikewave._numba import njit
+from spikewave._numba import grow, njit
 from spikewave._validation import (
     POSITIVE,
     REAL,
@@ -141,9 +141,7 @@ def _integrate(state0, current, dt, par, scheme, record):  # pragma: no cover - 
         v2, m, h, n = _step(v, m, h, n, current[k], dt, par, scheme)
         if v < 0.0 <= v2:
             if n_spk == spikes.shape[0]:
-                grown = np.empty(2 * n_spk)
-                grown[:n_spk] = spikes
-                spikes = grown
+                spikes = grow(spikes, n_spk)
             spikes[n_spk] = (k + (0.0 - v) / (v2 - v)) * dt
             n_spk += 1
         v = v2

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikewave._numba import njit
+from spikewave._numba import grow, njit
 from spikewave._validation import (
     NON_NEGATIVE,
     POSITIVE,
@@ -128,9 +128,7 @@ def _lif_exact_core(tau, e_l, r, v_th, v_reset, t_ref, current, v0, duration,
             t_cross = t + tau * math.log((v - v_inf) / (v_th - v_inf))
             if t_cross <= t_next and t_cross < duration:
                 if n_out == out.shape[0]:
-                    grown = np.empty(2 * n_out)
-                    grown[:n_out] = out
-                    out = grown
+                    out = grow(out, n_out)
                 out[n_out] = t_cross
                 n_out += 1
                 v = v_reset
@@ -145,9 +143,7 @@ def _lif_exact_core(tau, e_l, r, v_th, v_reset, t_ref, current, v0, duration,
         k += 1
         if v >= v_th:
             if n_out == out.shape[0]:
-                grown = np.empty(2 * n_out)
-                grown[:n_out] = out
-                out = grown
+                out = grow(out, n_out)
             out[n_out] = t
             n_out += 1
             v = v_reset

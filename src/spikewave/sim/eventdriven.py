@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from spikewave._numba import njit
+from spikewave._numba import grow, njit
 from spikewave._validation import (
     NON_NEGATIVE,
     POSITIVE,
@@ -178,11 +178,7 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
                 break
             k = best_k
             if n_out == out_t.shape[0]:
-                ot = np.empty(2 * n_out)
-                ok = np.empty(2 * n_out, np.int64)
-                ot[:n_out] = out_t
-                ok[:n_out] = out_k
-                out_t, out_k = ot, ok
+                out_t, out_k = grow(out_t, n_out), grow(out_k, n_out)
             out_t[n_out] = t_now
             out_k[n_out] = k
             n_out += 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikewave._numba import njit
+from spikewave._numba import grow, njit
 from spikewave._validation import NON_NEGATIVE, POSITIVE, check_array, check_int, check_number, fail
 
 RandomLike = np.random.Generator | int | None
@@ -182,11 +182,7 @@ def _bernoulli_bins(rates_hz, dt_ms, rng):  # pragma: no cover - compiled
         for i in range(n_aff):
             if rng.random() < rates_hz[b, i] * dt_ms / 1000.0:
                 if k == times.shape[0]:
-                    t2 = np.empty(2 * k)
-                    a2 = np.empty(2 * k, np.int32)
-                    t2[:k] = times
-                    a2[:k] = aff
-                    times, aff = t2, a2
+                    times, aff = grow(times, k), grow(aff, k)
                 times[k] = (b + rng.random()) * dt_ms
                 aff[k] = i
                 k += 1
