@@ -28,7 +28,7 @@ def fi_curve_figure(currents, closed, exact, clock, rel_exact, rel_clock, firing
     ax_err.axhline(5e-3, color="C1", ls="--", lw=0.8, label="0.5 % bound")
     ax_err.axhline(1e-9, color="C0", ls="--", lw=0.8, label="1e-9 bound")
     ax_err.set(xlabel="current I (nA)", ylabel="relative error of the rate",
-               title="error against the closed form")
+               title="error against the closed form", ylim=(floor, 1e-1))
     ax_err.legend(frameon=False, fontsize=8)
     return save_figure(fig, path)
 
