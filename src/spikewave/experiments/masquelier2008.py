@@ -185,7 +185,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
         pattern_freq: float = 0.25, pattern_fraction: float = 0.5,
         initial_weight: float | None = None, sweep: str | None = None,
         spike_deletion: float = 0.0) -> Result:
-    from spikewave.plot.stdp import masquelier_figures, sweep_figure
+    from spikewave.plot.stdp import masquelier_figures
 
     duration = check_number("duration_s", 150.0 if ctx.quick and duration_s is None
                             else (duration_s or 450.0), POSITIVE)
@@ -199,7 +199,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     config = {"duration_s": duration, "runs": runs, "seed": ctx.seed, "initial_weight": w0,
               "input": asdict(p_in), "stdp": asdict(STDPParams())}
     if sweep is not None:
-        return _run_sweep(ctx, sweep, duration, runs, p_in, w0, config, sweep_figure)
+        return _run_sweep(ctx, sweep, duration, runs, p_in, w0, config)
 
     windows = [(0.0, 500.0), (min(12_000.0, duration * 1000 / 3), min(12_500.0, duration
                                                                       * 1000 / 3 + 500)),
@@ -271,7 +271,9 @@ def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(centre - half), float(centre + half)
 
 
-def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config, sweep_figure) -> Result:
+def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config) -> Result:
+    from spikewave.plot.stdp import sweep_figure
+
     field_name, values, paper = SWEEPS[sweep]
     bar = ctx.progress_bar(total=runs * len(values), desc=f"sweep {sweep}")
     rates, table = [], []
