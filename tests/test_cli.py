@@ -70,6 +70,10 @@ def test_strict_exit_status_on_a_failed_check(tmp_path, capsys):
         (["reproduce", "adaptive", "--current-na", "0.5"], "'current_na'"),
         (["reproduce", "hh", "--scheme", "euler"], "invalid choice"),
         (["reproduce", "lif", "--seed", "x"], "invalid int"),
+        (["reproduce", "kheradpisheh2018", "--grid", "0"], "'grid'"),
+        (["reproduce", "kheradpisheh2018", "--labels-per-class", "ten"], "'labels_per_class'"),
+        (["reproduce", "kheradpisheh2018", "--dataset", "mnist", "--data-dir", "/nonexistent"],
+         "mnist files not found"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path):

@@ -16,6 +16,7 @@ REPRODUCTIONS = Registry({
     "masquelier2008": "spikewave.experiments.masquelier2008",
     "masquelier2009": "spikewave.experiments.masquelier2009",
     "surrogate": "spikewave.experiments.surrogate",
+    "kheradpisheh2018": "spikewave.experiments.kheradpisheh2018",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]

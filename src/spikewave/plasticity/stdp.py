@@ -134,3 +134,25 @@ def apply_spike_pairs(w0: float, pre_ms: np.ndarray, post_ms: np.ndarray, p: STD
         fn = stdp_on_post if kind else stdp_on_pre
         w, x, x_t, y, y_t = fn(w, x, x_t, y, y_t, t, rule)
     return w
+
+
+def ordinal_stdp_update(weights, pre_before_post, a_plus: float, a_minus: float,
+                        stabilizer: bool = True, w_min: float = 0.0, w_max: float = 1.0):
+    """The simplified STDP of Kheradpisheh et al. 2018 and Mozafari et al. 2019.
+
+    Only the *order* of the spikes counts, not their time difference::
+
+        dw = a_plus  * w (1 - w)   where the presynaptic neuron fired at or before the
+                                   postsynaptic spike (t_pre <= t_post)
+        dw = a_minus * w (1 - w)   otherwise (fired later or never; a_minus < 0 depresses)
+
+    without the stabiliser ``w (1 - w)`` when ``stabilizer`` is False (the R-STDP layer).
+    Returns the new weights, kept in ``[w_min, w_max]`` (the rule's bounds). ``weights`` and
+    the boolean ``pre_before_post`` broadcast together; NumPy arrays or torch tensors.
+    """
+    if not w_max > w_min:
+        raise fail("w_max", w_max, f"above w_min = {w_min:g}")
+    rate = a_plus * pre_before_post + a_minus * (1 - 1 * pre_before_post)
+    dw = rate * weights * (1 - weights) if stabilizer else rate + 0 * weights
+    new = weights + dw
+    return new.clip(w_min, w_max)
