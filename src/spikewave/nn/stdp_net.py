@@ -54,7 +54,8 @@ class PoolSpec:
 
 @dataclass(frozen=True)
 class Architecture:
-    """The retina, the STDP layers and the pooling after each layer but the last."""
+    """The retina, the STDP layers and the pooling after each layer (after the last one
+    too when the network feeds another stage, e.g. an R-STDP decision layer)."""
 
     retina: RetinaParams = field(default_factory=RetinaParams)
     layers: tuple[STDPConvParams, ...] = ()
@@ -63,9 +64,10 @@ class Architecture:
     def __post_init__(self) -> None:
         if not self.layers:
             raise fail("layers", "an empty tuple", "at least one STDPConvParams")
-        if len(self.pools) != len(self.layers) - 1:
+        if len(self.pools) not in (len(self.layers) - 1, len(self.layers)):
             raise fail("pools", f"{len(self.pools)} entries",
-                       f"{len(self.layers) - 1} (one after each layer but the last)")
+                       f"{len(self.layers) - 1} or {len(self.layers)} (one after each layer, "
+                       "the last one optional)")
         maps = 2 * len(self.retina.kernels)
         for i, layer in enumerate(self.layers):
             if layer.in_maps != maps:
@@ -164,6 +166,25 @@ def mnist_architecture(time_steps: int = 15) -> Architecture:
     conv2 = STDPConvParams(in_maps=30, out_maps=100, kernel_size=5, threshold=10.0, padding=2,
                            winners=8, inhibition_radius=1)
     return Architecture(retina, (conv1, conv2), (PoolSpec(2, 2),))
+
+
+def mozafari_architecture(time_steps: int = 15) -> Architecture:
+    """The STDP layers of Mozafari et al. 2019 as in SpykeTorch's MozafariDeep.
+
+    Six DoG maps (ON/OFF of sizes 3, 7, 13, sigmas (s/9, 2s/9)), threshold 50/255 of the
+    image range, local normalisation radius 8 -> conv1 30 maps 5x5 (threshold 15, 5 winners,
+    radius 3) -> pool 2x2/2 -> conv2 250 maps 3x3 (threshold 10, 8 winners, radius 1; its
+    padding 1 is SpykeTorch's pad after pool1) -> pool 3x3/3. The decision layer
+    (:class:`spikewave.nn.decision.RSTDPDecision`, 200 maps 5x5, padding 2) follows.
+    """
+    kernels = tuple((s, s / 9, 2 * s / 9) for s in (3, 7, 13))
+    retina = RetinaParams(time_steps=time_steps, dog_threshold=50 / 255,
+                          normalization_radius=8, kernels=kernels)
+    conv1 = STDPConvParams(in_maps=6, out_maps=30, kernel_size=5, threshold=15.0, padding=2,
+                           winners=5, inhibition_radius=3)
+    conv2 = STDPConvParams(in_maps=30, out_maps=250, kernel_size=3, threshold=10.0, padding=1,
+                           winners=8, inhibition_radius=1)
+    return Architecture(retina, (conv1, conv2), (PoolSpec(2, 2), PoolSpec(3, 3)))
 
 
 def upsample_digits(images: np.ndarray | torch.Tensor, size: int = 20, frame: int = 28

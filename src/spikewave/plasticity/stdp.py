@@ -152,7 +152,11 @@ def ordinal_stdp_update(weights, pre_before_post, a_plus: float, a_minus: float,
     """
     if not w_max > w_min:
         raise fail("w_max", w_max, f"above w_min = {w_min:g}")
-    rate = a_plus * pre_before_post + a_minus * (1 - 1 * pre_before_post)
+    if hasattr(weights, "new_tensor"):  # torch: the mask in the weights' dtype
+        pre = pre_before_post.to(weights.dtype)
+    else:
+        pre = np.asarray(pre_before_post, dtype=np.asarray(weights).dtype)
+    rate = a_plus * pre + a_minus * (1 - pre)  # exactly a_plus or a_minus
     dw = rate * weights * (1 - weights) if stabilizer else rate + 0 * weights
     new = weights + dw
     return new.clip(w_min, w_max)
