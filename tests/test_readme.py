@@ -27,4 +27,5 @@ def test_readme_tour_runs(tmp_path, monkeypatch, capsys):
         exec(compile(code, str(README), "exec"), namespace)
     out = capsys.readouterr().out
     assert "closed form" in out and "tau_m_ms" in out and "HH:" in out
+    assert "spike wave:" in out and "test accuracy" in out
     assert (tmp_path / "raster.png").stat().st_size > 5000

@@ -49,3 +49,15 @@ def test_linear_readout_and_few_label_subsets():
         LinearReadout().fit(x, np.zeros(60))
     with pytest.raises(RuntimeError):
         LinearReadout().predict(x)
+
+
+def test_rstdp_decision_layer_learns_on_the_embedded_digits(tmp_path):
+    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
+    result = REPRODUCTIONS["mozafari2019"].execute(ctx, stdp_images=1000, epochs=6)
+    js = result.to_json()
+    for key in ("test_accuracy", "train_s", "initial_test_accuracy", "curve"):
+        assert key in js, key
+    assert len(js["curve"]) == 6
+    assert js["initial_test_accuracy"] < 0.3  # chance is 0.1
+    assert js["test_accuracy"] > js["initial_test_accuracy"] + 0.2
+    assert result.passed and len(result.figures) == 4

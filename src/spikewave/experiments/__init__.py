@@ -17,6 +17,7 @@ REPRODUCTIONS = Registry({
     "masquelier2009": "spikewave.experiments.masquelier2009",
     "surrogate": "spikewave.experiments.surrogate",
     "kheradpisheh2018": "spikewave.experiments.kheradpisheh2018",
+    "mozafari2019": "spikewave.experiments.mozafari2019",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]

@@ -148,9 +148,10 @@ class STDPConv2d(nn.Module):
         """Dense reference potentials ``[T, B, F, H', W']``."""
         return conv_potentials(times, self.weight, self.time_steps, int(self.params.padding))
 
-    def fire_inhibit(self, times: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Output time maps after pointwise inhibition and the potentials at firing (0 where
-        silent)."""
+    def fire_inhibit(self, times: torch.Tensor, inhibit: bool = True
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output time maps (after pointwise inhibition unless ``inhibit`` is False) and the
+        potentials at firing (0 where silent)."""
         _check_times(times)
         if times.shape[1] != self.weight.shape[1]:
             raise fail("times", f"{times.shape[1]} input maps",
@@ -158,13 +159,14 @@ class STDPConv2d(nn.Module):
         p = self.params
         if self.use_kernel and times.device.type == "cpu":
             return if_conv_fire(times, self.weight, self.time_steps, p.threshold,
-                                int(p.padding))
+                                int(p.padding), inhibit)
         out, v_fire = fire(self.potentials(times), p.threshold)
-        out = pointwise_inhibition(out, v_fire)
+        if inhibit:
+            out = pointwise_inhibition(out, v_fire)
         return out, torch.where(torch.isfinite(out), v_fire, torch.zeros_like(v_fire))
 
-    def forward(self, times: torch.Tensor) -> torch.Tensor:
-        return self.fire_inhibit(times)[0]
+    def forward(self, times: torch.Tensor, inhibit: bool = True) -> torch.Tensor:
+        return self.fire_inhibit(times, inhibit)[0]
 
     def final_potentials(self, times: torch.Tensor) -> torch.Tensor:
         """Potentials after the whole wave (the readout of a layer that does not fire)."""

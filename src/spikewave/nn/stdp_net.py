@@ -55,11 +55,16 @@ class PoolSpec:
 @dataclass(frozen=True)
 class Architecture:
     """The retina, the STDP layers and the pooling after each layer (after the last one
-    too when the network feeds another stage, e.g. an R-STDP decision layer)."""
+    too when the network feeds another stage, e.g. an R-STDP decision layer).
+
+    ``forward_inhibition``: whether the pointwise inhibition between maps also applies to
+    the spikes a trained layer passes on (Kheradpisheh et al.), or only to the choice of
+    learning winners (SpykeTorch's MozafariDeep)."""
 
     retina: RetinaParams = field(default_factory=RetinaParams)
     layers: tuple[STDPConvParams, ...] = ()
     pools: tuple[PoolSpec | None, ...] = ()
+    forward_inhibition: bool = True
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -98,7 +103,7 @@ class STDPConvNet(nn.Module):
     def propagate(self, times: torch.Tensor, depth: int) -> torch.Tensor:
         """Input time maps through layers ``0 .. depth-1`` (each fired, inhibited, pooled)."""
         for i in range(check_int("depth", depth, 0, len(self.layers))):
-            times = self.layers[i](times)
+            times = self.layers[i](times, self.arch.forward_inhibition)
             pool = self.arch.pools[i]
             if pool is not None:
                 times = pool_first_spike(times, pool.kernel_size, pool.stride, pool.padding)
@@ -174,7 +179,8 @@ def mozafari_architecture(time_steps: int = 15) -> Architecture:
     Six DoG maps (ON/OFF of sizes 3, 7, 13, sigmas (s/9, 2s/9)), threshold 50/255 of the
     image range, local normalisation radius 8 -> conv1 30 maps 5x5 (threshold 15, 5 winners,
     radius 3) -> pool 2x2/2 -> conv2 250 maps 3x3 (threshold 10, 8 winners, radius 1; its
-    padding 1 is SpykeTorch's pad after pool1) -> pool 3x3/3. The decision layer
+    padding 1 is SpykeTorch's pad after pool1) -> pool 3x3/3. Pointwise inhibition picks
+    the learning winners only; spikes pass on uninhibited, as in MozafariDeep. The decision layer
     (:class:`spikewave.nn.decision.RSTDPDecision`, 200 maps 5x5, padding 2) follows.
     """
     kernels = tuple((s, s / 9, 2 * s / 9) for s in (3, 7, 13))
@@ -184,7 +190,8 @@ def mozafari_architecture(time_steps: int = 15) -> Architecture:
                            winners=5, inhibition_radius=3)
     conv2 = STDPConvParams(in_maps=30, out_maps=250, kernel_size=3, threshold=10.0, padding=1,
                            winners=8, inhibition_radius=1)
-    return Architecture(retina, (conv1, conv2), (PoolSpec(2, 2), PoolSpec(3, 3)))
+    return Architecture(retina, (conv1, conv2), (PoolSpec(2, 2), PoolSpec(3, 3)),
+                        forward_inhibition=False)
 
 
 def upsample_digits(images: np.ndarray | torch.Tensor, size: int = 20, frame: int = 28

@@ -134,3 +134,17 @@ def label_efficiency_figure(labels: Sequence[str], accuracies: Sequence[float],
            ylabel="test accuracy (%)")
     ax.legend()
     return save_figure(fig, path)
+
+
+def rstdp_curve_figure(curve: Sequence[dict[str, float]], paper: float | None,
+                       path: Path) -> Path:
+    """Hit rate while learning and test accuracy after each R-STDP epoch."""
+    fig, ax = new_figure(width=6, height=3.6)
+    ep = [c["epoch"] for c in curve]
+    ax.plot(ep, [100 * c["train_hit"] for c in curve], label="training hits (while learning)")
+    ax.plot(ep, [100 * c["test_accuracy"] for c in curve], label="test accuracy")
+    if paper is not None:
+        ax.axhline(100 * paper, color="k", ls=":", lw=1, label=f"paper {paper:.1%}")
+    ax.set(xlabel="R-STDP epoch", ylabel="%")
+    ax.legend()
+    return save_figure(fig, path)
