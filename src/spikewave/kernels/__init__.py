@@ -6,9 +6,16 @@ update of the code base, :func:`spikewave.neurons.discrete_lif.lif_discrete_step
 kernels will register here and be tested for parity against the reference.
 """
 
-from spikewave.kernels.reference import leaky_integrate_reference, lif_multistep_reference
+from spikewave.kernels.reference import (
+    alif_multistep_reference,
+    leaky_integrate_reference,
+    lif_multistep_reference,
+    recurrent_lif_multistep_reference,
+)
 
 lif_multistep = lif_multistep_reference
 leaky_integrate = leaky_integrate_reference
+recurrent_lif_multistep = recurrent_lif_multistep_reference
+alif_multistep = alif_multistep_reference
 
-__all__ = ["leaky_integrate", "lif_multistep"]
+__all__ = ["alif_multistep", "leaky_integrate", "lif_multistep", "recurrent_lif_multistep"]

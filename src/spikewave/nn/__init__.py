@@ -1,7 +1,10 @@
 """PyTorch spiking layers for surrogate-gradient training on ``[T, B, ...]`` tensors."""
 
+from spikewave.nn.neurons import ALIF as ALIF
 from spikewave.nn.neurons import LIF as LIF
+from spikewave.nn.neurons import CurrentLIF as CurrentLIF
 from spikewave.nn.neurons import LeakyReadout as LeakyReadout
+from spikewave.nn.neurons import RecurrentLIF as RecurrentLIF
 from spikewave.nn.neurons import TimeDistributed as TimeDistributed
 from spikewave.nn.surrogate import SURROGATES as SURROGATES
 from spikewave.nn.surrogate import ATan as ATan
@@ -11,5 +14,5 @@ from spikewave.nn.surrogate import Sigmoid as Sigmoid
 from spikewave.nn.surrogate import Surrogate as Surrogate
 from spikewave.nn.surrogate import Triangle as Triangle
 
-__all__ = ["ATan", "Boxcar", "FastSigmoid", "LIF", "LeakyReadout", "SURROGATES", "Sigmoid",
-           "Surrogate", "TimeDistributed", "Triangle"]
+__all__ = ["ALIF", "ATan", "Boxcar", "CurrentLIF", "FastSigmoid", "LIF", "LeakyReadout",
+           "RecurrentLIF", "SURROGATES", "Sigmoid", "Surrogate", "TimeDistributed", "Triangle"]

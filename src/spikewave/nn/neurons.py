@@ -12,9 +12,21 @@ import math
 import torch
 from torch import nn
 
-from spikewave._validation import POSITIVE, check_choice, check_int, check_number, fail
-from spikewave.kernels import leaky_integrate, lif_multistep
-from spikewave.neurons.discrete_lif import RESET_MODES
+from spikewave._validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    check_choice,
+    check_int,
+    check_number,
+    fail,
+)
+from spikewave.kernels import (
+    alif_multistep,
+    leaky_integrate,
+    lif_multistep,
+    recurrent_lif_multistep,
+)
+from spikewave.neurons.discrete_lif import RESET_MODES, lif_discrete_step
 from spikewave.nn.surrogate import FastSigmoid, Surrogate
 
 
@@ -69,9 +81,81 @@ class LIF(nn.Module):
                                   self.surrogate, self.detach_reset)
         return spikes
 
+    def step(self, x_t: torch.Tensor, v: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Single-step API for online use: one input ``x_t[B, ...]`` and the potential ``v``
+        (zeros when None) -> ``(spikes, new v)``; ``forward`` equals stepping through time."""
+        v = torch.zeros_like(x_t) if v is None else v
+        v, s = lif_discrete_step(v, x_t, self.decay.beta(), self.threshold, self.reset,
+                                 self.surrogate, self.detach_reset)
+        return s, v
+
     def extra_repr(self) -> str:
         return (f"threshold={self.threshold}, reset={self.reset!r}, "
                 f"surrogate={self.surrogate}, learn_beta={self.decay.learn_beta}")
+
+
+class CurrentLIF(LIF):
+    """Current-based LIF: a synaptic trace ``I[t] = alpha I[t-1] + x[t]`` drives the LIF
+    (``alpha = exp(-1 / tau_syn_steps)``, trainable with ``learn_alpha``)."""
+
+    def __init__(self, tau_syn_steps: float = 5.0, tau_steps: float = 10.0,
+                 learn_alpha: bool = False, **lif_options) -> None:
+        super().__init__(tau_steps=tau_steps, **lif_options)
+        self.syn = _Decay(tau_syn_steps, learn_alpha, lif_options.get("n_neurons"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            raise fail("x", f"tensor of shape {tuple(x.shape)}", "a tensor [T, B, ...]",
+                       "CurrentLIF")
+        return super().forward(leaky_integrate(x, self.syn.beta()))
+
+
+class RecurrentLIF(LIF):
+    """LIF with all-to-all recurrent weights: input at step t is
+    ``x[t] + S[t-1] @ w_rec.T`` for ``x[T, B, n_neurons]``. ``w_rec`` starts as
+    ``N(0, rec_std^2 / n)`` with a zero diagonal option (``self_connections``)."""
+
+    def __init__(self, n_neurons: int, rec_std: float = 1.0, self_connections: bool = False,
+                 seed: int | None = None, **lif_options) -> None:
+        n = check_int("n_neurons", n_neurons, 1, owner="RecurrentLIF")
+        learn = lif_options.pop("learn_beta", False)
+        super().__init__(learn_beta=learn, n_neurons=n if learn else None, **lif_options)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        w = torch.randn(n, n, generator=gen) * check_number("rec_std", rec_std,
+                                                             POSITIVE) / math.sqrt(n)
+        if not self_connections:
+            w.fill_diagonal_(0.0)
+        self.w_rec = nn.Parameter(w)
+        self.n_neurons = n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.n_neurons:
+            raise fail("x", f"tensor of shape {tuple(x.shape)}",
+                       f"a tensor [T, B, {self.n_neurons}]", "RecurrentLIF")
+        spikes, _ = recurrent_lif_multistep(x, self.w_rec, self.decay.beta(), self.threshold,
+                                            self.reset, self.surrogate, self.detach_reset)
+        return spikes
+
+
+class ALIF(LIF):
+    """Adaptive LIF (Bellec et al. 2018): threshold ``threshold + adaptation * a[t]``, the
+    adaptation trace ``a[t+1] = rho a[t] + S[t+1]`` with ``rho = exp(-1 / tau_adapt_steps)``."""
+
+    def __init__(self, tau_steps: float = 10.0, tau_adapt_steps: float = 100.0,
+                 adaptation: float = 0.2, **lif_options) -> None:
+        super().__init__(tau_steps=tau_steps, **lif_options)
+        tau_a = check_number("tau_adapt_steps", tau_adapt_steps, POSITIVE, "ALIF")
+        self.rho = math.exp(-1.0 / tau_a)
+        self.adaptation = check_number("adaptation", adaptation, NON_NEGATIVE, "ALIF")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            raise fail("x", f"tensor of shape {tuple(x.shape)}", "a tensor [T, B, ...]", "ALIF")
+        spikes, _ = alif_multistep(x, self.decay.beta(), self.rho, self.threshold,
+                                   self.adaptation, self.reset, self.surrogate,
+                                   self.detach_reset)
+        return spikes
 
 
 class LeakyReadout(nn.Module):

@@ -1,0 +1,94 @@
+"""Current-based, recurrent and adaptive LIF layers; the single-step API."""
+
+import math
+
+import pytest
+import torch
+
+from spikewave import ParameterError
+from spikewave.nn import ALIF, LIF, CurrentLIF, FastSigmoid, LeakyReadout, RecurrentLIF
+
+
+class Smooth(FastSigmoid):
+    """The surrogate's primitive as the forward: a smooth layer whose true gradient the
+    surrogate backward must reproduce (for finite differences)."""
+
+    def __call__(self, u):
+        return self.primitive(u)
+
+
+def test_single_step_api_equals_the_multistep_layer():
+    x = torch.randn(20, 3, 4, dtype=torch.float64)
+    layer = LIF(tau_steps=4.0, reset="zero").double()
+    v, out = None, []
+    for x_t in x:
+        s, v = layer.step(x_t, v)
+        out.append(s)
+    assert torch.equal(torch.stack(out), layer(x))
+
+
+def test_current_lif_by_hand():
+    # alpha = beta = 0.5, threshold 1: I = 1, 1.5, 0.75; V = 1 -> spike (subtract: 0),
+    # then V = 1.5 -> spike (0.5), then V = 0.25 + 0.75 = 1.0 -> spike
+    layer = CurrentLIF(tau_syn_steps=1 / math.log(2), tau_steps=1 / math.log(2)).double()
+    x = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64).view(3, 1, 1)
+    assert layer(x).flatten().tolist() == [1.0, 1.0, 1.0]
+    x = torch.tensor([0.6, 0.0, 0.0], dtype=torch.float64).view(3, 1, 1)
+    # I = 0.6, 0.3, 0.15; V = 0.6, 0.6, 0.45: never reaches 1
+    assert layer(x).flatten().tolist() == [0.0, 0.0, 0.0]
+
+
+def test_recurrent_lif_by_hand():
+    layer = RecurrentLIF(2, tau_steps=1e9, seed=0).double()  # beta ~ 1: no leak
+    with torch.no_grad():
+        layer.w_rec.copy_(torch.tensor([[0.0, 0.0], [0.6, 0.0]]))  # neuron 0 excites 1
+    x = torch.zeros(4, 1, 2, dtype=torch.float64)
+    x[0, 0, 0] = 1.0  # neuron 0 fires at step 0
+    x[1, 0, 1] = 0.5  # neuron 1: 0.5 + 0.6 from neuron 0's spike -> fires at step 1
+    s = layer(x)
+    assert s[:, 0, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert s[:, 0, 1].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert torch.all(torch.diagonal(RecurrentLIF(5, seed=1).w_rec) == 0)
+
+
+def test_alif_threshold_rises_after_each_spike():
+    # constant input 1 per step, no leak, threshold 1, adaptation 0.5, rho 0.5, zero reset:
+    # t0 V=1 >= 1 spike, a=1; t1 V=1 < 1.5; t2 V=2 >= 1.25 spike, a=1.25; ...
+    layer = ALIF(tau_steps=1e9, tau_adapt_steps=1 / math.log(2), adaptation=0.5,
+                 reset="zero").double()
+    s = layer(torch.ones(6, 1, 1, dtype=torch.float64)).flatten().tolist()
+    assert s[:3] == [1.0, 0.0, 1.0]
+    plain = LIF(tau_steps=1e9, reset="zero").double()(torch.ones(6, 1, 1, dtype=torch.float64))
+    assert sum(s) < plain.sum().item()  # adaptation lowers the rate
+    zero = ALIF(adaptation=0.0, tau_steps=5.0).double()
+    x = torch.randn(30, 2, 3, dtype=torch.float64)
+    assert torch.equal(zero(x), LIF(tau_steps=5.0).double()(x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda sur: CurrentLIF(tau_syn_steps=3.0, tau_steps=5.0, surrogate=sur, learn_beta=True,
+                           learn_alpha=True, n_neurons=3),
+    lambda sur: RecurrentLIF(3, tau_steps=5.0, surrogate=sur, seed=0),
+    lambda sur: ALIF(tau_steps=5.0, tau_adapt_steps=20.0, adaptation=0.3, surrogate=sur),
+])
+def test_gradients_match_finite_differences(make):
+    torch.manual_seed(0)
+    x = (torch.randn(10, 2, 3, dtype=torch.float64) * 0.5 + 0.4).requires_grad_(True)
+    smooth = make(Smooth(1.0)).double()
+    readout = LeakyReadout(5.0).double()
+    params = [p for p in smooth.parameters()]
+    assert torch.autograd.gradcheck(lambda inp, *ps: readout(smooth(inp)).sum(), (x, *params))
+    layer = make(FastSigmoid(1.0)).double()
+    readout(layer(x)).sum().backward()
+    assert all(p.grad is not None for p in layer.parameters())
+
+
+def test_bad_input():
+    with pytest.raises(ParameterError, match="'x'"):
+        RecurrentLIF(4)(torch.zeros(3, 2, 5))
+    with pytest.raises(ParameterError, match="'tau_adapt_steps'"):
+        ALIF(tau_adapt_steps=0.0)
+    with pytest.raises(ParameterError, match="'adaptation'"):
+        ALIF(adaptation=-1.0)
+    with pytest.raises(ParameterError, match="'x'"):
+        CurrentLIF()(torch.zeros(3))
