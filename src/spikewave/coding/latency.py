@@ -68,3 +68,13 @@ def first_spike_times(wave: torch.Tensor) -> torch.Tensor:
     fired = wave > 0
     first = fired.to(torch.uint8).argmax(0).float()
     return torch.where(fired.any(0), first, torch.full_like(first, float("inf")))
+
+
+def latency_spikes(intensity: torch.Tensor, time_steps: int, mode: str = "linear",
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Latency encoder for spiking layers: ``[T, B, ...]`` with a single spike per input at
+    its latency (none for intensities ``<= 0``); ``mode`` as in
+    :func:`intensity_to_latency` (default ``"linear"``: latency falls with intensity)."""
+    times = intensity_to_latency(intensity, time_steps, mode)
+    steps = torch.arange(time_steps, dtype=times.dtype, device=times.device)
+    return (times.unsqueeze(0) == steps.view(-1, *([1] * times.ndim))).to(dtype)
