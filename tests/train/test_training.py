@@ -41,3 +41,14 @@ def test_resume_continues_bit_for_bit(tmp_path):
         assert torch.equal(straight[k], resumed[k]), k
     state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 2 and len(state["history"]) == 3
+
+
+def test_recurrent_model_learns_digits(tmp_path):
+    from spikewave.nn import RecurrentLIF
+    from spikewave.train.loop import TrainConfig, fit
+    from spikewave.train.recipes import build
+    recipe = build("digits", "recurrent", 8, seed=0)
+    assert any(isinstance(m, RecurrentLIF) for m in recipe.model.modules())
+    res = fit(recipe.model, recipe.data, recipe.encode,
+              TrainConfig(epochs=4, batch_size=64, lr=2e-3, seed=0), tmp_path, progress=False)
+    assert res.test_accuracy > 0.85  # 97.3 % after 15 epochs (README)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikewave.nn import LIF, LeakyReadout, Surrogate, TimeDistributed
+from spikewave.nn import LIF, LeakyReadout, RecurrentLIF, Surrogate, TimeDistributed
 
 
 class SpikingSequential(nn.Module):
@@ -39,6 +39,19 @@ def dense_snn(n_in: int, n_hidden: tuple[int, ...], n_out: int, tau_steps: float
                    LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=h)]
         width = h
     layers.append(TimeDistributed(nn.Linear(width, n_out)))
+    return SpikingSequential(layers, tau_steps)
+
+
+def recurrent_snn(n_in: int, n_hidden: int, n_out: int, tau_steps: float = 10.0,
+                  surrogate: Surrogate | None = None, seed: int = 0) -> SpikingSequential:
+    """``n_in`` -> Linear -> recurrent LIF (all-to-all, trainable per-neuron tau) -> Linear
+    -> readout."""
+    layers: list[nn.Module] = [
+        TimeDistributed(nn.Linear(n_in, n_hidden)),
+        RecurrentLIF(n_hidden, rec_std=0.5, seed=seed, tau_steps=tau_steps,
+                     surrogate=surrogate, learn_beta=True),
+        TimeDistributed(nn.Linear(n_hidden, n_out)),
+    ]
     return SpikingSequential(layers, tau_steps)
 
 

@@ -13,10 +13,10 @@ from torch import nn
 from spikewave._validation import ParameterError, check_choice, check_int
 from spikewave.coding.rate import direct_current
 from spikewave.data.digits import Split
-from spikewave.train.models import conv_snn, dense_snn
+from spikewave.train.models import conv_snn, dense_snn, recurrent_snn
 
 DATASETS = ("digits", "mnist", "fashion", "nmnist")   # shd: to come (issue 5)
-MODELS = ("dense", "conv")                           # recurrent: to come (issue 5)
+MODELS = ("dense", "conv", "recurrent")
 
 
 @dataclass
@@ -64,7 +64,7 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
     else:
         shape = (1, *data.x_train.shape[1:])
     n_in = int(torch.tensor(shape).prod())
-    flat = model == "dense"
+    flat = model in ("dense", "recurrent")
 
     def encode(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if events:  # [B, T, C, H, W] -> [T, B, ...]
@@ -73,7 +73,11 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
         x = x.reshape(len(x), -1) if flat else x.reshape(len(x), *shape)
         return direct_current(x, t)
 
-    if flat:
+    if model == "recurrent":
+        width = 128 if dataset == "digits" else 256
+        net = recurrent_snn(n_in, width, data.n_classes, seed=seed)
+        arch = f"{n_in}-{width} recurrent LIF-{data.n_classes}"
+    elif flat:
         hidden = {"digits": (128,), "nmnist": (256,)}.get(dataset, (512, 512))
         net = dense_snn(n_in, hidden, data.n_classes)
         arch = f"{n_in}-{'-'.join(map(str, hidden))}-{data.n_classes} LIF"
