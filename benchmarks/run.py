@@ -1,0 +1,252 @@
+"""Side-by-side speed and memory of spiking layers: spikewave, snnTorch, SpikingJelly, Norse,
+and the dense-GEMM limit, each library in its own process.
+
+    python benchmarks/run.py [WORKLOAD ...] [--peers-python PATH] [--repeats 10] [--json]
+
+Workloads (issue 6):
+- ``lif_T{T}_N{N}_p{density}``: ``x[T, B=32, N]`` Bernoulli(density) -> Linear(N, N) -> LIF
+  (beta = exp(-1/20), threshold 1, subtract reset, surrogate) -> sum -> backward. The grid
+  is T in {100, 500}, N in {1024, 4096}, density in {0.1, 0.02}; ``lif`` picks the
+  headline case T=100, N=1024, p=0.1.
+- ``dense_T100_N1024``: the same with dense Gaussian (non-binary) input.
+- ``mlp_train``: one training step (forward, backward, Adam) of a 784-512-512-10 LIF MLP on
+  MNIST-shaped Bernoulli input, T = 25, B = 128.
+- ``mlp_infer``: the same network, forward only, no autograd.
+
+``gemm_limit_ms`` is the time of only the matrix products a dense implementation must do for
+the same shapes (forward ``[T B, N] x [N, N]``, and for training the weight gradient and,
+between layers, the input gradient), measured in the same run. Every figure is the median of
+``--repeats`` runs after two warm-ups (min-max beside it); ``peak_rss_mb`` is the process's
+peak resident memory. Peers run in the Python given by ``--peers-python`` (default
+``../.peers-venv/bin/python`` when it exists; ``bash ../shared/peers/install.sh`` makes it),
+each in its own process; missing ones are skipped. With ``--json`` the last line is one
+object per workload with ``ours_ms``, ``<peer>_ms``, ``gemm_limit_ms``,
+``speedup_vs_fastest_peer`` and ``peak_rss_mb``. Timings are never asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+BETA = math.exp(-1 / 20)
+PEERS = ("snntorch", "spikingjelly", "norse")
+
+
+def workload_params(name: str) -> dict:
+    if name == "lif":
+        name = "lif_T100_N1024_p0.1"
+    if name.startswith("lif_") or name.startswith("dense_"):
+        parts = dict((p[0], p[1:]) for p in name.split("_")[1:])
+        return {"kind": "lif", "T": int(parts["T"]), "N": int(parts["N"]), "B": 32,
+                "density": float(parts.get("p", "nan")), "dense": name.startswith("dense_")}
+    if name in ("mlp_train", "mlp_infer"):
+        return {"kind": name, "T": 25, "B": 128, "sizes": (784, 512, 512, 10), "density": 0.1}
+    raise SystemExit(f"unknown workload {name!r}")
+
+
+def default_workloads() -> list[str]:
+    grid = [f"lif_T{t}_N{n}_p{p}" for t in (100, 500) for n in (1024, 4096) for p in (0.1, 0.02)]
+    return [*grid, "dense_T100_N1024", "mlp_train", "mlp_infer"]
+
+
+# ----------------------------------------------------------------------------- workers
+def _input(torch, p, gen):
+    shape = (p["T"], p["B"], p["N"] if p["kind"] == "lif" else p["sizes"][0])
+    if p.get("dense"):
+        return torch.randn(shape, generator=gen)
+    return (torch.rand(shape, generator=gen) < p["density"]).float()
+
+
+def _lif_stepper(lib: str, torch, n: int):
+    """A function ``current[T, B, n] -> spikes[T, B, n]`` of the library, surrogate on."""
+    if lib == "ours":
+        from spikewave.nn import LIF
+        return LIF(tau_steps=20.0, threshold=1.0, reset="subtract")
+    if lib == "snntorch":
+        import snntorch as snn
+
+        leaky = snn.Leaky(beta=BETA, threshold=1.0, reset_mechanism="subtract",
+                          reset_delay=False)
+
+        def run(cur):
+            mem = leaky.init_leaky()
+            out = []
+            for c in cur:
+                s, mem = leaky(c, mem)
+                out.append(s)
+            return torch.stack(out)
+        return run
+    if lib == "spikingjelly":
+        from spikingjelly.activation_based import functional, neuron
+        node = neuron.LIFNode(tau=1 / (1 - BETA), decay_input=False, v_reset=None,
+                              step_mode="m")
+
+        def run(cur):
+            functional.reset_net(node)
+            return node(cur)
+        return run
+    if lib == "norse":
+        import norse.torch as nt
+        p = nt.LIFBoxParameters(tau_mem_inv=torch.tensor((1 - BETA) / 1e-3),
+                                v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0))
+        cell = nt.LIFBoxCell(p, dt=1e-3)
+
+        def run(cur):
+            state, out = None, []
+            for c in cur:
+                s, state = cell(c / (1 - BETA), state)
+                out.append(s)
+            return torch.stack(out)
+        return run
+    raise SystemExit(f"unknown library {lib!r}")
+
+
+def worker(lib: str, name: str, repeats: int) -> dict:
+    import torch
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    p = workload_params(name)
+    gen = torch.Generator().manual_seed(0)
+    x = _input(torch, p, gen)
+    if lib == "gemm":
+        return _gemm_worker(torch, p, x, repeats)
+    if p["kind"] == "lif":
+        lin = torch.nn.Linear(p["N"], p["N"])
+        lif = _lif_stepper(lib, torch, p["N"])
+
+        def step():
+            lin.zero_grad(set_to_none=True)
+            cur = lin(x.reshape(-1, p["N"])).reshape(p["T"], p["B"], p["N"])
+            lif(cur).sum().backward()
+    else:
+        sizes = p["sizes"]
+        lins = [torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        lifs = [_lif_stepper(lib, torch, b) for b in sizes[1:-1]]
+        params = [q for m in lins for q in m.parameters()]
+        opt = torch.optim.Adam(params, lr=1e-3)
+        labels = torch.randint(0, 10, (p["B"],), generator=gen)
+
+        def forward():
+            h = x
+            for i, lin in enumerate(lins):
+                h = lin(h.reshape(-1, h.shape[-1])).reshape(p["T"], p["B"], -1)
+                if i < len(lifs):
+                    h = lifs[i](h)
+            return h.mean(0)
+
+        if p["kind"] == "mlp_train":
+            def step():
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(forward(), labels).backward()
+                opt.step()
+        else:
+            def step():
+                with torch.no_grad():
+                    forward()
+    return _timed(step, repeats)
+
+
+def _gemm_worker(torch, p, x, repeats: int) -> dict:
+    if p["kind"] == "lif":
+        shapes = [(p["N"], p["N"])]
+        train = True
+        first_has_grad = False
+    else:
+        shapes = list(zip(p["sizes"][:-1], p["sizes"][1:], strict=True))
+        train = p["kind"] == "mlp_train"
+        first_has_grad = False
+    rows = p["T"] * p["B"]
+    mats = [(torch.randn(rows, a), torch.randn(b, a), torch.randn(rows, b)) for a, b in shapes]
+
+    def step():
+        for i, (inp, w, g) in enumerate(mats):
+            torch.mm(inp, w.T)                      # forward
+            if train:
+                torch.mm(g.T, inp)                  # weight gradient
+                if i > 0 or first_has_grad:
+                    torch.mm(g, w)                  # input gradient
+    return _timed(step, repeats)
+
+
+def _timed(step, repeats: int) -> dict:
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"ms": statistics.median(times), "min": min(times), "max": max(times),
+            "peak_rss_mb": rss}
+
+
+# ----------------------------------------------------------------------------- driver
+def run_worker(python: str, lib: str, name: str, repeats: int) -> dict | None:
+    env = dict(os.environ)
+    if lib in ("ours", "gemm"):
+        env["PYTHONPATH"] = str(HERE.parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([python, str(HERE), "--worker", lib, name, "--repeats", str(repeats)],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    if proc.returncode != 0:
+        sys.stderr.write(f"[{lib} {name}] failed: {proc.stderr.strip().splitlines()[-1:]}\n")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workloads", nargs="*", help="default: all (see the module docstring)")
+    ap.add_argument("--peers-python", default=None)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--worker", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeats)))
+        return
+    peers_python = args.peers_python
+    default = HERE.parents[2] / ".peers-venv" / "bin" / "python"
+    if peers_python is None and default.exists():
+        peers_python = str(default)
+    results = []
+    for name in args.workloads or default_workloads():
+        row = {"workload": name}
+        for lib, python in [("ours", sys.executable), ("gemm", sys.executable),
+                            *[(peer, peers_python) for peer in PEERS if peers_python]]:
+            res = run_worker(python, lib, name, args.repeats)
+            if res is not None:
+                row[lib] = res
+        peers = {k: row[k]["ms"] for k in PEERS if k in row}
+        print(f"\n{name}")
+        print(f"  {'library':<13} {'median ms':>10} {'min-max ms':>17} {'peak RSS MB':>12} "
+              f"{'x ours':>7}")
+        for lib in ("ours", *PEERS, "gemm"):
+            if lib in row:
+                r = row[lib]
+                ratio = r["ms"] / row["ours"]["ms"] if "ours" in row else float("nan")
+                label = "gemm limit" if lib == "gemm" else lib
+                print(f"  {label:<13} {r['ms']:>10.1f} {r['min']:>8.1f}-{r['max']:<8.1f} "
+                      f"{r['peak_rss_mb']:>12.0f} {ratio:>7.2f}")
+        out = {"workload": name, "ours_ms": row.get("ours", {}).get("ms"),
+               **{f"{k}_ms": v for k, v in peers.items()},
+               "gemm_limit_ms": row.get("gemm", {}).get("ms"),
+               "speedup_vs_fastest_peer": (min(peers.values()) / row["ours"]["ms"]
+                                           if peers and "ours" in row else None),
+               "peak_rss_mb": {k: row[k]["peak_rss_mb"] for k in ("ours", *PEERS) if k in row}}
+        results.append(out)
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
