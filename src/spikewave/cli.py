@@ -80,6 +80,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[str]]]:
     names.add_parser("all", parents=[common], help="run every reproduction and write "
                      "report/index.html")
     _add_train_parser(commands)
+    data = commands.add_parser("data", help="dataset helpers")
+    data_cmds = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
+    data_cmds.required = True
+    dl = data_cmds.add_parser("download", help="download MNIST or Fashion-MNIST (needs internet)",
+                              description="Download the four IDX files into DATA_DIR/mnist or "
+                              "DATA_DIR/fashion-mnist (DATA_DIR: --data-dir, else "
+                              "$SPIKEWAVE_DATA, else ./data), each checked before it is kept.")
+    dl.add_argument("dataset", choices=("mnist", "fashion"))
+    dl.add_argument("--data-dir", type=Path, default=None)
+    dl.add_argument("--base-url", default=None, help="a mirror (default: the usual one)")
     return parser, option_names
 
 
@@ -180,6 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "train":
             return _train(args)
+        if args.command == "data":
+            from spikewave.data.download import download
+
+            for path in download(args.dataset, args.data_dir, args.base_url):
+                print(path)
+            return 0
         return _reproduce(args, option_names)
     except ParameterError as exc:
         print(f"spikewave: error: {exc}", file=sys.stderr)

@@ -134,3 +134,31 @@ def test_shd_reader(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
     with pytest.raises(ParameterError, match="HDF5"):
         read_shd(tmp_path / "junk.h5")
+
+
+def test_download_helper_fetches_checks_and_keeps_files(tmp_path):
+    import numpy as np
+
+    from spikewave.cli import main
+    from spikewave.data.idx import write_idx
+    from spikewave.data.mnist import load_mnist
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(mirror / "train-images-idx3-ubyte.gz", rng.integers(0, 255, (6, 28, 28)))
+    write_idx(mirror / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 6))
+    write_idx(mirror / "t10k-images-idx3-ubyte.gz", rng.integers(0, 255, (2, 28, 28)))
+    write_idx(mirror / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 2))
+    dest = tmp_path / "data"
+    argv = ["data", "download", "mnist", "--data-dir", str(dest), "--base-url",
+            mirror.as_uri()]
+    assert main(argv) == 0
+    assert load_mnist("mnist", dest).x_train.shape == (6, 28, 28)
+    assert not list((dest / "mnist").glob("*.part"))  # no half-written file left
+    # a corrupt file on the mirror: one clear error, nothing kept
+    (dest / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x00\x00\x08\x01\x00\x00")
+    assert main(argv) == 2
+    assert not (dest / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
+    assert not list((dest / "mnist").glob("*.part"))

@@ -149,3 +149,20 @@ def test_compiled_k_winners_matches_the_reference():
             fast = [tuple(int(i) for i in row) for row in
                     k_winners_kernel(times.numpy(), pots.numpy(), k, r)]
             assert fast == ref
+
+
+def test_vision_bad_input_one_clear_error_each():
+    from spikewave.coding.retina import dog_filter
+    from spikewave.nn.stdp_net import STDPConvNet, mnist_architecture
+    net = STDPConvNet(mnist_architecture())
+    with pytest.raises(ParameterError, match="'images'.*\\[B, H, W\\]"):
+        net.encode(torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ParameterError, match="'images'.*floating"):
+        net.encode(torch.zeros(2, 28, 28, dtype=torch.uint8))
+    with pytest.raises(ParameterError, match="'images'.*\\[0, 1\\]"):
+        net.encode(torch.full((1, 28, 28), 255.0))
+    with pytest.raises(ParameterError, match="'kernels'"):
+        dog_filter(torch.zeros(1, 4, 4), ((13, 1.0, 2.0),), padding=0)
+    layer = STDPConv2d(STDPConvParams(kernel_size=9, padding=0), 15)
+    with pytest.raises(ParameterError, match="'kernel_size'"):
+        layer(torch.zeros(1, 2, 6, 6))

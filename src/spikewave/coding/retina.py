@@ -54,6 +54,10 @@ def dog_filter(images: torch.Tensor, kernels: Sequence[tuple[int, float, float]]
     check_number("threshold", threshold, NON_NEGATIVE)
     big = max(check_int("size", k[0], 1) for k in kernels)
     pad = big // 2 if padding is None else check_int("padding", padding, 0)
+    if min(images.shape[1:]) + 2 * pad < big:
+        raise fail("kernels", f"a kernel of size {big}", f"at most the padded image size "
+                   f"{min(images.shape[1:]) + 2 * pad} (image {tuple(images.shape[1:])}, "
+                   f"padding {pad})")
     bank = np.zeros((len(kernels), 1, big, big))
     for i, (size, s1, s2) in enumerate(kernels):
         off = (big - size) // 2

@@ -157,6 +157,11 @@ class STDPConv2d(nn.Module):
             raise fail("times", f"{times.shape[1]} input maps",
                        f"{self.weight.shape[1]} maps (the layer's in_maps)")
         p = self.params
+        k, pad = int(p.kernel_size), int(p.padding)
+        if min(times.shape[2:]) + 2 * pad < k:
+            raise fail("kernel_size", k, f"at most the padded input size "
+                       f"{min(times.shape[2:]) + 2 * pad} (input {tuple(times.shape[2:])}, "
+                       f"padding {pad})", "STDPConvParams")
         if self.use_kernel and times.device.type == "cpu":
             return if_conv_fire(times, self.weight, self.time_steps, p.threshold,
                                 int(p.padding), inhibit)

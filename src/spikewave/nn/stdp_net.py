@@ -93,6 +93,16 @@ class STDPConvNet(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Images ``[B, H, W]`` in [0, 1] -> input time maps ``[B, 2 K, H, W]``."""
+        if not isinstance(images, torch.Tensor) or images.ndim != 3:
+            raise fail("images", f"an input of shape {tuple(getattr(images, 'shape', ()))}",
+                       "a tensor [B, H, W] of grey images")
+        if not images.dtype.is_floating_point:
+            raise fail("images", f"a tensor of dtype {images.dtype}",
+                       "floating-point intensities in [0, 1] (divide bytes by 255)")
+        if images.numel() and (not torch.isfinite(images).all() or images.min() < 0
+                               or images.max() > 1):
+            raise fail("images", "values outside [0, 1] or not finite",
+                       "intensities in [0, 1]")
         r = self.arch.retina
         on_off = dog_filter(images.float(), r.kernels, threshold=r.dog_threshold)
         if r.normalization_radius:
