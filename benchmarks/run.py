@@ -119,8 +119,11 @@ def worker(lib: str, name: str, repeats: int) -> dict:
     x = _input(torch, p, gen)
     if lib == "gemm":
         return _gemm_worker(torch, p, x, repeats)
+    linear = torch.nn.Linear
+    if lib == "ours":  # event-driven when the input is sparse binary spikes
+        from spikewave.nn import SpikeLinear as linear
     if p["kind"] == "lif":
-        lin = torch.nn.Linear(p["N"], p["N"])
+        lin = linear(p["N"], p["N"])
         lif = _lif_stepper(lib, torch, p["N"])
 
         def step():
@@ -129,7 +132,7 @@ def worker(lib: str, name: str, repeats: int) -> dict:
             lif(cur).sum().backward()
     else:
         sizes = p["sizes"]
-        lins = [torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        lins = [linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         lifs = [_lif_stepper(lib, torch, b) for b in sizes[1:-1]]
         params = [q for m in lins for q in m.parameters()]
         opt = torch.optim.Adam(params, lr=1e-3)

@@ -1,10 +1,18 @@
 """Time loops of the spiking layers, behind one dispatch.
 
-Every multi-step layer of :mod:`spikewave.nn` calls :func:`lif_multistep`; today it runs
-the plain PyTorch reference (:mod:`spikewave.kernels.reference`), which steps the one LIF
-update of the code base, :func:`spikewave.neurons.discrete_lif.lif_discrete_step`. Fused
-kernels will register here and be tested for parity against the reference.
+Every multi-step layer of :mod:`spikewave.nn` calls the functions here. :func:`lif_multistep`
+runs the fused compiled kernel of :mod:`spikewave.kernels.lif_fused` when it supports the
+call (CPU float tensors, one of the five surrogates, no initial state) -- measured 2x faster
+than the reference for ``[100, 32, 1024]`` forward and backward on 2 cores, and never
+slower in the sizes tried -- and the plain PyTorch reference
+(:mod:`spikewave.kernels.reference`, stepping the one LIF update of the code base) otherwise.
+``SPIKEWAVE_KERNELS=reference`` in the environment forces the reference everywhere. The
+fused path is tested for parity against the reference (same spikes, gradients to 1e-10).
 """
+
+from __future__ import annotations
+
+import os
 
 from spikewave.kernels.reference import (
     alif_multistep_reference,
@@ -13,9 +21,25 @@ from spikewave.kernels.reference import (
     recurrent_lif_multistep_reference,
 )
 
-lif_multistep = lif_multistep_reference
 leaky_integrate = leaky_integrate_reference
 recurrent_lif_multistep = recurrent_lif_multistep_reference
 alif_multistep = alif_multistep_reference
+
+
+def use_fused() -> bool:
+    return os.environ.get("SPIKEWAVE_KERNELS", "auto") != "reference"
+
+
+def lif_multistep(x, beta, threshold, reset, spike_fn, detach_reset=False, v0=None):
+    """LIF over ``x[T, ...]``: ``(spikes[T, ...], v_last)``; the fused kernel when it
+    applies, else :func:`~spikewave.kernels.reference.lif_multistep_reference`."""
+    if use_fused():
+        from spikewave.kernels import lif_fused
+
+        if lif_fused.supports(x, beta, spike_fn, v0):
+            return lif_fused.lif_multistep_fused(x, beta, threshold, reset, spike_fn,
+                                                 detach_reset)
+    return lif_multistep_reference(x, beta, threshold, reset, spike_fn, detach_reset, v0)
+
 
 __all__ = ["alif_multistep", "leaky_integrate", "lif_multistep", "recurrent_lif_multistep"]

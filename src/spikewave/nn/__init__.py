@@ -5,6 +5,7 @@ from spikewave.nn.neurons import LIF as LIF
 from spikewave.nn.neurons import CurrentLIF as CurrentLIF
 from spikewave.nn.neurons import LeakyReadout as LeakyReadout
 from spikewave.nn.neurons import RecurrentLIF as RecurrentLIF
+from spikewave.nn.neurons import SpikeLinear as SpikeLinear
 from spikewave.nn.neurons import TimeDistributed as TimeDistributed
 from spikewave.nn.surrogate import SURROGATES as SURROGATES
 from spikewave.nn.surrogate import ATan as ATan
@@ -15,4 +16,5 @@ from spikewave.nn.surrogate import Surrogate as Surrogate
 from spikewave.nn.surrogate import Triangle as Triangle
 
 __all__ = ["ALIF", "ATan", "Boxcar", "CurrentLIF", "FastSigmoid", "LIF", "LeakyReadout",
-           "RecurrentLIF", "SURROGATES", "Sigmoid", "Surrogate", "TimeDistributed", "Triangle"]
+           "RecurrentLIF", "SURROGATES", "Sigmoid", "SpikeLinear", "Surrogate", "TimeDistributed",
+           "Triangle"]

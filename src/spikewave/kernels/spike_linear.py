@@ -1,0 +1,123 @@
+"""Event-driven dense layer for binary spike inputs: gather forward, scatter backward.
+
+For spikes ``s[R, in]`` (0 or 1) the current ``s @ W.T + b`` is a sum of the weight columns
+of the active inputs, and the weight gradient ``g.T @ s`` adds each row's output gradient
+into the columns of its active inputs. Both cost ``(active inputs) x out`` instead of
+``R x in x out``: at 10 % input density, a tenth of a dense product. The input gradient
+``g @ W`` is dense and computed by the usual product when the input needs one.
+
+Weights are kept transposed (``W.T``, ``[in, out]``) so that each active input adds one
+contiguous row; rows of the batch are split over threads (the kernels release the GIL).
+The reference is ``torch.nn.functional.linear``; parity tests hold the two together.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from spikewave._numba import njit
+
+
+@njit
+def _gather_rows(idx_ptr, idx, w_t, bias, r0, r1, out):  # pragma: no cover - compiled
+    n_out = w_t.shape[1]
+    for r in range(r0, r1):
+        acc = out[r]
+        for o in range(n_out):
+            acc[o] = bias[o]
+        for j in range(idx_ptr[r], idx_ptr[r + 1]):
+            row = w_t[idx[j]]
+            for o in range(n_out):
+                acc[o] += row[o]
+
+
+@njit
+def _scatter_cols(idx_ptr, idx, grad, r0, r1, g_w_t):  # pragma: no cover - compiled
+    n_out = grad.shape[1]
+    for r in range(r0, r1):
+        g = grad[r]
+        for j in range(idx_ptr[r], idx_ptr[r + 1]):
+            row = g_w_t[idx[j]]
+            for o in range(n_out):
+                row[o] += g[o]
+
+
+def _threads(rows: int) -> int:
+    return max(1, min(int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
+                      or os.cpu_count() or 1, rows))
+
+
+def _active(spikes_2d: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    nz = torch.nonzero(spikes_2d).numpy()
+    counts = np.bincount(nz[:, 0], minlength=spikes_2d.shape[0])
+    ptr = np.zeros(spikes_2d.shape[0] + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr, np.ascontiguousarray(nz[:, 1], dtype=np.int64)
+
+
+def _split(rows: int) -> list[tuple[int, int]]:
+    n = _threads(rows)
+    b = np.linspace(0, rows, n + 1).astype(int)
+    return [(int(b[i]), int(b[i + 1])) for i in range(n)]
+
+
+def _run(fn, parts) -> None:
+    if len(parts) == 1:
+        fn(*parts[0])
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(lambda p: fn(*p), parts))
+
+
+class _SpikeLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, spikes, weight, bias):
+        x2 = spikes.reshape(-1, spikes.shape[-1])
+        ptr, idx = _active(x2)
+        w_t = np.ascontiguousarray(weight.detach().numpy().T)
+        b = (bias.detach().numpy() if bias is not None
+             else np.zeros(weight.shape[0], w_t.dtype))
+        out = np.empty((x2.shape[0], weight.shape[0]), w_t.dtype)
+        parts = _split(x2.shape[0])
+        _run(lambda r0, r1: _gather_rows(ptr, idx, w_t, b, r0, r1, out), parts)
+        ctx.save_for_backward(weight)
+        ctx.active = (ptr, idx)
+        ctx.has_bias = bias is not None
+        ctx.in_shape = spikes.shape
+        return torch.from_numpy(out).reshape(*spikes.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (weight,) = ctx.saved_tensors
+        g2 = grad_out.reshape(-1, grad_out.shape[-1]).contiguous()
+        g_in = g_w = g_b = None
+        if ctx.needs_input_grad[0]:
+            g_in = (g2 @ weight).reshape(ctx.in_shape)
+        if ctx.needs_input_grad[1]:
+            ptr, idx = ctx.active
+            g_np = g2.detach().numpy()
+            # one accumulator per thread, summed: no write conflicts between threads
+            parts = _split(g2.shape[0])
+            accs = [np.zeros((weight.shape[1], weight.shape[0]), g_np.dtype) for _ in parts]
+            if len(parts) == 1:
+                _scatter_cols(ptr, idx, g_np, 0, g2.shape[0], accs[0])
+            else:
+                with ThreadPoolExecutor(len(parts)) as pool:
+                    list(pool.map(lambda i: _scatter_cols(ptr, idx, g_np, parts[i][0],
+                                                          parts[i][1], accs[i]),
+                                  range(len(parts))))
+            g_w = torch.from_numpy(sum(accs[1:], accs[0]).T.copy())
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            g_b = g2.sum(0)
+        return g_in, g_w, g_b
+
+
+def spike_linear(spikes: torch.Tensor, weight: torch.Tensor,
+                 bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``spikes @ weight.T + bias`` for binary ``spikes`` on the CPU, event driven; the same
+    values (up to summation order) and gradients as ``torch.nn.functional.linear``."""
+    return _SpikeLinear.apply(spikes.contiguous(), weight, bias)
