@@ -46,17 +46,53 @@ def _scatter_cols(idx_ptr, idx, grad, r0, r1, g_w_t):  # pragma: no cover - comp
                 row[o] += g[o]
 
 
+@njit
+def _count_active(x2):  # pragma: no cover - compiled
+    """Active inputs per row of ``x2``, or -1 in row 0 if a value is neither 0 nor 1."""
+    counts = np.zeros(x2.shape[0], np.int64)
+    for r in range(x2.shape[0]):
+        c = 0
+        for i in range(x2.shape[1]):
+            v = x2[r, i]
+            if v != 0.0:
+                if v != 1.0:
+                    counts[0] = -1
+                    return counts
+                c += 1
+        counts[r] = c
+    return counts
+
+
+@njit
+def _fill_active(x2, ptr, idx):  # pragma: no cover - compiled
+    for r in range(x2.shape[0]):
+        j = ptr[r]
+        for i in range(x2.shape[1]):
+            if x2[r, i] != 0.0:
+                idx[j] = i
+                j += 1
+
+
+def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """CSR ``(ptr, idx)`` of the inputs equal to 1 in ``spikes_2d[R, in]``, in one compiled
+    pass; None when a value is neither 0 nor 1 or more than ``max_density`` are active."""
+    x2 = spikes_2d.detach().contiguous().numpy()
+    counts = _count_active(x2)
+    if len(counts) and counts[0] < 0:
+        return None
+    ptr = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    if x2.size and ptr[-1] > max_density * x2.size:
+        return None
+    idx = np.empty(ptr[-1], np.int64)
+    _fill_active(x2, ptr, idx)
+    return ptr, idx
+
+
 def _threads(rows: int) -> int:
     return max(1, min(int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
                       or os.cpu_count() or 1, rows))
-
-
-def _active(spikes_2d: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    nz = torch.nonzero(spikes_2d).numpy()
-    counts = np.bincount(nz[:, 0], minlength=spikes_2d.shape[0])
-    ptr = np.zeros(spikes_2d.shape[0] + 1, np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    return ptr, np.ascontiguousarray(nz[:, 1], dtype=np.int64)
 
 
 def _split(rows: int) -> list[tuple[int, int]]:
@@ -75,9 +111,9 @@ def _run(fn, parts) -> None:
 
 class _SpikeLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, spikes, weight, bias):
+    def forward(ctx, spikes, weight, bias, active):
         x2 = spikes.reshape(-1, spikes.shape[-1])
-        ptr, idx = _active(x2)
+        ptr, idx = active
         w_t = np.ascontiguousarray(weight.detach().numpy().T)
         b = (bias.detach().numpy() if bias is not None
              else np.zeros(weight.shape[0], w_t.dtype))
@@ -113,11 +149,18 @@ class _SpikeLinear(torch.autograd.Function):
             g_w = torch.from_numpy(sum(accs[1:], accs[0]).T.copy())
         if ctx.has_bias and ctx.needs_input_grad[2]:
             g_b = g2.sum(0)
-        return g_in, g_w, g_b
+        return g_in, g_w, g_b, None
 
 
 def spike_linear(spikes: torch.Tensor, weight: torch.Tensor,
-                 bias: torch.Tensor | None = None) -> torch.Tensor:
+                 bias: torch.Tensor | None = None,
+                 active: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
     """``spikes @ weight.T + bias`` for binary ``spikes`` on the CPU, event driven; the same
-    values (up to summation order) and gradients as ``torch.nn.functional.linear``."""
-    return _SpikeLinear.apply(spikes.contiguous(), weight, bias)
+    values (up to summation order) and gradients as ``torch.nn.functional.linear``.
+    ``active`` is :func:`active_inputs` of the flattened spikes, when already computed."""
+    x = spikes.contiguous()
+    if active is None:
+        active = active_inputs(x.reshape(-1, x.shape[-1]))
+        if active is None:
+            raise ValueError("spike_linear needs binary (0/1) spikes")
+    return _SpikeLinear.apply(x, weight, bias, active)

@@ -198,13 +198,13 @@ class SpikeLinear(nn.Linear):
         self.last_path = "dense"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from spikewave.kernels.spike_linear import spike_linear
+        from spikewave.kernels.spike_linear import active_inputs, spike_linear
 
         if x.device.type == "cpu" and x.numel() and x.dtype == self.weight.dtype:
-            active = x.detach() != 0
-            density = float(active.float().mean())
-            if density <= self.max_density and bool(((x.detach() == 1) | ~active).all()):
+            x = x.contiguous()
+            active = active_inputs(x.reshape(-1, x.shape[-1]), self.max_density)
+            if active is not None:
                 self.last_path = "event"
-                return spike_linear(x, self.weight, self.bias)
+                return spike_linear(x, self.weight, self.bias, active)
         self.last_path = "dense"
         return super().forward(x)
