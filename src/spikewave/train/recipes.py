@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,7 +16,7 @@ from spikewave.coding.rate import direct_current
 from spikewave.data.digits import Split
 from spikewave.train.models import conv_snn, dense_snn, recurrent_snn
 
-DATASETS = ("digits", "mnist", "fashion", "nmnist")   # shd: to come (issue 5)
+DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
 MODELS = ("dense", "conv", "recurrent")
 
 
@@ -38,6 +39,8 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
         from spikewave.data.mnist import load_mnist
 
         return load_mnist(dataset, data_dir)
+    if dataset == "shd":
+        return load_shd_frames(time_steps, data_dir)
     from spikewave.data.nmnist import load_slayer_archive
 
     base = Path(data_dir or os.environ.get("SPIKEWAVE_DATA") or ".")
@@ -50,6 +53,27 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
     return Split(x_tr, y_tr, x_te, y_te, 10)
 
 
+def load_shd_frames(time_steps: int, data_dir: str | os.PathLike[str] | None) -> Split:
+    """SHD's ``shd_train.h5`` and ``shd_test.h5`` binned into ``[N, T, 700]`` spike counts
+    over 1.4 s (20 classes)."""
+    from spikewave.data.shd import read_shd, spikes_to_frames
+
+    base = Path(data_dir or os.environ.get("SPIKEWAVE_DATA") or ".")
+    folder = next((f for f in (base / "shd", base) if (f / "shd_train.h5").exists()), None)
+    if folder is None:
+        raise ParameterError(f"SHD files shd_train.h5 / shd_test.h5 not found in {base / 'shd'}"
+                             f" or {base}: give --data-dir")
+    parts = []
+    for name in ("shd_train.h5", "shd_test.h5"):
+        times, units, labels = read_shd(folder / name)
+        frames = np.stack([spikes_to_frames(t, u, time_steps) for t, u in
+                           zip(times, units, strict=True)]) if len(times) else \
+            np.zeros((0, time_steps, 700), np.float32)
+        parts += [torch.from_numpy(frames), torch.from_numpy(labels)]
+    n_classes = int(max(parts[1].max(), parts[3].max())) + 1 if len(parts[1]) else 20
+    return Split(parts[0], parts[1], parts[2], parts[3], max(n_classes, 20))
+
+
 def build(dataset: str, model: str, time_steps: int, seed: int,
           data_dir: str | os.PathLike[str] | None = None) -> Recipe:
     """The data, encoder and network for a dataset/model pair (seeded initialisation)."""
@@ -58,7 +82,10 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
     t = check_int("time_steps", time_steps, 1, 10_000)
     data = load_dataset(dataset, t, seed, data_dir)
     torch.manual_seed(seed)
-    events = data.x_train.ndim == 5  # [N, T, C, H, W]
+    if dataset == "shd" and model == "conv":
+        raise ParameterError("The 'model' parameter must be 'dense' or 'recurrent' for shd "
+                             "(700 channels, no image). Got 'conv'.")
+    events = data.x_train.ndim == 5 or dataset == "shd"  # [N, T, C, H, W] or [N, T, 700]
     if events:
         shape = data.x_train.shape[2:]
     else:
@@ -78,7 +105,7 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
         net = recurrent_snn(n_in, width, data.n_classes, seed=seed)
         arch = f"{n_in}-{width} recurrent LIF-{data.n_classes}"
     elif flat:
-        hidden = {"digits": (128,), "nmnist": (256,)}.get(dataset, (512, 512))
+        hidden = {"digits": (128,), "nmnist": (256,), "shd": (256,)}.get(dataset, (512, 512))
         net = dense_snn(n_in, hidden, data.n_classes)
         arch = f"{n_in}-{'-'.join(map(str, hidden))}-{data.n_classes} LIF"
     else:
