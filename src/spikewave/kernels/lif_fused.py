@@ -37,19 +37,26 @@ RESETS = {"subtract": 0, "zero": 1}
 
 
 @njit
-def _sg(u, kind, s):  # pragma: no cover - compiled
+def _sg_row(u_row, kind, s, m0, m1, out):  # pragma: no cover - compiled
+    """The surrogate derivative ``P'(u)`` over a row segment, one branch-free loop per kind."""
     if kind == 0:
-        d = 1.0 + s * abs(u)
-        return 1.0 / (d * d)
-    if kind == 1:
-        a = 0.5 * math.pi * s * u
-        return 0.5 * s / (1.0 + a * a)
-    if kind == 2:
-        e = 1.0 / (1.0 + math.exp(-s * u))
-        return s * e * (1.0 - e)
-    if kind == 3:
-        return s * max(0.0, 1.0 - s * abs(u))
-    return 0.5 * s if s * abs(u) < 1.0 else 0.0
+        for m in range(m0, m1):
+            d = 1.0 + s * abs(u_row[m])
+            out[m - m0] = 1.0 / (d * d)
+    elif kind == 1:
+        for m in range(m0, m1):
+            a = 0.5 * math.pi * s * u_row[m]
+            out[m - m0] = 0.5 * s / (1.0 + a * a)
+    elif kind == 2:
+        for m in range(m0, m1):
+            e = 1.0 / (1.0 + math.exp(-s * u_row[m]))
+            out[m - m0] = s * e * (1.0 - e)
+    elif kind == 3:
+        for m in range(m0, m1):
+            out[m - m0] = s * max(0.0, 1.0 - s * abs(u_row[m]))
+    else:
+        for m in range(m0, m1):
+            out[m - m0] = 0.5 * s if s * abs(u_row[m]) < 1.0 else 0.0
 
 
 @njit
@@ -61,44 +68,43 @@ def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no c
         for m in range(m0, m1):
             v = beta[m] * v_last[m] + x[t, m]
             u = v - thr
+            spike = 1.0 if u >= 0.0 else 0.0
             u_out[t, m] = u
-            if u >= 0.0:
-                s_out[t, m] = 1.0
-                v_last[m] = v - thr if reset == 0 else 0.0
-            else:
-                s_out[t, m] = 0.0
-                v_last[m] = v
+            s_out[t, m] = spike
+            v_last[m] = v - thr * spike if reset == 0 else v * (1.0 - spike)
 
 
 @njit
 def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1,
               g_x, g_beta):  # pragma: no cover - compiled
     n_t = u_all.shape[0]
-    g_vr = np.empty(m1 - m0)
+    width = m1 - m0
+    g_vr = np.empty(width, u_all.dtype)
+    sg = np.empty(width, u_all.dtype)
     for m in range(m0, m1):
         g_vr[m - m0] = g_vlast[m]
         g_beta[m] = 0.0
+    cut = 0.0 if detach else 1.0  # whether the reset's gradient flows
     for t in range(n_t - 1, -1, -1):
+        _sg_row(u_all[t], kind, scale, m0, m1, sg)
         for m in range(m0, m1):
             u = u_all[t, m]
-            v = u + thr
-            spiked = u >= 0.0
-            sg = _sg(u, kind, scale)
+            d = sg[m - m0]
+            spike = 1.0 if u >= 0.0 else 0.0
             if reset == 0:
-                dvr = 1.0 if detach else 1.0 - thr * sg
+                dvr = 1.0 - cut * thr * d
             else:
-                keep = 0.0 if spiked else 1.0
-                dvr = keep if detach else keep - v * sg
-            gv = g_s[t, m] * sg + g_vr[m - m0] * dvr
+                dvr = (1.0 - spike) - cut * (u + thr) * d
+            gv = g_s[t, m] * d + g_vr[m - m0] * dvr
             g_x[t, m] = gv
-            if t > 0:
-                up = u_all[t - 1, m]
-                if up >= 0.0:
-                    vr_prev = up if reset == 0 else 0.0  # (up + thr) - thr, or 0
-                else:
-                    vr_prev = up + thr
-                g_beta[m] += gv * vr_prev
             g_vr[m - m0] = beta[m] * gv
+        if t > 0:
+            for m in range(m0, m1):
+                up = u_all[t - 1, m]
+                sp = 1.0 if up >= 0.0 else 0.0
+                # Vr[t-1]: (up + thr) - thr sp (subtract) or (up + thr)(1 - sp) (zero)
+                vr_prev = up + thr * (1.0 - sp) if reset == 0 else (up + thr) * (1.0 - sp)
+                g_beta[m] += g_x[t, m] * vr_prev
 
 
 def _blocks(cols: int) -> list[tuple[int, int]]:
