@@ -47,3 +47,17 @@ def test_dispatch_by_density_and_binariness():
     (layer(x) * g).sum().backward()
     assert layer.last_path == "event"
     torch.testing.assert_close(x.grad, g @ layer.weight)
+
+
+def test_cached_transpose_follows_weight_updates():
+    layer = SpikeLinear(30, 5).double()
+    opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+    x = (torch.rand(10, 30, dtype=torch.float64) < 0.05).double()
+    x[0, 0] = 1.0
+    for _ in range(3):
+        y = layer(x)
+        assert layer.last_path == "event"
+        torch.testing.assert_close(y, torch.nn.functional.linear(x, layer.weight, layer.bias))
+        opt.zero_grad()
+        y.square().sum().backward()
+        opt.step()  # in-place update: the next call must see the new weights

@@ -109,12 +109,29 @@ def _run(fn, parts) -> None:
             list(pool.map(lambda p: fn(*p), parts))
 
 
+_CACHE: dict[int, tuple[int, torch.Tensor, np.ndarray]] = {}
+
+
+def _transposed(weight: torch.Tensor) -> np.ndarray:
+    """``W.T`` as a contiguous array, re-made only when the weight changed (its version
+    counter moves on every in-place update, e.g. an optimiser step)."""
+    key = id(weight)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[1] is weight and hit[0] == weight._version:
+        return hit[2]
+    w_t = np.ascontiguousarray(weight.detach().numpy().T)
+    if len(_CACHE) > 64:
+        _CACHE.clear()
+    _CACHE[key] = (weight._version, weight, w_t)
+    return w_t
+
+
 class _SpikeLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spikes, weight, bias, active):
         x2 = spikes.reshape(-1, spikes.shape[-1])
         ptr, idx = active
-        w_t = np.ascontiguousarray(weight.detach().numpy().T)
+        w_t = _transposed(weight)
         b = (bias.detach().numpy() if bias is not None
              else np.zeros(weight.shape[0], w_t.dtype))
         out = np.empty((x2.shape[0], weight.shape[0]), w_t.dtype)
