@@ -13,13 +13,12 @@ Images are spread over threads (the kernel releases the GIL).
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from spikewave._numba import njit
+from spikewave.kernels._threads import parallel_for, split_range
 
 
 @njit
@@ -87,15 +86,9 @@ def if_conv_fire(times: torch.Tensor, weight: torch.Tensor, time_steps: int, thr
     ho, wo = h + 2 * padding - k + 1, w + 2 * padding - k + 1
     out_t = np.full((b, n_f, ho, wo), np.inf)
     out_v = np.zeros((b, n_f, ho, wo))
-    n = max(1, min(threads or (os.cpu_count() or 1), b))
-    bounds = np.linspace(0, b, n + 1).astype(int)
     args = (t_np, w_np, time_steps, float(threshold), padding, inhibit)
-    if n == 1:
-        _if_conv_kernel(*args, 0, b, out_t, out_v)
-    else:
-        with ThreadPoolExecutor(n) as pool:
-            list(pool.map(lambda i: _if_conv_kernel(*args, bounds[i], bounds[i + 1], out_t,
-                                                    out_v), range(n)))
+    parallel_for(lambda r: _if_conv_kernel(*args, r[0], r[1], out_t, out_v),
+                 split_range(b, threads=threads))
     dtype = weight.dtype
     return (torch.from_numpy(out_t).to(dtype), torch.from_numpy(out_v).to(dtype))
 

@@ -23,13 +23,12 @@ spikes, gradients to 1e-10 in float64).
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from spikewave._numba import njit
+from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Surrogate, Triangle
 
 KINDS = {FastSigmoid: 0, ATan: 1, Sigmoid: 2, Triangle: 3, Boxcar: 4}
@@ -107,21 +106,6 @@ def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1
                 g_beta[m] += g_x[t, m] * vr_prev
 
 
-def _blocks(cols: int) -> list[tuple[int, int]]:
-    n = max(1, min(int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
-                   or 1, cols // 4096 or 1))
-    b = np.linspace(0, cols, n + 1).astype(int)
-    return [(int(b[i]), int(b[i + 1])) for i in range(n)]
-
-
-def _parallel(fn, blocks) -> None:
-    if len(blocks) == 1:
-        fn(*blocks[0])
-    else:
-        with ThreadPoolExecutor(len(blocks)) as pool:
-            list(pool.map(lambda b: fn(*b), blocks))
-
-
 class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, beta_full, threshold, reset, detach, kind, scale):
@@ -132,9 +116,9 @@ class _FusedLIF(torch.autograd.Function):
         u = np.empty_like(x2)
         s = np.empty_like(x2)
         v_last = np.empty(cols, x2.dtype)
-        blocks = _blocks(cols)
-        _parallel(lambda m0, m1: _forward(x2, b, threshold, RESETS[reset], m0, m1, u, s,
-                                          v_last), blocks)
+        blocks = split_range(cols, min_chunk=4096)
+        parallel_for(lambda r: _forward(x2, b, threshold, RESETS[reset], r[0], r[1], u, s,
+                                        v_last), blocks)
         ctx.save_for_backward(torch.from_numpy(u), beta_full)
         ctx.cfg = (threshold, RESETS[reset], detach, kind, scale, blocks)
         shape = x.shape
@@ -153,8 +137,8 @@ class _FusedLIF(torch.autograd.Function):
         b = beta_full.detach().reshape(-1).contiguous().numpy()
         g_x = np.empty_like(u)
         g_beta = np.empty(u.shape[1], u.dtype)
-        _parallel(lambda m0, m1: _backward(gs, gv, u, b, thr, reset, detach, kind, scale,
-                                           m0, m1, g_x, g_beta), blocks)
+        parallel_for(lambda r: _backward(gs, gv, u, b, thr, reset, detach, kind, scale,
+                                         r[0], r[1], g_x, g_beta), blocks)
         shape = (t, *beta_full.shape)
         return (torch.from_numpy(g_x).reshape(shape), torch.from_numpy(g_beta).reshape(
             beta_full.shape), None, None, None, None, None)

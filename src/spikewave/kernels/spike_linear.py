@@ -13,13 +13,11 @@ The reference is ``torch.nn.functional.linear``; parity tests hold the two toget
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import torch
 
 from spikewave._numba import njit
+from spikewave.kernels._threads import parallel_for, split_range
 
 
 @njit
@@ -90,25 +88,6 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
     return ptr, idx
 
 
-def _threads(rows: int) -> int:
-    return max(1, min(int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
-                      or os.cpu_count() or 1, rows))
-
-
-def _split(rows: int) -> list[tuple[int, int]]:
-    n = _threads(rows)
-    b = np.linspace(0, rows, n + 1).astype(int)
-    return [(int(b[i]), int(b[i + 1])) for i in range(n)]
-
-
-def _run(fn, parts) -> None:
-    if len(parts) == 1:
-        fn(*parts[0])
-    else:
-        with ThreadPoolExecutor(len(parts)) as pool:
-            list(pool.map(lambda p: fn(*p), parts))
-
-
 _CACHE: dict[int, tuple[int, torch.Tensor, np.ndarray]] = {}
 
 
@@ -135,8 +114,8 @@ class _SpikeLinear(torch.autograd.Function):
         b = (bias.detach().numpy() if bias is not None
              else np.zeros(weight.shape[0], w_t.dtype))
         out = np.empty((x2.shape[0], weight.shape[0]), w_t.dtype)
-        parts = _split(x2.shape[0])
-        _run(lambda r0, r1: _gather_rows(ptr, idx, w_t, b, r0, r1, out), parts)
+        parallel_for(lambda r: _gather_rows(ptr, idx, w_t, b, r[0], r[1], out),
+                     split_range(x2.shape[0]))
         ctx.save_for_backward(weight)
         ctx.active = (ptr, idx)
         ctx.has_bias = bias is not None
@@ -154,15 +133,10 @@ class _SpikeLinear(torch.autograd.Function):
             ptr, idx = ctx.active
             g_np = g2.detach().numpy()
             # one accumulator per thread, summed: no write conflicts between threads
-            parts = _split(g2.shape[0])
+            parts = split_range(g2.shape[0])
             accs = [np.zeros((weight.shape[1], weight.shape[0]), g_np.dtype) for _ in parts]
-            if len(parts) == 1:
-                _scatter_cols(ptr, idx, g_np, 0, g2.shape[0], accs[0])
-            else:
-                with ThreadPoolExecutor(len(parts)) as pool:
-                    list(pool.map(lambda i: _scatter_cols(ptr, idx, g_np, parts[i][0],
-                                                          parts[i][1], accs[i]),
-                                  range(len(parts))))
+            parallel_for(lambda k: _scatter_cols(ptr, idx, g_np, parts[k][0], parts[k][1],
+                                                 accs[k]), range(len(parts)))
             g_w = torch.from_numpy(sum(accs[1:], accs[0]).T.copy())
         if ctx.has_bias and ctx.needs_input_grad[2]:
             g_b = g2.sum(0)

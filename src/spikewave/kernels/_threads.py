@@ -1,0 +1,34 @@
+"""Spreading a compiled kernel over threads: the kernels release the GIL (``nogil``), so a
+thread pool over row (or column) ranges runs them in parallel. The thread count is
+``SPIKEWAVE_THREADS`` if set, else torch's intra-op thread count."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def split_range(n: int, min_chunk: int = 1, threads: int | None = None
+                ) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into one contiguous ``(start, stop)`` per thread, each at least
+    ``min_chunk`` long (a single range when ``n`` is small)."""
+    want = threads or int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
+    k = max(1, min(want, n // max(min_chunk, 1)))
+    bounds = np.linspace(0, n, k + 1).astype(int)
+    return [(int(bounds[i]), int(bounds[i + 1])) for i in range(k)]
+
+
+def parallel_for(fn: Callable[[Any], object], items: Iterable[Any]) -> None:
+    """``fn(item)`` for every item, on one thread each (inline when there is one item)."""
+    items = list(items)
+    if len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(len(items)) as pool:
+        list(pool.map(fn, items))
