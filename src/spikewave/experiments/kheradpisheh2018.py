@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 import numpy as np
-import torch
 
 from spikewave._validation import check_int, fail
-from spikewave.data.digits import load_digits_split
-from spikewave.data.mnist import load_mnist
+from spikewave.coding.retina import dog_filter
+from spikewave.experiments._vision import add_data_arguments, check_options, load, train_stdp_layers
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
-from spikewave.nn.stdp_net import STDPConvNet, mnist_architecture, upsample_digits
+from spikewave.nn.stdp_net import STDPConvNet, mnist_architecture
 from spikewave.plot import vision as plots
 from spikewave.train.readout import LinearReadout, few_label_subset
 
-DATASETS = ("digits", "mnist", "fashion")
 PAPER_MNIST = 0.984
 DRAWS = 5  # random draws per point of the label curve (2 when quick)
 
@@ -60,28 +57,13 @@ def parse_labels(text: str) -> list[int | None]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="digits (embedded, default), mnist or fashion (IDX files)")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the IDX files (default: $SPIKEWAVE_DATA)")
-    parser.add_argument("--train-images", type=int, default=None,
-                        help="training images for the readout (default: all)")
-    parser.add_argument("--stdp-images", type=int, default=None,
-                        help="most learning images per layer (default 10000; quick 3000)")
+    add_data_arguments(parser)
     parser.add_argument("--labels-per-class", default="10,20,50,100,all",
                         help="label-efficiency curve points (comma list, 'all' = every label)")
     parser.add_argument("--grid", type=int, default=3,
                         help="max-pool the last layer over a grid x grid partition (1 = global)")
     parser.add_argument("--time-steps", type=int, default=15, help="latency bins (default 15)")
     parser.add_argument("--svm-c", type=float, default=0.1, help="LinearSVC C (default 0.1)")
-
-
-def _load(dataset: str, data_dir: str | None, seed: int) -> tuple[Any, ...]:
-    if dataset == "digits":
-        d = load_digits_split(seed=seed)
-        return (upsample_digits(d.x_train), d.y_train, upsample_digits(d.x_test), d.y_test)
-    d = load_mnist(dataset, data_dir)
-    return (torch.from_numpy(d.x_train), d.y_train, torch.from_numpy(d.x_test), d.y_test)
 
 
 def _label_curve(ftr, ytr, fte, yte, points, c, seed, all_accuracy: float,
@@ -107,27 +89,17 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         train_images: int | None = None, stdp_images: int | None = None,
         labels_per_class: str = "10,20,50,100,all", grid: int = 3, time_steps: int = 15,
         svm_c: float = 0.1) -> Result:
-    if dataset not in DATASETS:
-        raise fail("dataset", dataset, "one of " + ", ".join(DATASETS))
+    n_stdp = check_options(ctx, dataset, stdp_images)
     points = parse_labels(labels_per_class)
     grid = check_int("grid", grid, 1, 8)
     time_steps = check_int("time_steps", time_steps, 2, 255)
-    n_stdp = check_int("stdp_images", stdp_images if stdp_images is not None else
-                       (3000 if ctx.quick else 10_000), 1)
-    torch.manual_seed(ctx.seed)
-    x_tr, y_tr, x_te, y_te = _load(dataset, data_dir, ctx.seed)
-    if train_images is not None:
-        n = check_int("train_images", train_images, 10, len(x_tr))
-        x_tr, y_tr = x_tr[:n], y_tr[:n]
+    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
     arch = mnist_architecture(time_steps)
     net = STDPConvNet(arch, seed=ctx.seed)
     untrained = STDPConvNet(arch, seed=ctx.seed)
     bar = ctx.progress_bar
 
-    start = time.perf_counter()
-    histories = [net.train_layer(i, x_tr, n_stdp, progress=lambda it, desc: bar(it, desc=desc))
-                 for i in range(len(net.layers))]
-    stdp_train_s = time.perf_counter() - start
+    histories, stdp_train_s = train_stdp_layers(ctx, net, x_tr, n_stdp)
 
     start = time.perf_counter()
     f_tr = net.features(x_tr, grid, progress=lambda it, desc: bar(it, desc="train " + desc))
@@ -155,13 +127,13 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     labels = ["all" if k is None else str(k) for k in points]
 
     sample = x_te[:1]
-    on_off = net.encode(sample)
-    from spikewave.coding.retina import dog_filter
+    input_times = net.encode(sample)
     r = arch.retina
     dog = dog_filter(sample.float(), r.kernels, threshold=r.dog_threshold)[0]
     figures = [
         plots.dog_maps_figure(sample[0], dog, ctx.figure_path("kheradpisheh_dog.png")),
-        plots.spike_wave_figure(on_off[0], time_steps, ctx.figure_path("kheradpisheh_wave.png")),
+        plots.spike_wave_figure(input_times[0], time_steps,
+                                ctx.figure_path("kheradpisheh_wave.png")),
         plots.features_figure(plots.first_layer_features(net.layers[0].weight),
                               "conv1 features (ON - OFF weights)",
                               ctx.figure_path("kheradpisheh_conv1.png")),

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from spikewave._validation import check_int, fail
-from spikewave.experiments.kheradpisheh2018 import DATASETS, _load
+from spikewave.experiments._vision import add_data_arguments, check_options, load, train_stdp_layers
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.nn.decision import RSTDPDecision
 from spikewave.nn.stdp_net import STDPConvNet, mozafari_architecture
@@ -35,14 +35,7 @@ PAPER_MNIST = 0.972
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="digits (embedded, default), mnist or fashion (IDX files)")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the IDX files (default: $SPIKEWAVE_DATA)")
-    parser.add_argument("--train-images", type=int, default=None,
-                        help="training images (default: all)")
-    parser.add_argument("--stdp-images", type=int, default=None,
-                        help="most learning images per STDP layer (default 10000; quick 3000)")
+    add_data_arguments(parser)
     parser.add_argument("--epochs", type=int, default=None,
                         help="R-STDP epochs (default 60 on MNIST/Fashion, 40 on digits; "
                              "quick 10)")
@@ -57,11 +50,8 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         train_images: int | None = None, stdp_images: int | None = None,
         epochs: int | None = None, batch_size: int | None = None,
         forward_inhibition: str | None = None) -> Result:
-    if dataset not in DATASETS:
-        raise fail("dataset", dataset, "one of " + ", ".join(DATASETS))
+    n_stdp = check_options(ctx, dataset, stdp_images)
     small = dataset == "digits"
-    n_stdp = check_int("stdp_images", stdp_images if stdp_images is not None else
-                       (3000 if ctx.quick else 10_000), 1)
     n_epochs = check_int("epochs", epochs if epochs is not None else
                          (10 if ctx.quick else (40 if small else 60)), 1)
     batch = check_int("batch_size", batch_size if batch_size is not None else
@@ -69,19 +59,12 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     inhibit = forward_inhibition or ("on" if small else "off")
     if inhibit not in ("on", "off"):
         raise fail("forward_inhibition", forward_inhibition, "'on' or 'off'")
-    torch.manual_seed(ctx.seed)
-    x_tr, y_tr, x_te, y_te = _load(dataset, data_dir, ctx.seed)
-    if train_images is not None:
-        n = check_int("train_images", train_images, 10, len(x_tr))
-        x_tr, y_tr = x_tr[:n], y_tr[:n]
+    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
     arch = dataclasses.replace(mozafari_architecture(), forward_inhibition=inhibit == "on")
     net = STDPConvNet(arch, seed=ctx.seed)
     bar = ctx.progress_bar
 
-    start = time.perf_counter()
-    histories = [net.train_layer(i, x_tr, n_stdp, progress=lambda it, desc: bar(it, desc=desc))
-                 for i in range(len(net.layers))]
-    stdp_s = time.perf_counter() - start
+    histories, stdp_s = train_stdp_layers(ctx, net, x_tr, n_stdp)
     start = time.perf_counter()
     fired_tr = torch.isfinite(net.layer_inputs(x_tr, 2, progress=lambda it, desc: bar(
         it, desc="train " + desc)))
