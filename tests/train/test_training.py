@@ -21,14 +21,15 @@ class Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("augment", [None, "shift"])
-def test_resume_continues_bit_for_bit(tmp_path, augment):
+@pytest.mark.parametrize(("model", "augment"), [("dense", None), ("dense", "shift"),
+                                               ("delay", None)])
+def test_resume_continues_bit_for_bit(tmp_path, model, augment):
     from spikewave.data.augment import random_shift
 
     shift = (lambda x, gen: random_shift(x, 1, gen)) if augment else None
 
     def train(out, resume=False, stop_after=None):
-        recipe = build("digits", "dense", 8, seed=1)
+        recipe = build("digits", model, 8, seed=1)
         cfg = TrainConfig(epochs=3, batch_size=128, lr=2e-3, seed=1)
 
         def stop(record):
@@ -85,6 +86,11 @@ def test_shd_recipe_on_made_up_files(tmp_path):
               TrainConfig(epochs=5, batch_size=16, lr=5e-3, seed=0), tmp_path / "run",
               progress=False)
     assert res.test_accuracy >= 0.9
+    delay = build("shd", "delay", 20, seed=0, data_dir=tmp_path)
+    res = fit(delay.model, delay.data, delay.encode,
+              TrainConfig(epochs=5, batch_size=16, lr=5e-3, seed=0), tmp_path / "delay",
+              progress=False)
+    assert res.test_accuracy >= 0.9
     with pytest.raises(ParameterError, match="'model'"):
         build("shd", "conv", 20, seed=0, data_dir=tmp_path)
     with pytest.raises(ParameterError, match="shd_train.h5"):
@@ -137,3 +143,39 @@ def test_resuming_a_checkpoint_of_another_model_is_one_clear_error(tmp_path):
         fit(recurrent.model, recurrent.data, recurrent.encode,
             TrainConfig(epochs=2, batch_size=256, seed=0), tmp_path, resume=True,
             progress=False)
+
+
+def test_delay_model_follows_its_width_schedule_and_learns_positions(tmp_path):
+    from spikewave.nn import LearnableDelayLinear
+    from spikewave.train.models import delay_sigma
+
+    recipe = build("digits", "delay", 12, seed=0)   # delays of 0..3 steps
+    layers = [m for m in recipe.model.modules() if isinstance(m, LearnableDelayLinear)]
+    assert len(layers) == 2 and all(m.max_delay == 3 for m in layers)
+    before = [m.position.detach().clone() for m in layers]
+    seen = []
+
+    def record(_):
+        seen.append([m.sigma for m in layers])
+
+    fit(recipe.model, recipe.data, recipe.encode,
+        TrainConfig(epochs=3, batch_size=128, lr=2e-3, seed=0), tmp_path, progress=False,
+        on_epoch_end=record)
+    assert seen == [[pytest.approx(delay_sigma(e, 3, 1.5, 0.1))] * 2 for e in range(3)]
+    assert seen[0][0] == pytest.approx(1.5) and seen[-1][0] == pytest.approx(0.1)
+    assert seen[1][0] == pytest.approx((1.5 * 0.1) ** 0.5)   # geometric mean
+    for m, p0 in zip(layers, before, strict=True):
+        assert (m.position.detach() - p0).abs().max() > 1e-3   # the delays were trained
+    with pytest.raises(ParameterError, match="time_steps"):
+        build("digits", "delay", 3, seed=0)
+
+
+@pytest.mark.parametrize(("args", "match"), [((3, 3, 1.0, 0.1), "epoch"),
+                                             ((0, 0, 1.0, 0.1), "epochs"),
+                                             ((0, 2, 0.0, 0.1), "sigma_start"),
+                                             ((0, 2, 1.0, -1.0), "sigma_end")])
+def test_delay_sigma_rejects_bad_input(args, match):
+    from spikewave.train.models import delay_sigma
+
+    with pytest.raises(ParameterError, match=match):
+        delay_sigma(*args)

@@ -1,5 +1,7 @@
 """PyTorch spiking layers for surrogate-gradient training on ``[T, B, ...]`` tensors."""
 
+from spikewave.nn.delays import DelayedLinear as DelayedLinear
+from spikewave.nn.delays import LearnableDelayLinear as LearnableDelayLinear
 from spikewave.nn.neurons import ALIF as ALIF
 from spikewave.nn.neurons import LIF as LIF
 from spikewave.nn.neurons import CurrentLIF as CurrentLIF
@@ -17,6 +19,7 @@ from spikewave.nn.surrogate import Sigmoid as Sigmoid
 from spikewave.nn.surrogate import Surrogate as Surrogate
 from spikewave.nn.surrogate import Triangle as Triangle
 
-__all__ = ["ALIF", "ATan", "BandLimited", "Boxcar", "CurrentLIF", "FastSigmoid", "LIF",
-           "LeakyReadout", "LinearLIF", "RecurrentLIF", "SURROGATES", "Sigmoid", "SpikeLinear",
-           "Surrogate", "TimeDistributed", "Triangle"]
+__all__ = ["ALIF", "ATan", "BandLimited", "Boxcar", "CurrentLIF", "DelayedLinear",
+           "FastSigmoid", "LIF", "LeakyReadout", "LearnableDelayLinear", "LinearLIF",
+           "RecurrentLIF", "SURROGATES", "Sigmoid", "SpikeLinear", "Surrogate",
+           "TimeDistributed", "Triangle"]

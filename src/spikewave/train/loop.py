@@ -97,7 +97,9 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written
     (raise from it to stop early; ``resume=True`` then continues exactly). ``augment``, when
     given, transforms each training batch (drawing from the epoch's generator) before it is
-    encoded; the test set is never augmented.
+    encoded; the test set is never augmented. A model with a ``start_epoch(epoch, epochs)``
+    method (e.g. :class:`~spikewave.train.models.DelaySNN`'s delay width) has it called
+    before each epoch, so its schedule also holds after ``resume``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,6 +132,8 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
     n_params = sum(p.numel() for p in model.parameters())
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
+        if hasattr(model, "start_epoch"):  # schedules that depend on the epoch only
+            model.start_epoch(epoch, cfg.epochs)
         gen = _generator(cfg.seed, epoch)
         order = torch.randperm(len(x_tr), generator=gen)
         t0 = time.perf_counter()

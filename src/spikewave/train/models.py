@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikewave.nn import LIF, LeakyReadout, RecurrentLIF, Surrogate, TimeDistributed
+from spikewave._validation import POSITIVE, check_int, check_number, fail
+from spikewave.nn import (
+    LIF,
+    LeakyReadout,
+    LearnableDelayLinear,
+    RecurrentLIF,
+    Surrogate,
+    TimeDistributed,
+)
 
 
 class SpikingSequential(nn.Module):
@@ -77,3 +85,54 @@ def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32
                LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=n_hidden),
                TimeDistributed(nn.Linear(n_hidden, n_out))]
     return SpikingSequential(layers, tau_steps)
+
+
+def delay_sigma(epoch: int, epochs: int, sigma_start: float, sigma_end: float) -> float:
+    """Width of the delay kernels during ``epoch`` (0-based) of ``epochs``: geometric decay
+
+        sigma_e = sigma_start (sigma_end / sigma_start) ** (e / (epochs - 1)),
+
+    from ``sigma_start`` in the first epoch to ``sigma_end`` in the last (DCLS shrinks the
+    Gaussian during training so that the learned positions end as integer delays).
+    """
+    epochs = check_int("epochs", epochs, 1)
+    epoch = check_int("epoch", epoch, 0, epochs - 1)
+    start = check_number("sigma_start", sigma_start, POSITIVE)
+    end = check_number("sigma_end", sigma_end, POSITIVE)
+    if epochs == 1:
+        return end
+    return start * (end / start) ** (epoch / (epochs - 1))
+
+
+class DelaySNN(SpikingSequential):
+    """:class:`SpikingSequential` whose :class:`~spikewave.nn.LearnableDelayLinear` layers
+    follow the :func:`delay_sigma` schedule; ``fit`` calls :meth:`start_epoch`."""
+
+    def __init__(self, layers: list[nn.Module], tau_steps: float = 10.0,
+                 sigma_end: float = 0.1) -> None:
+        super().__init__(layers, tau_steps)
+        self.sigma_end = check_number("sigma_end", sigma_end, POSITIVE)
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        for layer in self.layers:
+            if isinstance(layer, LearnableDelayLinear):
+                layer.set_sigma(delay_sigma(epoch, epochs, layer.max_delay / 2, self.sigma_end))
+
+
+def delay_snn(n_in: int, n_hidden: int, n_out: int, max_delay: int, tau_steps: float = 10.0,
+              surrogate: Surrogate | None = None, seed: int = 0) -> DelaySNN:
+    """``n_in`` -> dense layer with learned per-synapse delays (0..``max_delay`` steps) ->
+    LIF (trainable per-neuron tau) -> dense layer with learned delays -> readout.
+
+    The delays are learned as in Hammouamri et al. (DCLS): see
+    :class:`~spikewave.nn.LearnableDelayLinear` and :func:`delay_sigma`.
+    """
+    max_delay = check_int("max_delay", max_delay, 1)
+    if n_hidden < 1:
+        raise fail("n_hidden", n_hidden, "at least 1", "delay_snn")
+    layers: list[nn.Module] = [
+        LearnableDelayLinear(n_in, n_hidden, max_delay, bias=True, seed=seed),
+        LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=n_hidden),
+        LearnableDelayLinear(n_hidden, n_out, max_delay, bias=True, seed=seed + 1),
+    ]
+    return DelaySNN(layers, tau_steps)

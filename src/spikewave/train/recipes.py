@@ -15,10 +15,10 @@ from spikewave._validation import ParameterError, check_choice, check_int
 from spikewave.coding.rate import direct_current
 from spikewave.data.augment import random_shift
 from spikewave.data.digits import Split
-from spikewave.train.models import conv_snn, dense_snn, recurrent_snn
+from spikewave.train.models import conv_snn, delay_snn, dense_snn, recurrent_snn
 
 DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
-MODELS = ("dense", "conv", "recurrent")
+MODELS = ("dense", "conv", "recurrent", "delay")
 
 
 @dataclass
@@ -85,15 +85,18 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
     data = load_dataset(dataset, t, seed, data_dir)
     torch.manual_seed(seed)
     if dataset == "shd" and model == "conv":
-        raise ParameterError("The 'model' parameter must be 'dense' or 'recurrent' for shd "
-                             "(700 channels, no image). Got 'conv'.")
+        raise ParameterError("The 'model' parameter must be 'dense', 'recurrent' or 'delay' "
+                             "for shd (700 channels, no image). Got 'conv'.")
+    if model == "delay" and t < 4:
+        raise ParameterError("The 'time_steps' parameter must be at least 4 for the delay "
+                             f"model (delays of up to a quarter of the sequence). Got {t}.")
     events = data.x_train.ndim == 5 or dataset == "shd"  # [N, T, C, H, W] or [N, T, 700]
     if events:
         shape = data.x_train.shape[2:]
     else:
         shape = (1, *data.x_train.shape[1:])
     n_in = int(torch.tensor(shape).prod())
-    flat = model in ("dense", "recurrent")
+    flat = model in ("dense", "recurrent", "delay")
 
     def encode(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if events:  # [B, T, C, H, W] -> [T, B, ...]
@@ -106,6 +109,12 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
         width = 128 if dataset == "digits" else 256
         net = recurrent_snn(n_in, width, data.n_classes, seed=seed)
         arch = f"{n_in}-{width} recurrent LIF-{data.n_classes}"
+    elif model == "delay":
+        width = 128 if dataset == "digits" else 256
+        max_delay = min(t // 4, 25)
+        net = delay_snn(n_in, width, data.n_classes, max_delay, seed=seed)
+        arch = (f"{n_in}-{width}-{data.n_classes} LIF with learned synaptic delays of 0-"
+                f"{max_delay} steps (DCLS, width {max_delay / 2:g} -> 0.1 steps)")
     elif flat:
         hidden = {"digits": (128,), "nmnist": (256,), "shd": (256,)}.get(dataset, (512, 512))
         net = dense_snn(n_in, hidden, data.n_classes)
