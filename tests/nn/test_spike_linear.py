@@ -24,31 +24,6 @@ def test_values_and_gradients_equal_the_dense_product(density, bias):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("threads", ["1", "2", "3"])
-def test_many_column_blocks_any_thread_count_same_weight_gradient(monkeypatch, threads):
-    """3000 float64 inputs: 16-column blocks of W.T, the last of 70 outputs ragged; each
-    thread takes whole blocks, and the weight gradient does not depend on their number."""
-    from spikewave.kernels.spike_linear import column_block
-
-    assert column_block(3000, 8) == 16 and column_block(1024, 4) == 48
-    assert column_block(10, 4) == 512
-    monkeypatch.setenv("SPIKEWAVE_THREADS", threads)
-    gen = torch.Generator().manual_seed(3)
-    x = (torch.rand(7, 3, 3000, generator=gen, dtype=torch.float64) < 0.1).double()
-    w = torch.randn(70, 3000, generator=gen, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(70, generator=gen, dtype=torch.float64)
-    y = spike_linear(x, w, b)
-    torch.testing.assert_close(y, torch.nn.functional.linear(x, w, b), rtol=1e-12, atol=1e-12)
-    g = torch.randn(y.shape, generator=gen, dtype=torch.float64)
-    (g_w,) = torch.autograd.grad(y, [w], g)
-    torch.testing.assert_close(g_w, g.reshape(-1, 70).T @ x.reshape(-1, 3000), rtol=1e-12,
-                               atol=1e-12)
-    # summed over rows in order, whatever the threads: bit-for-bit the one-thread result
-    monkeypatch.setenv("SPIKEWAVE_THREADS", "1")
-    (g_w1,) = torch.autograd.grad(spike_linear(x, w, b), [w], g)
-    assert torch.equal(g_w, g_w1)
-
-
 def test_float32_within_rounding():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 256, generator=gen) < 0.1).float()

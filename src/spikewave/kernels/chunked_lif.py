@@ -26,10 +26,10 @@ import torch
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.kernels.lif_fused import KINDS, RESETS, _backward, _forward
 from spikewave.kernels.spike_linear import (
+    _gather_rows,
+    _scatter_cols,
     _transposed,
     active_inputs,
-    gather_current,
-    scatter_weight_grad,
 )
 
 
@@ -52,18 +52,24 @@ class _Chunks:
         if self.active is not None:
             ptr, idx = self.active
             w_t = _transposed(self.weight_param)
-            gather_current(ptr[r0:r1 + 1], idx, w_t, self.bias, out)
+            chunk_ptr = ptr[r0:r1 + 1]
+            parallel_for(lambda r: _gather_rows(chunk_ptr, idx, w_t, self.bias, r[0], r[1],
+                                                out),
+                         split_range(r1 - r0, 1))
         else:
             x2 = self.x[t0:t1].reshape(-1, self.n_in)
             torch.addmm(torch.from_numpy(self.bias), x2, self.weight.T,
                         out=torch.from_numpy(out))
 
-    def add_weight_grad(self, t0: int, t1: int, g_cur: np.ndarray, g_w_t: np.ndarray | None,
+    def add_weight_grad(self, t0: int, t1: int, g_cur: np.ndarray, accs: list[np.ndarray],
                         g_w: torch.Tensor) -> None:
         r0, r1 = t0 * self.b, t1 * self.b
         if self.active is not None:
             ptr, idx = self.active
-            scatter_weight_grad(ptr[r0:r1 + 1], idx, g_cur, g_w_t)
+            chunk_ptr = ptr[r0:r1 + 1]
+            parts = split_range(r1 - r0, 1, threads=len(accs))
+            parallel_for(lambda k: _scatter_cols(chunk_ptr, idx, g_cur, parts[k][0],
+                                                 parts[k][1], accs[k]), range(len(parts)))
         else:
             g_w.addmm_(torch.from_numpy(g_cur).T, self.x[t0:t1].reshape(-1, self.n_in))
 
@@ -121,8 +127,8 @@ class _LinearLIF(torch.autograd.Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g_x = torch.empty(t, b, chunks.n_in, dtype=weight.dtype) if need_x else None
         g_w = torch.zeros_like(weight) if need_w else None
-        g_w_t = (np.zeros((chunks.n_in, n), dtype)
-                 if need_w and chunks.active is not None else None)
+        accs = ([np.zeros((chunks.n_in, n), dtype) for _ in split_range(t * b, 1)]
+                if need_w and chunks.active is not None else [])
         g_b = np.zeros(n, dtype) if need_b and ctx.has_bias else None
         for c in range(len(ctx.starts) - 1, -1, -1):
             t0, t1 = c * chunk_steps, min(t, (c + 1) * chunk_steps)
@@ -141,14 +147,14 @@ class _LinearLIF(torch.autograd.Function):
             g_v, g_v_start = g_v_start, g_v
             g2 = g_cur[:k].reshape(k * b, n)
             if need_w:
-                chunks.add_weight_grad(t0, t1, g2, g_w_t, g_w)
+                chunks.add_weight_grad(t0, t1, g2, accs, g_w)
             if g_b is not None:
                 g_b += g2.sum(0)
             if need_x:
                 torch.mm(torch.from_numpy(g2), weight.detach(),
                          out=g_x[t0:t1].reshape(k * b, chunks.n_in))
-        if g_w_t is not None:
-            g_w += torch.from_numpy(g_w_t.T)
+        if accs:
+            g_w += torch.from_numpy(sum(accs[1:], accs[0]).T)
         ctx.chunks = ctx.starts = None
         g_beta_t = torch.from_numpy(g_beta).reshape(beta_full.shape)
         g_b_t = torch.from_numpy(g_b) if g_b is not None else None

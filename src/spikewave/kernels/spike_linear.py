@@ -7,12 +7,7 @@ into the columns of its active inputs. Both cost ``(active inputs) x out`` inste
 ``g @ W`` is dense and computed by the usual product when the input needs one.
 
 Weights are kept transposed (``W.T``, ``[in, out]``) so that each active input adds one
-contiguous row. The work is cut by output columns: a thread takes a range of columns and
-walks it in blocks narrow enough that ``W.T[:, block]`` (``in x block`` numbers) stays in
-its core's L2 cache while every row of the batch is gathered (or scattered) through it;
-without the blocking each active input fetches a whole ``out``-wide row from L3. Cutting by
-columns also gives each weight-gradient entry one writer, so no per-thread accumulators are
-summed and the result does not depend on the thread count. The kernels release the GIL.
+contiguous row; rows of the batch are split over threads (the kernels release the GIL).
 The reference is ``torch.nn.functional.linear``; parity tests hold the two together.
 """
 
@@ -24,71 +19,29 @@ import torch
 from spikewave._numba import njit
 from spikewave.kernels._threads import parallel_for, split_range
 
-L2_BLOCK_BYTES = 192 * 1024  # of a core's L2 (512 KB here) given to one block of W.T
 
-
-def column_block(n_in: int, itemsize: int) -> int:
-    """Output columns per block: ``n_in x block`` numbers fit in ``L2_BLOCK_BYTES``
-    (a multiple of 16, between 16 and 512)."""
-    width = L2_BLOCK_BYTES // max(n_in * itemsize, 1)
-    return int(min(512, max(16, width // 16 * 16)))
+@njit
+def _gather_rows(idx_ptr, idx, w_t, bias, r0, r1, out):  # pragma: no cover - compiled
+    n_out = w_t.shape[1]
+    for r in range(r0, r1):
+        acc = out[r]
+        for o in range(n_out):
+            acc[o] = bias[o]
+        for j in range(idx_ptr[r], idx_ptr[r + 1]):
+            row = w_t[idx[j]]
+            for o in range(n_out):
+                acc[o] += row[o]
 
 
 @njit
-def _gather_block(idx_ptr, idx, w_t, bias, c0, c1, block, out):  # pragma: no cover - compiled
-    """``out[r, c0:c1] = bias + sum over active inputs j of row r of W.T[idx[j], c0:c1]``."""
-    n_rows = idx_ptr.shape[0] - 1
-    acc = np.empty(block, out.dtype)
-    for b0 in range(c0, c1, block):
-        width = min(block, c1 - b0)
-        for r in range(n_rows):
-            for o in range(width):
-                acc[o] = bias[b0 + o]
-            for j in range(idx_ptr[r], idx_ptr[r + 1]):
-                row = w_t[idx[j]]
-                for o in range(width):
-                    acc[o] += row[b0 + o]
-            dst = out[r]
-            for o in range(width):
-                dst[b0 + o] = acc[o]
-
-
-@njit
-def _scatter_block(idx_ptr, idx, grad, c0, c1, block, g_w_t):  # pragma: no cover - compiled
-    """``g_w_t[idx[j], c0:c1] += grad[r, c0:c1]`` for every active input ``j`` of row ``r``."""
-    n_rows = idx_ptr.shape[0] - 1
-    for b0 in range(c0, c1, block):
-        b1 = min(b0 + block, c1)
-        for r in range(n_rows):
-            g = grad[r]
-            for j in range(idx_ptr[r], idx_ptr[r + 1]):
-                row = g_w_t[idx[j]]
-                for o in range(b0, b1):
-                    row[o] += g[o]
-
-
-def _column_ranges(n_out: int, block: int) -> list[tuple[int, int]]:
-    """One column range per thread, cut at block boundaries."""
-    n_blocks = -(-n_out // block)
-    return [(b0 * block, min(b1 * block, n_out)) for b0, b1 in split_range(n_blocks)]
-
-
-def gather_current(ptr: np.ndarray, idx: np.ndarray, w_t: np.ndarray, bias: np.ndarray,
-                   out: np.ndarray) -> None:
-    """``out[R, out] = S @ W.T + bias`` for the binary rows ``S`` given as CSR ``(ptr, idx)``
-    of their active inputs (``ptr`` has ``R + 1`` entries; ``idx`` may be shared)."""
-    block = column_block(w_t.shape[0], w_t.itemsize)
-    parallel_for(lambda c: _gather_block(ptr, idx, w_t, bias, c[0], c[1], block, out),
-                 _column_ranges(w_t.shape[1], block))
-
-
-def scatter_weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
-                        g_w_t: np.ndarray) -> None:
-    """``g_w_t[in, out] += S.T @ grad`` for the binary rows ``S`` given as CSR
-    ``(ptr, idx)``; each entry summed over rows in order (any thread count, same result)."""
-    block = column_block(g_w_t.shape[0], g_w_t.itemsize)
-    parallel_for(lambda c: _scatter_block(ptr, idx, grad, c[0], c[1], block, g_w_t),
-                 _column_ranges(g_w_t.shape[1], block))
+def _scatter_cols(idx_ptr, idx, grad, r0, r1, g_w_t):  # pragma: no cover - compiled
+    n_out = grad.shape[1]
+    for r in range(r0, r1):
+        g = grad[r]
+        for j in range(idx_ptr[r], idx_ptr[r + 1]):
+            row = g_w_t[idx[j]]
+            for o in range(n_out):
+                row[o] += g[o]
 
 
 @njit
@@ -161,7 +114,8 @@ class _SpikeLinear(torch.autograd.Function):
         b = (bias.detach().numpy() if bias is not None
              else np.zeros(weight.shape[0], w_t.dtype))
         out = np.empty((x2.shape[0], weight.shape[0]), w_t.dtype)
-        gather_current(ptr, idx, w_t, b, out)
+        parallel_for(lambda r: _gather_rows(ptr, idx, w_t, b, r[0], r[1], out),
+                     split_range(x2.shape[0]))
         ctx.save_for_backward(weight)
         ctx.active = (ptr, idx)
         ctx.has_bias = bias is not None
@@ -178,9 +132,12 @@ class _SpikeLinear(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             ptr, idx = ctx.active
             g_np = g2.detach().numpy()
-            g_w_t = np.zeros((weight.shape[1], weight.shape[0]), g_np.dtype)
-            scatter_weight_grad(ptr, idx, g_np, g_w_t)
-            g_w = torch.from_numpy(g_w_t.T.copy())
+            # one accumulator per thread, summed: no write conflicts between threads
+            parts = split_range(g2.shape[0])
+            accs = [np.zeros((weight.shape[1], weight.shape[0]), g_np.dtype) for _ in parts]
+            parallel_for(lambda k: _scatter_cols(ptr, idx, g_np, parts[k][0], parts[k][1],
+                                                 accs[k]), range(len(parts)))
+            g_w = torch.from_numpy(sum(accs[1:], accs[0]).T.copy())
         if ctx.has_bias and ctx.needs_input_grad[2]:
             g_b = g2.sum(0)
         return g_in, g_w, g_b, None
