@@ -41,74 +41,86 @@ RESETS = {"subtract": 0, "zero": 1}
 
 @njit
 def _sg_row(u_row, kind, s, m0, m1, out):  # pragma: no cover - compiled
-    """The surrogate derivative ``P'(u)`` over a row segment, one branch-free loop per kind."""
+    """The surrogate derivative ``P'(u)`` over a row segment, one branch-free loop per kind
+    (in the arrays' precision: every constant is cast to their dtype)."""
+    real = u_row.dtype.type
+    s = real(s)
+    one, half, zero = real(1.0), real(0.5), real(0.0)
     if kind == 0:
         for m in range(m0, m1):
-            d = 1.0 + s * abs(u_row[m])
-            out[m - m0] = 1.0 / (d * d)
+            d = one + s * abs(u_row[m])
+            out[m - m0] = one / (d * d)
     elif kind == 1:
+        c = real(0.5 * math.pi) * s
         for m in range(m0, m1):
-            a = 0.5 * math.pi * s * u_row[m]
-            out[m - m0] = 0.5 * s / (1.0 + a * a)
+            a = c * u_row[m]
+            out[m - m0] = half * s / (one + a * a)
     elif kind == 2:
         for m in range(m0, m1):
-            e = 1.0 / (1.0 + math.exp(-s * u_row[m]))
-            out[m - m0] = s * e * (1.0 - e)
+            e = one / (one + math.exp(-s * u_row[m]))
+            out[m - m0] = s * e * (one - e)
     elif kind == 3:
         for m in range(m0, m1):
-            out[m - m0] = s * max(0.0, 1.0 - s * abs(u_row[m]))
+            out[m - m0] = s * max(zero, one - s * abs(u_row[m]))
     else:
         for m in range(m0, m1):
-            out[m - m0] = 0.5 * s if s * abs(u_row[m]) < 1.0 else 0.0
+            out[m - m0] = half * s if s * abs(u_row[m]) < one else zero
 
 
 @njit
 def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no cover
     """Steps ``x[T, cols]`` from the state in ``v_last`` (the reset potential before step 0;
-    zeros for a fresh start), which holds the state after the last step on return."""
+    zeros for a fresh start), which holds the state after the last step on return.
+    Computed in the arrays' precision (float32 stays float32, as in the reference)."""
+    real = x.dtype.type
+    thr = real(thr)
+    one, zero = real(1.0), real(0.0)
     n_t = x.shape[0]
     for t in range(n_t):
         for m in range(m0, m1):
             v = beta[m] * v_last[m] + x[t, m]
             u = v - thr
-            spike = 1.0 if u >= 0.0 else 0.0
+            spike = one if u >= zero else zero
             u_out[t, m] = u
             s_out[t, m] = spike
-            v_last[m] = v - thr * spike if reset == 0 else v * (1.0 - spike)
+            v_last[m] = v - thr * spike if reset == 0 else v * (one - spike)
 
 
 @njit
 def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1,
               g_x, g_beta, v_init, g_vinit):  # pragma: no cover - compiled
     """Reverse pass over ``u_all[T, cols]``; ``v_init`` is the state before step 0 (zeros
-    for a fresh start) and ``g_vinit`` receives its gradient."""
+    for a fresh start) and ``g_vinit`` receives its gradient (in the arrays' precision)."""
+    real = u_all.dtype.type
+    thr = real(thr)
+    one, zero = real(1.0), real(0.0)
     n_t = u_all.shape[0]
     width = m1 - m0
     g_vr = np.empty(width, u_all.dtype)
     sg = np.empty(width, u_all.dtype)
     for m in range(m0, m1):
         g_vr[m - m0] = g_vlast[m]
-        g_beta[m] = 0.0
-    cut = 0.0 if detach else 1.0  # whether the reset's gradient flows
+        g_beta[m] = zero
+    cut = zero if detach else one  # whether the reset's gradient flows
     for t in range(n_t - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
         for m in range(m0, m1):
             u = u_all[t, m]
             d = sg[m - m0]
-            spike = 1.0 if u >= 0.0 else 0.0
+            spike = one if u >= zero else zero
             if reset == 0:
-                dvr = 1.0 - cut * thr * d
+                dvr = one - cut * thr * d
             else:
-                dvr = (1.0 - spike) - cut * (u + thr) * d
+                dvr = (one - spike) - cut * (u + thr) * d
             gv = g_s[t, m] * d + g_vr[m - m0] * dvr
             g_x[t, m] = gv
             g_vr[m - m0] = beta[m] * gv
         if t > 0:
             for m in range(m0, m1):
                 up = u_all[t - 1, m]
-                sp = 1.0 if up >= 0.0 else 0.0
+                sp = one if up >= zero else zero
                 # Vr[t-1]: (up + thr) - thr sp (subtract) or (up + thr)(1 - sp) (zero)
-                vr_prev = up + thr * (1.0 - sp) if reset == 0 else (up + thr) * (1.0 - sp)
+                vr_prev = up + thr * (one - sp) if reset == 0 else (up + thr) * (one - sp)
                 g_beta[m] += g_x[t, m] * vr_prev
     for m in range(m0, m1):
         g_beta[m] += g_x[0, m] * v_init[m]
