@@ -34,27 +34,33 @@ from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _sg_row
 @njit
 def _forward(x, beta, thr, alpha, rho, reset, m0, m1, u_out, th_out, s_out, a_last
              ):  # pragma: no cover - compiled
+    real = x.dtype.type  # computed in the arrays' precision, as lif_fused
+    thr, alpha, rho = real(thr), real(alpha), real(rho)
+    one, zero = real(1.0), real(0.0)
     n_t = x.shape[0]
     width = m1 - m0
     vr = np.zeros(width, x.dtype)
     for m in range(m0, m1):
-        a_last[m] = 0.0
+        a_last[m] = zero
     for t in range(n_t):
         for m in range(m0, m1):
             th = thr + alpha * a_last[m]
             v = beta[m] * vr[m - m0] + x[t, m]
             u = v - th
-            spike = 1.0 if u >= 0.0 else 0.0
+            spike = one if u >= zero else zero
             u_out[t, m] = u
             th_out[t, m] = th
             s_out[t, m] = spike
-            vr[m - m0] = v - th * spike if reset == 0 else v * (1.0 - spike)
+            vr[m - m0] = v - th * spike if reset == 0 else v * (one - spike)
             a_last[m] = rho * a_last[m] + spike
 
 
 @njit
 def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind, scale,
               m0, m1, g_x, g_beta):  # pragma: no cover - compiled
+    real = u_all.dtype.type
+    alpha, rho = real(alpha), real(rho)
+    one, zero = real(1.0), real(0.0)
     n_t = u_all.shape[0]
     width = m1 - m0
     g_vr = np.zeros(width, u_all.dtype)
@@ -62,8 +68,8 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
     sg = np.empty(width, u_all.dtype)
     for m in range(m0, m1):
         g_a[m - m0] = g_alast[m]
-        g_beta[m] = 0.0
-    cut = 0.0 if detach else 1.0
+        g_beta[m] = zero
+    cut = zero if detach else one
     for t in range(n_t - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
         for m in range(m0, m1):
@@ -71,7 +77,7 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
             u = u_all[t, m]
             th = th_all[t, m]
             v = u + th
-            spike = 1.0 if u >= 0.0 else 0.0
+            spike = one if u >= zero else zero
             d = sg[i]
             gvr = g_vr[i]
             if reset == 0:
@@ -80,7 +86,7 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
                 gth = -gs * d - gvr * spike
             else:
                 gs = g_s[t, m] + g_a[i] - cut * gvr * v
-                gv = gs * d + gvr * (1.0 - spike)
+                gv = gs * d + gvr * (one - spike)
                 gth = -gs * d
             g_x[t, m] = gv
             g_vr[i] = beta[m] * gv
@@ -89,8 +95,8 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
             for m in range(m0, m1):
                 up = u_all[t - 1, m]
                 thp = th_all[t - 1, m]
-                sp = 1.0 if up >= 0.0 else 0.0
-                vr_prev = up + thp * (1.0 - sp) if reset == 0 else (up + thp) * (1.0 - sp)
+                sp = one if up >= zero else zero
+                vr_prev = up + thp * (one - sp) if reset == 0 else (up + thp) * (one - sp)
                 g_beta[m] += g_x[t, m] * vr_prev
 
 
