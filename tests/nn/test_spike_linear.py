@@ -24,6 +24,24 @@ def test_values_and_gradients_equal_the_dense_product(density, bias):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
+def test_a_weight_too_large_for_the_cache_takes_the_event_path_only_when_sparser():
+    from spikewave.kernels.spike_linear import LARGE_WEIGHT_BYTES, event_density_limit
+
+    small, large = torch.zeros(1024, 1024), torch.zeros(2100, 2100)  # 4 MiB, 16.8 MiB
+    assert large.numel() * 4 > LARGE_WEIGHT_BYTES
+    assert event_density_limit(small, 0.15) == 0.15
+    assert event_density_limit(large, 0.15) == 0.05
+    assert event_density_limit(large, 0.01) == 0.01
+    layer = SpikeLinear(2100, 2100)
+    gen = torch.Generator().manual_seed(0)
+    for density, path in ((0.1, "dense"), (0.02, "event")):
+        x = (torch.rand(4, 2100, generator=gen) < density).float()
+        y = layer(x)
+        assert layer.last_path == path
+        torch.testing.assert_close(y, torch.nn.functional.linear(x, layer.weight, layer.bias),
+                                   rtol=1e-5, atol=1e-5)
+
+
 def test_float32_within_rounding():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 256, generator=gen) < 0.1).float()

@@ -136,3 +136,28 @@ def test_bad_input():
                         offset_ms=50.0)
     with pytest.raises(ParameterError, match="record_times_ms"):
         run_srm_network(trains, st, SRM, record_times_ms=np.array([3.0, 1.0]))
+
+
+def test_lif_mode_gives_the_spikes_of_the_exact_single_lif():
+    """LIF with instantaneous synapses: the network engine's spike times equal
+    simulate_lif_exact's on the same input (inputs during refractoriness ignored)."""
+    from spikewave.neurons.lif import LIFParams, simulate_lif_exact
+    from spikewave.sim.eventdriven import run_lif_network
+
+    lif = LIFParams(t_ref_ms=2.0)
+    trains, w = scenario(n_aff=200, duration=2000.0, seed=3)
+    w_mv = 1.5 * w  # jumps of 0-1.5 mV: ~8 kHz of input drives V across -50 mV
+    rec = np.linspace(1.0, 1999.0, 500)
+    run = run_lif_network(trains, SRMNetworkState.initial(w_mv), lif, record_times_ms=rec)
+    ref = simulate_lif_exact(lif, 2000.0, input_times_ms=trains.times_ms,
+                             input_weights_mv=w_mv[0][trains.afferents])
+    assert 20 < ref.size < 2000
+    np.testing.assert_allclose(run.spike_times_ms, ref, rtol=0, atol=1e-9)
+    assert np.all(run.recorded_u < lif.v_th_mv - lif.e_l_mv)
+    # with STDP on (weights in mV, bounds 0-2 mV), the weights move and stay in bounds
+    stdp = STDPParams(a_plus=0.05, a_minus=0.05, w_max=2.0)
+    learned = run_lif_network(trains, SRMNetworkState.initial(w_mv), lif, stdp, inhibition=0.5)
+    assert not np.allclose(learned.state.weights, w_mv)
+    assert learned.state.weights.min() >= 0.0 and learned.state.weights.max() <= 2.0
+    with pytest.raises(ParameterError, match="v_reset_mv"):
+        run_lif_network(trains, SRMNetworkState.initial(w_mv), LIFParams(v_reset_mv=-70.0))

@@ -71,6 +71,25 @@ def _fill_active(x2, ptr, idx):  # pragma: no cover - compiled
                 j += 1
 
 
+LARGE_WEIGHT_BYTES = 16 * 2**20  # half this machine's last-level cache (32 MiB)
+LARGE_WEIGHT_DENSITY = 0.05
+
+
+def event_density_limit(weight: torch.Tensor, max_density: float) -> float:
+    """The input density up to which the event-driven gather is used for ``weight``.
+
+    ``max_density`` while ``W.T`` fits in half the last-level cache, at most
+    ``LARGE_WEIGHT_DENSITY`` above: each active input then fetches its row from memory.
+    Measured (``benchmarks/run.py``, T = 100, B = 32, forward + backward with the LIF,
+    2 threads): 1024 x 1024 (4 MiB) event 131 ms vs dense-GEMM limit 144 ms at density
+    0.1; 4096 x 4096 (64 MiB) event 1.03 s at 0.02 and 3.8 s at 0.1 against 2.15 s for
+    the dense products alone: the crossover there is near 0.055.
+    """
+    if weight.numel() * weight.element_size() <= LARGE_WEIGHT_BYTES:
+        return max_density
+    return min(max_density, LARGE_WEIGHT_DENSITY)
+
+
 def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """CSR ``(ptr, idx)`` of the inputs equal to 1 in ``spikes_2d[R, in]``, in one compiled

@@ -221,12 +221,15 @@ class SpikeLinear(nn.Linear):
 def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                            max_density: float) -> tuple[torch.Tensor, str]:
     """``x @ weight.T + bias`` and the path taken: ``"event"`` (gather over the active
-    inputs) for binary CPU input with at most ``max_density`` active, else ``"dense"``."""
-    from spikewave.kernels.spike_linear import active_inputs, spike_linear
+    inputs) for binary CPU input with at most ``max_density`` active (less for a weight too
+    large for the cache: :func:`~spikewave.kernels.spike_linear.event_density_limit`),
+    else ``"dense"``."""
+    from spikewave.kernels.spike_linear import active_inputs, event_density_limit, spike_linear
 
     if x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype:
         x = x.contiguous()
-        active = active_inputs(x.reshape(-1, x.shape[-1]), max_density)
+        active = active_inputs(x.reshape(-1, x.shape[-1]),
+                               event_density_limit(weight, max_density))
         if active is not None:
             return spike_linear(x, weight, bias, active), "event"
     return nn.functional.linear(x, weight, bias), "dense"

@@ -1,4 +1,5 @@
-"""Exact event-driven simulation of SRM neurons with online STDP and lateral inhibition.
+"""Exact event-driven simulation of SRM (and LIF) neurons with online STDP and lateral
+inhibition.
 
 Each output neuron ``k`` follows the spike response model of
 :mod:`spikewave.neurons.srm`. Because both kernels are sums of the exponentials
@@ -16,6 +17,12 @@ derivative changes sign inside it, at its interior maximum; the crossing time is
 bisected to machine precision. No crossing is tested during the refractory period
 ``t_ref`` after a neuron's spike. When several neurons would cross in one interval the
 earliest fires first and its inhibition is applied before the others are tested.
+
+The same engine runs leaky integrate-and-fire neurons with instantaneous synapses
+(:func:`run_lif_network`): ``u = V - E_L`` is ``A`` alone (``B = 0``), an input spike
+jumps ``A`` by its weight (mV) unless the neuron is refractory, a spike resets ``A`` to 0;
+spikes then fall on the input that crosses, and equal those of
+:func:`spikewave.neurons.lif.simulate_lif_exact` (tested).
 
 Plasticity uses the rule functions of :mod:`spikewave.plasticity.stdp` (one copy of the
 rule for every engine). The state is explicit (:class:`SRMNetworkState`): a run takes a
@@ -38,6 +45,7 @@ from spikewave._validation import (
     check_number,
     fail,
 )
+from spikewave.neurons.lif import LIFParams
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams, stdp_on_post, stdp_on_pre
 from spikewave.sim.spiketrains import SpikeTrains
@@ -124,6 +132,8 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
               t_now, srm, rule, plastic, inh_a, inh_b, record_times,
               snapshot_times):  # pragma: no cover - compiled
     tau_m, tau_s, thr, k1, k2, t_ref, kn = srm[0], srm[1], srm[2], srm[3], srm[4], srm[5], srm[6]
+    # LIF mode (srm[7] = 0 there): inputs jump A only and are ignored while refractory
+    kn_b, lif = srm[7], srm[8] != 0.0
     n_k, n_aff = weights.shape
     n_in = times.shape[0]
     out_t = np.empty(64)
@@ -199,8 +209,9 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
         i = afferents[e]
         for k in range(n_k):
             w = weights[k, i]
-            a[k] += kn * w
-            b[k] += kn * w
+            if not (lif and t_now <= last_post[k] + t_ref):
+                a[k] += kn * w
+                b[k] += kn_b * w
             if plastic:
                 weights[k, i], x[k, i], x_t[k, i], y[k, i], y_t[k, i] = stdp_on_pre(
                     w, x[k, i], x_t[k, i], y[k, i], y_t[k, i], t_now, rule)
@@ -211,7 +222,15 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
 
 
 def srm_array(p: SRMParams) -> np.ndarray:
-    return np.array([p.tau_m_ms, p.tau_s_ms, p.threshold, p.k1, p.k2, p.t_ref_ms, p.epsp_norm])
+    return np.array([p.tau_m_ms, p.tau_s_ms, p.threshold, p.k1, p.k2, p.t_ref_ms, p.epsp_norm,
+                     p.epsp_norm, 0.0])
+
+
+def lif_array(p: LIFParams) -> np.ndarray:
+    """The LIF with instantaneous synapses in the engine's terms: ``u = V - E_L = A`` (no
+    fast component), an input jumps ``A`` by its weight (mV), a spike resets ``A`` to 0."""
+    return np.array([p.tau_m_ms, 0.25 * p.tau_m_ms, p.v_th_mv - p.e_l_mv, 0.0, 0.0,
+                     p.t_ref_ms, 1.0, 0.0, 1.0])
 
 
 def run_srm_network(
@@ -244,6 +263,14 @@ def run_srm_network(
     srm = SRMParams() if srm is None else srm
     check_refractory(srm)
     alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
+    return _run(trains, state, srm_array(srm), stdp, _ipsp_coefficients(alpha, ipsp, srm),
+                offset_ms, record_times_ms, snapshot_times_ms)
+
+
+def _run(trains: SpikeTrains, state: SRMNetworkState, neuron: np.ndarray,
+         stdp: STDPParams | None, ipsp: tuple[float, float], offset_ms: float | None,
+         record_times_ms: np.ndarray | None, snapshot_times_ms: np.ndarray | None
+         ) -> EventDrivenRun:
     offset = state.t_ms if offset_ms is None else check_number("offset_ms", offset_ms)
     if offset < state.t_ms:
         raise fail("offset_ms", offset, f"at least the state's time, {state.t_ms:g} ms "
@@ -259,9 +286,38 @@ def run_srm_network(
     out_t, out_k, u, w_snaps = _run_core(
         trains.times_ms, trains.afferents, offset, end, new.weights, new.a, new.b,
         new.last_post_ms, new.pre_trace, new.pre_trace_ms, new.post_trace, new.post_trace_ms,
-        state.t_ms, srm_array(srm), rule, stdp is not None,
-        *_ipsp_coefficients(alpha, ipsp, srm), rec, snaps)
+        state.t_ms, neuron, rule, stdp is not None, *ipsp, rec, snaps)
     return EventDrivenRun(replace(new, t_ms=end), out_t, out_k, u, w_snaps)
+
+
+def run_lif_network(
+    trains: SpikeTrains,
+    state: SRMNetworkState,
+    lif: LIFParams | None = None,
+    stdp: STDPParams | None = None,
+    inhibition: float = 0.0,
+    offset_ms: float | None = None,
+    record_times_ms: np.ndarray | None = None,
+    snapshot_times_ms: np.ndarray | None = None,
+) -> EventDrivenRun:
+    """:func:`run_srm_network` for leaky integrate-and-fire neurons with instantaneous
+    synapses (the model of :func:`spikewave.neurons.lif.simulate_lif_exact`)::
+
+        tau_m dV/dt = E_L - V,   an input spike of weight w (mV): V -> V + w,
+        V >= V_th: spike, V -> V_reset = E_L, inputs ignored for t_ref (until t_ref included)
+
+    Exact: between inputs V only decays, so a spike falls on the input that crosses the
+    threshold. The weights (``state.weights``) are jumps in mV, STDP (same rules, bounds in
+    mV) and lateral inhibition (an immediate drop of ``inhibition x (V_th - E_L)``, decaying
+    with ``tau_m``) as in the SRM engine; the recorded potential is ``V - E_L``.
+    """
+    lif = LIFParams() if lif is None else lif
+    if lif.v_reset_mv != lif.e_l_mv:
+        raise fail("v_reset_mv", lif.v_reset_mv, f"equal to e_l_mv = {lif.e_l_mv:g} mV in the "
+                   "event-driven network engine (reset to rest)", "LIFParams")
+    alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
+    return _run(trains, state, lif_array(lif), stdp, (alpha * (lif.v_th_mv - lif.e_l_mv), 0.0),
+                offset_ms, record_times_ms, snapshot_times_ms)
 
 
 IPSP_SHAPES = ("epsp", "step")
