@@ -70,3 +70,28 @@ def test_masquelier2009_quick_learns_the_pattern(tmp_path):
     lats = sorted(x for x in js["latencies_ms"] if x is not None)
     # a distributed code: one neuron at the pattern start, another at a later part
     assert len(lats) >= 2 and lats[0] < 10.0 and lats[1] - lats[0] > 5.0
+
+
+def test_masquelier2009_judges_successive_parts():
+    from spikewave.experiments.masquelier2009 import judge
+
+    hit = np.array([[1.0], [0.95], [0.99]])
+    precision = np.ones((3, 1))
+    verdict = judge(hit, precision, np.array([[5.0], [12.0], [20.0]]))
+    assert verdict["success"] and verdict["selective_neurons"] == 3
+    assert verdict["latencies_ms"] == [5.0, 12.0, 20.0]
+    close = judge(hit, precision, np.array([[5.0], [6.0], [20.0]]))  # two on one part
+    assert not close["distinct"] and not close["success"]
+    silent = judge(np.array([[1.0], [0.0], [0.99]]), precision,
+                   np.array([[5.0], [np.nan], [20.0]]))
+    assert silent["selective_neurons"] == 2 and silent["latencies_ms"][1] is None
+    assert not silent["success"]
+
+
+def test_masquelier2009_runs_reports_a_success_rate(tmp_path):
+    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
+    js = REPRODUCTIONS["masquelier2009"].execute(ctx, duration_s=3.0, runs=2).to_json()
+    assert js["success_rate"] == 0.0  # 3 s is far too short to learn
+    assert [r["seed"] for r in js["runs"]] == [0, 1]
+    assert js["runs"][0]["selective_neurons"] == js["selective_neurons"]
+    assert js["config"]["runs"] == 2

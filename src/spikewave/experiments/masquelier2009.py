@@ -30,15 +30,30 @@ identical). Input statistics and neuron as in 2008; 3 patterns share 1/3 of the 
 from __future__ import annotations
 
 import argparse
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
 
-from spikewave._validation import NON_NEGATIVE, POSITIVE, Interval, check_int, check_number, fail
+from spikewave._validation import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Interval,
+    check_choice,
+    check_int,
+    check_number,
+    fail,
+)
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
-from spikewave.sim.eventdriven import SRMNetworkState, present_repeated, repeat_times
+from spikewave.sim.eventdriven import (
+    IPSP_SHAPES,
+    SRMNetworkState,
+    present_repeated,
+    repeat_times,
+)
 from spikewave.sim.masquelier_input import PatternInputParams, make_pattern_input
 
 SELECTIVE_HIT = 0.9
@@ -86,76 +101,120 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or the EPSP kernel (rises over ~4.6 ms)")
     parser.add_argument("--weight-spread", type=float, default=0.1,
                         help="initial weights uniform in 0.475 +- this (default 0.1)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs on seeds seed .. seed+runs-1, spread over the cores; adds "
+                             "success_rate and the per-run records (the figure: first seed)")
+
+
+def simulate(seed: int, n_k: int, n_p: int, duration_s: float, alpha: float, freq: float,
+             weight_spread: float, ipsp: str, record: bool = False) -> dict:
+    """One run: selectivity over the last third, judged; with ``record`` also what the
+    figure needs (the run, pattern onsets and ids, the record times)."""
+    p_in = PatternInputParams(n_patterns=n_p, pattern_freq=freq)
+    srm = SRMParams(threshold=0.5 * p_in.n_pattern)
+    rng = np.random.default_rng(seed)
+    block = make_pattern_input(p_in, rng)
+    duration_ms = duration_s * 1000.0
+    # identical neurons would stay identical (they cross threshold together, and an IPSP
+    # rises from zero): initial weights are drawn around the 2008 value to break symmetry
+    w0 = rng.uniform(0.475 - weight_spread, 0.475 + weight_spread, (n_k, int(p_in.n_afferents)))
+    rec = np.arange(duration_ms - 400.0, duration_ms, 0.1) if record else None
+    out = present_repeated(block.trains, duration_ms, SRMNetworkState.initial(w0), srm,
+                           STDPParams(), alpha, record_times_ms=rec, ipsp=ipsp)
+    onsets = repeat_times(block.pattern_onsets_ms, block.trains.duration_ms, duration_ms)
+    ids = np.tile(block.pattern_ids, int(np.ceil(duration_ms / block.trains.duration_ms)))
+    ids = ids[:onsets.size]
+    hit, precision, latency = selectivity(out.spike_times_ms, out.spike_neurons, onsets, ids,
+                                          n_k, n_p, duration_ms * 2.0 / 3.0, duration_ms)
+    verdict = judge(hit, precision, latency)
+    verdict.update(seed=seed, n_output_spikes=int(out.spike_times_ms.size))
+    if record:
+        verdict["_figure"] = (out, onsets, ids, rec, srm.threshold)
+    return verdict
+
+
+def judge(hit: np.ndarray, precision: np.ndarray, latency: np.ndarray) -> dict:
+    """The checks of one run from its ``[K, P]`` hit rate, precision and latency."""
+    n_k, n_p = hit.shape
+    selective = (hit > SELECTIVE_HIT) & (precision >= SELECTIVE_PRECISION)
+    pref = np.where(selective.any(axis=1), np.argmax(selective, axis=1), -1)
+    best = np.argmax(hit, axis=1)
+    responsive = hit[np.arange(n_k), best] > 0.5
+    distinct = True
+    for q in range(n_p):
+        lats = sorted(latency[k, q] for k in range(n_k) if pref[k] == q)
+        if any(b - a < DISTINCT_MS for a, b in zip(lats, lats[1:], strict=False)):
+            distinct = False
+    learned = float(np.mean(selective.any(axis=0)))
+    n_selective = int(selective.any(axis=1).sum())
+    return {"patterns_learned": learned, "distinct": distinct,
+            "responsive_neurons": int(responsive.sum()), "selective_neurons": n_selective,
+            "success": bool(learned == 1.0 and distinct and n_selective == n_k),
+            "latencies_ms": [float(latency[k, best[k]]) if responsive[k] else None
+                             for k in range(n_k)],
+            "preferred_pattern": pref, "hit_rate": hit, "precision": precision}
 
 
 def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float | None = None,
         inhibition: float = 2.0, pattern_freq: float | None = None,
-        weight_spread: float = 0.1, ipsp: str = "step") -> Result:
+        weight_spread: float = 0.1, ipsp: str = "step", runs: int = 1) -> Result:
     from spikewave.plot.stdp import competition_figure
 
     n_k = check_int("neurons", neurons, 1, 1000)
     n_p = check_int("patterns", patterns, 1, 100)
+    n_runs = check_int("runs", runs, 1, 10_000)
     alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
     weight_spread = check_number("weight_spread", weight_spread, Interval(0.0, 0.475, "both"))
+    check_choice("ipsp", ipsp, IPSP_SHAPES)
     default_s = 225.0 if ctx.quick else 450.0
     duration = check_number("duration_s", default_s if duration_s is None else duration_s,
                             POSITIVE)
     if duration < 3.0:
         raise fail("duration_s", duration_s, "at least 3 s")
     freq = pattern_freq if pattern_freq is not None else (0.25 if n_p == 1 else 1.0 / 3.0)
-    p_in = PatternInputParams(n_patterns=n_p, pattern_freq=freq)
-    srm = SRMParams(threshold=0.5 * p_in.n_pattern)
-    stdp = STDPParams()
-    rng = np.random.default_rng(ctx.seed)
-    block = make_pattern_input(p_in, rng)
-    duration_ms = duration * 1000.0
-    # identical neurons would stay identical (they cross threshold together, and an IPSP
-    # rises from zero): initial weights are drawn around the 2008 value to break symmetry
-    w0 = rng.uniform(0.475 - weight_spread, 0.475 + weight_spread, (n_k, int(p_in.n_afferents)))
-    rec = np.arange(duration_ms - 400.0, duration_ms, 0.1)
-    bar = ctx.progress_bar(total=1, desc="masquelier2009")
-    out = present_repeated(block.trains, duration_ms, SRMNetworkState.initial(w0), srm, stdp,
-                           alpha, record_times_ms=rec, ipsp=ipsp)
-    bar.update()
+    options = dict(n_k=n_k, n_p=n_p, duration_s=duration, alpha=alpha, freq=freq,
+                   weight_spread=weight_spread, ipsp=ipsp)
+    seeds = range(ctx.seed, ctx.seed + n_runs)
+    bar = ctx.progress_bar(total=n_runs, desc="masquelier2009")
+    # the compiled engine releases the GIL: one thread per core
+    with ThreadPoolExecutor(max_workers=min(n_runs, os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(simulate, s, record=(i == 0), **options)
+                   for i, s in enumerate(seeds)]
+        records = []
+        for f in futures:
+            records.append(f.result())
+            bar.update()
     bar.close()
-    onsets = repeat_times(block.pattern_onsets_ms, block.trains.duration_ms, duration_ms)
-    ids = np.tile(block.pattern_ids, int(np.ceil(duration_ms / block.trains.duration_ms)))
-    ids = ids[:onsets.size]
-    start = duration_ms * 2.0 / 3.0
-    hit, precision, latency = selectivity(out.spike_times_ms, out.spike_neurons, onsets, ids,
-                                          n_k, n_p, start, duration_ms)
-    selective = (hit > SELECTIVE_HIT) & (precision >= SELECTIVE_PRECISION)
-    pref = np.where(selective.any(axis=1), np.argmax(selective, axis=1), -1)
-    best = np.argmax(hit, axis=1)
-    responsive = hit[np.arange(n_k), best] > 0.5
-    latencies = [float(latency[k, best[k]]) if responsive[k] else None for k in range(n_k)]
-    learned = float(np.mean(selective.any(axis=0)))
-    distinct = True
-    for q in range(n_p):
-        lats = sorted(latency[k, q] for k in range(n_k) if pref[k] == q)
-        if any(b - a < DISTINCT_MS for a, b in zip(lats, lats[1:], strict=False)):
-            distinct = False
-    n_selective = float(selective.any(axis=1).sum())
-    fig = competition_figure(out, onsets, ids, rec, n_k, srm.threshold,
+    first = records[0]
+    out, onsets, ids, rec, threshold = first.pop("_figure")
+    fig = competition_figure(out, onsets, ids, rec, n_k, threshold,
                              ctx.figure_path("competition.png"))
     metrics = [
-        Metric("patterns_learned", learned, 1.0, "= 1 (every pattern has a selective neuron)",
-               learned == 1.0),
-        Metric("distinct", float(distinct), 1.0, "no two neurons on the same pattern part",
-               distinct),
-        Metric("responsive_neurons", float(responsive.sum()), float(n_k),
+        Metric("patterns_learned", first["patterns_learned"], 1.0,
+               "= 1 (every pattern has a selective neuron)", first["patterns_learned"] == 1.0),
+        Metric("distinct", float(first["distinct"]), 1.0,
+               "no two neurons on the same pattern part", first["distinct"]),
+        Metric("responsive_neurons", float(first["responsive_neurons"]), float(n_k),
                "reported (fire in > 50 % of a pattern's presentations)", None),
-        Metric("selective_neurons", n_selective, float(n_k),
+        Metric("selective_neurons", float(first["selective_neurons"]), float(n_k),
                "= K (1 pattern: each neuron codes a part; several: neurons spread)",
-               n_selective == n_k),
+               first["selective_neurons"] == n_k),
     ]
-    return Result("masquelier2009", REPRODUCTION.title, metrics, [fig],
-                  extra={"latencies_ms": latencies, "preferred_pattern": pref,
-                         "hit_rate": hit, "precision": precision,
-                         "n_output_spikes": int(out.spike_times_ms.size)},
+    extra = {k: first[k] for k in ("latencies_ms", "preferred_pattern", "hit_rate",
+                                   "precision", "n_output_spikes")}
+    if n_runs > 1:
+        rate = float(np.mean([r["success"] for r in records]))
+        metrics.append(Metric("success_rate", rate, None, "reported: runs where every check "
+                              "above holds", None))
+        extra["runs"] = [{k: r[k] for k in ("seed", "success", "selective_neurons",
+                                            "responsive_neurons", "latencies_ms")}
+                         for r in records]
+    return Result("masquelier2009", REPRODUCTION.title, metrics, [fig], extra=extra,
                   config={"neurons": n_k, "patterns": n_p, "duration_s": duration,
                           "inhibition": alpha, "ipsp": ipsp, "weight_spread": weight_spread,
-                          "seed": ctx.seed, "input": asdict(p_in), "stdp": asdict(stdp)})
+                          "seed": ctx.seed, "runs": n_runs,
+                          "input": asdict(PatternInputParams(n_patterns=n_p, pattern_freq=freq)),
+                          "stdp": asdict(STDPParams())})
 
 
 REPRODUCTION = Reproduction(
