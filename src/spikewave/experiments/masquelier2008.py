@@ -145,15 +145,20 @@ def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputPar
 
 def run_many(seeds, workers: int | None = None, progress=None, first_options=None,
              **kwargs) -> list[SingleRun]:
-    """Run the seeds in parallel threads (the compiled parts release the GIL).
+    """:func:`simulate` on each seed, spread over threads (see :func:`run_seeds`)."""
+    return run_seeds(simulate, seeds, workers, progress, first_options, **kwargs)
 
-    ``first_options`` are extra keyword arguments for the first seed only (recording).
-    """
+
+def run_seeds(fn, seeds, workers: int | None = None, progress=None, first_options=None,
+              **kwargs) -> list:
+    """``fn(seed, **kwargs)`` for each seed in parallel threads (the compiled parts
+    release the GIL), results in seed order; ``first_options`` are extra keyword arguments
+    for the first seed only (recording)."""
     workers = workers or os.cpu_count() or 1
     seeds = [int(s) for s in seeds]
     extra = [dict(first_options or {})] + [{}] * (len(seeds) - 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(simulate, s, **kwargs, **more)
+        futures = [pool.submit(fn, s, **kwargs, **more)
                    for s, more in zip(seeds, extra, strict=True)]
         results = []
         for f in futures:

@@ -30,8 +30,6 @@ identical). Input statistics and neuron as in 2008; 3 patterns share 1/3 of the 
 from __future__ import annotations
 
 import argparse
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -45,6 +43,7 @@ from spikewave._validation import (
     check_number,
     fail,
 )
+from spikewave.experiments.masquelier2008 import run_seeds
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
@@ -174,16 +173,9 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
     freq = pattern_freq if pattern_freq is not None else (0.25 if n_p == 1 else 1.0 / 3.0)
     options = dict(n_k=n_k, n_p=n_p, duration_s=duration, alpha=alpha, freq=freq,
                    weight_spread=weight_spread, ipsp=ipsp)
-    seeds = range(ctx.seed, ctx.seed + n_runs)
     bar = ctx.progress_bar(total=n_runs, desc="masquelier2009")
-    # the compiled engine releases the GIL: one thread per core
-    with ThreadPoolExecutor(max_workers=min(n_runs, os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(simulate, s, record=(i == 0), **options)
-                   for i, s in enumerate(seeds)]
-        records = []
-        for f in futures:
-            records.append(f.result())
-            bar.update()
+    records = run_seeds(simulate, range(ctx.seed, ctx.seed + n_runs), progress=bar,
+                        first_options={"record": True}, **options)
     bar.close()
     first = records[0]
     out, onsets, ids, rec, threshold = first.pop("_figure")
