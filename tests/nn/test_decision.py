@@ -24,7 +24,7 @@ def test_sparse_inputs_lists_the_fired_inputs_per_image():
 
 def test_reward_potentiates_fired_inputs_and_punishment_depresses_them():
     layer = RSTDPDecision(in_maps=1, n_classes=2, maps_per_class=1, kernel_size=2,
-                          weight_std=0.0, weight_mean=0.5)
+                          weight_std=0.0, weight_mean=0.5, dtype=torch.float64)
     layer.weight[1] += 0.1  # map 1 (class 1) wins on any input
     fired = torch.tensor([[[True, False], [False, True]]])
     before = layer.weight.clone()
@@ -39,13 +39,14 @@ def test_reward_potentiates_fired_inputs_and_punishment_depresses_them():
     assert layer.learn_reference(torch.zeros_like(fired), 0) == -1  # silence: no decision
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("padding", [0, 2])
-def test_kernel_matches_reference_decisions_and_weights(padding):
+def test_kernel_matches_reference_decisions_and_weights(padding, dtype):
     fired = _fired((40, 6, 5, 5), 0.1, seed=padding)
     fired[3] = False  # one silent image
     labels = np.random.default_rng(0).integers(0, 3, 40)
-    fast = RSTDPDecision(6, 3, 4, 3, padding=padding, seed=1)
-    ref = RSTDPDecision(6, 3, 4, 3, padding=padding, seed=1)
+    fast = RSTDPDecision(6, 3, 4, 3, padding=padding, seed=1, dtype=dtype)
+    ref = RSTDPDecision(6, 3, 4, 3, padding=padding, seed=1, dtype=dtype)
     ref.use_kernel = False
     for start in (0, 20):  # two batches: the adapted rates must agree too
         d_fast = fast.learn_batch(fired[start:start + 20], labels[start:start + 20])
@@ -53,8 +54,11 @@ def test_kernel_matches_reference_decisions_and_weights(padding):
         np.testing.assert_array_equal(d_fast, d_ref)
         assert fast.rates == ref.rates
     assert d_fast[3 - 0] == -1 or start == 20
-    torch.testing.assert_close(fast.weight, ref.weight, rtol=0, atol=1e-12)
+    assert fast.weight.dtype == dtype
+    torch.testing.assert_close(fast.weight, ref.weight, rtol=0, atol=0)  # same steps, same order
     np.testing.assert_array_equal(fast.decide(fired), ref.decide(fired))
+    big = _fired((300, 6, 5, 5), 0.3, seed=7)  # spread over threads: same as one pass
+    np.testing.assert_array_equal(fast.decide(big), ref.decide(big))
     assert (fast.weight >= 0.2).all() and (fast.weight <= 0.8).all()
 
 
@@ -83,6 +87,8 @@ def test_adaptive_rates_and_bad_input():
     with pytest.raises(ParameterError, match="'punish_plus'"):
         RSTDPParams(punish_plus=0.01)
     layer = RSTDPDecision(2, 2, 1, 3)
+    with pytest.raises(ParameterError, match="'dtype'"):
+        RSTDPDecision(2, 2, 1, 3, dtype=torch.float16)
     with pytest.raises(ParameterError, match="'fired'"):
         layer.decide(torch.zeros(1, 3, 5, 5))
     with pytest.raises(ParameterError, match="'labels'"):
