@@ -24,8 +24,6 @@ from spikewave.kernels.reference import (
     recurrent_lif_multistep_reference,
 )
 
-recurrent_lif_multistep = recurrent_lif_multistep_reference
-
 
 def use_fused() -> bool:
     return os.environ.get("SPIKEWAVE_KERNELS", "auto") != "reference"
@@ -60,6 +58,20 @@ def alif_multistep(x, beta, rho, threshold, adaptation, reset, spike_fn, detach_
                                                    spike_fn, detach_reset)
     return alif_multistep_reference(x, beta, rho, threshold, adaptation, reset, spike_fn,
                                     detach_reset)
+
+
+def recurrent_lif_multistep(x, w_rec, beta, threshold, reset, spike_fn, detach_reset=False):
+    """Recurrent LIF over ``x[T, B, N]`` (input ``x[t] + S[t-1] @ w_rec.T``): ``(spikes,
+    v_last)``; the fused kernel of :mod:`spikewave.kernels.recurrent_fused` (event-driven
+    forward) when it applies, else the reference."""
+    if use_fused():
+        from spikewave.kernels import recurrent_fused
+
+        if recurrent_fused.supports(x, w_rec, beta, spike_fn):
+            return recurrent_fused.recurrent_lif_multistep_fused(
+                x, w_rec, beta, threshold, reset, spike_fn, detach_reset)
+    return recurrent_lif_multistep_reference(x, w_rec, beta, threshold, reset, spike_fn,
+                                             detach_reset)
 
 
 def lif_multistep(x, beta, threshold, reset, spike_fn, detach_reset=False, v0=None):
