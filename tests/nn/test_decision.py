@@ -62,6 +62,32 @@ def test_kernel_matches_reference_decisions_and_weights(padding, dtype):
     assert (fast.weight >= 0.2).all() and (fast.weight <= 0.8).all()
 
 
+@pytest.mark.parametrize("use_kernel", [True, False])
+def test_dropout_silences_maps_for_a_batch(use_kernel):
+    """Dropped maps neither win nor learn during the batch; a new draw each batch; the
+    kernel and the reference draw the same maps and end with the same weights."""
+    fired = _fired((30, 4, 5, 5), 0.3, seed=5)
+    labels = np.random.default_rng(1).integers(0, 3, 30)
+    layer = RSTDPDecision(4, 3, 4, 3, seed=2, dropout=0.5)
+    layer.use_kernel = use_kernel
+    masks = []
+    for start in (0, 15):
+        before = layer.weight.clone()
+        layer.learn_batch(fired[start:start + 15], labels[start:start + 15])
+        dropped = torch.from_numpy(~layer.enabled)
+        assert 0 < int(dropped.sum()) < 12
+        assert torch.equal(layer.weight[dropped], before[dropped])
+        assert not torch.equal(layer.weight[~dropped], before[~dropped])
+        masks.append(layer.enabled.copy())
+    assert not np.array_equal(*masks)
+    twin = RSTDPDecision(4, 3, 4, 3, seed=2, dropout=0.5)
+    twin.use_kernel = not use_kernel
+    for start in (0, 15):
+        twin.learn_batch(fired[start:start + 15], labels[start:start + 15])
+    torch.testing.assert_close(twin.weight, layer.weight, rtol=0, atol=0)
+    assert (layer.decide(fired) >= 0).all()  # deciding uses every map
+
+
 def test_rstdp_learns_a_separable_toy_task():
     """Two classes whose images light different halves of the input: R-STDP alone learns
     to tell them apart."""
@@ -87,6 +113,8 @@ def test_adaptive_rates_and_bad_input():
     with pytest.raises(ParameterError, match="'punish_plus'"):
         RSTDPParams(punish_plus=0.01)
     layer = RSTDPDecision(2, 2, 1, 3)
+    with pytest.raises(ParameterError, match="'dropout'"):
+        RSTDPDecision(2, 2, 1, 3, dropout=1.0)
     with pytest.raises(ParameterError, match="'dtype'"):
         RSTDPDecision(2, 2, 1, 3, dtype=torch.float16)
     with pytest.raises(ParameterError, match="'fired'"):

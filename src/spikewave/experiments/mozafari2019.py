@@ -24,7 +24,7 @@ import time
 import numpy as np
 import torch
 
-from spikewave._validation import check_int, fail
+from spikewave._validation import Interval, check_int, check_number, fail
 from spikewave.experiments._vision import add_data_arguments, check_options, load, train_stdp_layers
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.nn.decision import RSTDPDecision
@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "quick 10)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="images between rate adaptations (default 1000; 100 on digits)")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="fraction of decision maps silenced per R-STDP batch while "
+                             "learning (Mozafari et al. 2018's dropout; default 0 as in "
+                             "SpykeTorch's MozafariDeep)")
     parser.add_argument("--forward-inhibition", choices=("on", "off"), default=None,
                         help="pointwise inhibition on the spikes passed to the next layer "
                              "(default off as in SpykeTorch's MozafariDeep; on for digits)")
@@ -49,13 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         train_images: int | None = None, stdp_images: int | None = None,
         epochs: int | None = None, batch_size: int | None = None,
-        forward_inhibition: str | None = None) -> Result:
+        forward_inhibition: str | None = None, dropout: float = 0.0) -> Result:
     n_stdp = check_options(ctx, dataset, stdp_images)
     small = dataset == "digits"
     n_epochs = check_int("epochs", epochs if epochs is not None else
                          (10 if ctx.quick else (40 if small else 60)), 1)
     batch = check_int("batch_size", batch_size if batch_size is not None else
                       (100 if small else 1000), 1)
+    dropout = check_number("dropout", dropout, Interval(0.0, 1.0, "left"))
     inhibit = forward_inhibition or ("on" if small else "off")
     if inhibit not in ("on", "off"):
         raise fail("forward_inhibition", forward_inhibition, "'on' or 'off'")
@@ -72,7 +77,7 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     extract_s = time.perf_counter() - start
 
     decision = RSTDPDecision(int(arch.layers[-1].out_maps), 10, 20, 5, padding=2,
-                             seed=ctx.seed)
+                             seed=ctx.seed, dropout=dropout)
     initial_acc = float(np.mean(decision.decide(fired_te) == y_te))
     rng = np.random.default_rng(ctx.seed)
     curve: list[dict[str, float]] = []
@@ -122,7 +127,8 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
                "extract_s": extract_s, "rstdp_s": rstdp_s, "silent_test_fraction": silent,
                "learning_images": [h[-1][0] for h in histories], "curve": curve},
         config={"dataset": dataset, "stdp_images": n_stdp, "epochs": n_epochs,
-                "batch_size": batch, "forward_inhibition": inhibit, "seed": ctx.seed})
+                "batch_size": batch, "forward_inhibition": inhibit, "dropout": dropout,
+                "seed": ctx.seed})
 
 
 REPRODUCTION = Reproduction(

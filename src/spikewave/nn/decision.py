@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from spikewave._numba import njit
-from spikewave._validation import check_int, fail
+from spikewave._validation import Interval, check_int, check_number, fail
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.plasticity.reward import RSTDPParams, adapted_rates
 from spikewave.plasticity.stdp import ordinal_stdp_update
@@ -46,12 +46,14 @@ def _potentials(pot, lo, hi, act_c, act_y, act_x, w_ckkf, pad):  # pragma: no co
 
 
 @njit
-def _winner(pot):  # pragma: no cover - compiled
-    """``(f, oy, ox)`` of the largest positive potential, the first in ``(f, oy, ox)``
-    order on ties; ``f = -1`` when none is positive."""
+def _winner(pot, enabled):  # pragma: no cover - compiled
+    """``(f, oy, ox)`` of the largest positive potential among the ``enabled`` maps, the
+    first in ``(f, oy, ox)`` order on ties; ``f = -1`` when none is positive."""
     best = pot.dtype.type(0.0)
     bf = by = bx = -1
     for f in range(pot.shape[2]):
+        if not enabled[f]:
+            continue
         for oy in range(pot.shape[0]):
             for ox in range(pot.shape[1]):
                 if pot[oy, ox, f] > best:
@@ -63,17 +65,19 @@ def _winner(pot):  # pragma: no cover - compiled
 def _decide_kernel(ptr, act_c, act_y, act_x, w_ckkf, map_class, pad, ho, wo, lo, hi,
                    decisions):  # pragma: no cover - compiled
     pot = np.zeros((ho, wo, w_ckkf.shape[3]), w_ckkf.dtype)
+    enabled = np.ones(w_ckkf.shape[3], np.bool_)
     for i in range(lo, hi):
         _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
-        bf = _winner(pot)[0]
+        bf = _winner(pot, enabled)[0]
         decisions[i] = -1 if bf < 0 else map_class[bf]
 
 
 @njit
-def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, map_class, n_c, h, w, pad,
-                  rates, w_bounds, decisions):  # pragma: no cover - compiled
-    """Images one after the other: decide, then reward (``rates[0:2]``) or punish
-    (``rates[2:4]``) the winner; ``rates`` and ``w_bounds`` in the weights' dtype."""
+def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, map_class, enabled, n_c, h, w,
+                  pad, rates, w_bounds, decisions):  # pragma: no cover - compiled
+    """Images one after the other: decide among the ``enabled`` maps, then reward
+    (``rates[0:2]``) or punish (``rates[2:4]``) the winner; ``rates`` and ``w_bounds`` in
+    the weights' dtype."""
     k, n_f = w_ckkf.shape[1], w_ckkf.shape[3]
     ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
     pot = np.zeros((ho, wo, n_f), w_ckkf.dtype)
@@ -81,7 +85,7 @@ def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, map_class, n_c, h, w
     w_min, w_max = w_bounds[0], w_bounds[1]
     for i in range(len(ptr) - 1):
         _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
-        bf, by, bx = _winner(pot)
+        bf, by, bx = _winner(pot, enabled)
         decisions[i] = -1 if bf < 0 else map_class[bf]
         if bf < 0:
             continue
@@ -120,7 +124,7 @@ class RSTDPDecision:
     def __init__(self, in_maps: int, n_classes: int, maps_per_class: int, kernel_size: int,
                  padding: int = 0, params: RSTDPParams | None = None, seed: int = 0,
                  weight_mean: float = 0.8, weight_std: float = 0.05,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, dropout: float = 0.0) -> None:
         c = check_int("in_maps", in_maps, 1)
         self.n_classes = check_int("n_classes", n_classes, 2)
         self.maps_per_class = check_int("maps_per_class", maps_per_class, 1)
@@ -137,6 +141,10 @@ class RSTDPDecision:
         self.map_class = torch.arange(n_f) // self.maps_per_class
         self.rates = adapted_rates(self.params, 1.0, 1.0)
         self.use_kernel = True
+        self.dropout = check_number("dropout", dropout, Interval(0.0, 1.0, "left"),
+                                    owner="RSTDPDecision")
+        self._dropout_rng = np.random.default_rng(seed)
+        self.enabled = np.ones(n_f, bool)
 
     # -- reference ------------------------------------------------------------------
     def decide_reference(self, fired: torch.Tensor) -> torch.Tensor:
@@ -149,6 +157,7 @@ class RSTDPDecision:
     def learn_reference(self, fired: torch.Tensor, label: int) -> int:
         """One labelled image ``[C, H, W]``: decide, then reward or punish the winner."""
         pot = F.conv2d(fired[None].to(self.weight.dtype), self.weight, padding=self.padding)[0]
+        pot[torch.from_numpy(~self.enabled)] = 0.0  # dropped maps stay silent
         best, idx = pot.flatten().max(0)
         if best <= 0:
             return -1
@@ -174,7 +183,8 @@ class RSTDPDecision:
         (ptr, c, y, x), w_ckkf = self._sparse(fired)
         decisions = np.empty(len(fired), np.int64)
         real = w_ckkf.dtype.type
-        _rstdp_kernel(ptr, c, y, x, labels, w_ckkf, self.map_class.numpy(), fired.shape[1],
+        _rstdp_kernel(ptr, c, y, x, labels, w_ckkf, self.map_class.numpy(), self.enabled,
+                      fired.shape[1],
                       fired.shape[2], fired.shape[3], self.padding,
                       np.asarray(self.rates, dtype=real),
                       np.array([self.params.w_min, self.params.w_max], dtype=real), decisions)
@@ -200,11 +210,15 @@ class RSTDPDecision:
 
     def learn_batch(self, fired: torch.Tensor, labels: np.ndarray) -> np.ndarray:
         """Present a batch one image at a time with R-STDP; then adapt the rates to the
-        batch's hit and miss fractions. Returns the decisions made while learning."""
+        batch's hit and miss fractions. Returns the decisions made while learning. With
+        ``dropout`` > 0 a fresh random fraction ``dropout`` of the maps is silenced for the
+        batch (Mozafari et al. 2018's dropout: fewer maps dominate the decisions)."""
         labels = np.asarray(labels, np.int64)
         if len(labels) != len(fired):
             raise fail("labels", f"{len(labels)} labels for {len(fired)} images",
                        "one label per image")
+        if self.dropout > 0:
+            self.enabled = self._dropout_rng.random(len(self.enabled)) >= self.dropout
         if self.use_kernel:
             decisions = self._learn_kernel(fired, labels)
         else:
