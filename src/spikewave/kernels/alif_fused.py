@@ -34,25 +34,40 @@ from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _sg_row
 @njit
 def _forward(x, beta, thr, alpha, rho, reset, m0, m1, u_out, th_out, s_out, a_last
              ):  # pragma: no cover - compiled
-    real = x.dtype.type  # computed in the arrays' precision, as lif_fused
+    """Computed in the arrays' precision; one loop per reset over 1-D row slices (which
+    LLVM vectorises), as :func:`spikewave.kernels.lif_fused._forward`."""
+    real = x.dtype.type
     thr, alpha, rho = real(thr), real(alpha), real(rho)
     one, zero = real(1.0), real(0.0)
-    n_t = x.shape[0]
     width = m1 - m0
     vr = np.zeros(width, x.dtype)
-    for m in range(m0, m1):
-        a_last[m] = zero
-    for t in range(n_t):
-        for m in range(m0, m1):
-            th = thr + alpha * a_last[m]
-            v = beta[m] * vr[m - m0] + x[t, m]
-            u = v - th
-            spike = one if u >= zero else zero
-            u_out[t, m] = u
-            th_out[t, m] = th
-            s_out[t, m] = spike
-            vr[m - m0] = v - th * spike if reset == 0 else v * (one - spike)
-            a_last[m] = rho * a_last[m] + spike
+    b = beta[m0:m1]
+    a = a_last[m0:m1]
+    a[:] = zero
+    for t in range(x.shape[0]):
+        xt, ut, tht, st = x[t, m0:m1], u_out[t, m0:m1], th_out[t, m0:m1], s_out[t, m0:m1]
+        if reset == 0:  # V - th S: exactly V - th or V
+            for m in range(width):
+                th = thr + alpha * a[m]
+                v = b[m] * vr[m] + xt[m]
+                u = v - th
+                spike = one if u >= zero else zero
+                ut[m] = u
+                tht[m] = th
+                st[m] = spike
+                vr[m] = v - th if u >= zero else v
+                a[m] = rho * a[m] + spike
+        else:  # V (1 - S): exactly 0 or V
+            for m in range(width):
+                th = thr + alpha * a[m]
+                v = b[m] * vr[m] + xt[m]
+                u = v - th
+                spike = one if u >= zero else zero
+                ut[m] = u
+                tht[m] = th
+                st[m] = spike
+                vr[m] = zero if u >= zero else v
+                a[m] = rho * a[m] + spike
 
 
 @njit
@@ -61,43 +76,53 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
     real = u_all.dtype.type
     alpha, rho = real(alpha), real(rho)
     one, zero = real(1.0), real(0.0)
-    n_t = u_all.shape[0]
     width = m1 - m0
+    b = beta[m0:m1]
+    gb = g_beta[m0:m1]
     g_vr = np.zeros(width, u_all.dtype)
-    g_a = np.empty(width, u_all.dtype)
+    g_a = g_alast[m0:m1].copy()
     sg = np.empty(width, u_all.dtype)
-    for m in range(m0, m1):
-        g_a[m - m0] = g_alast[m]
-        g_beta[m] = zero
+    gb[:] = zero
     cut = zero if detach else one
-    for t in range(n_t - 1, -1, -1):
+    for t in range(u_all.shape[0] - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
-        for m in range(m0, m1):
-            i = m - m0
-            u = u_all[t, m]
-            th = th_all[t, m]
-            v = u + th
-            spike = one if u >= zero else zero
-            d = sg[i]
-            gvr = g_vr[i]
-            if reset == 0:
-                gs = g_s[t, m] + g_a[i] - cut * gvr * th
+        ut, tht, gst, gxt = u_all[t, m0:m1], th_all[t, m0:m1], g_s[t, m0:m1], g_x[t, m0:m1]
+        if reset == 0:
+            for m in range(width):
+                u = ut[m]
+                th = tht[m]
+                spike = one if u >= zero else zero
+                d = sg[m]
+                gvr = g_vr[m]
+                gs = gst[m] + g_a[m] - cut * gvr * th
                 gv = gs * d + gvr
                 gth = -gs * d - gvr * spike
-            else:
-                gs = g_s[t, m] + g_a[i] - cut * gvr * v
+                gxt[m] = gv
+                g_vr[m] = b[m] * gv
+                g_a[m] = rho * g_a[m] + alpha * gth
+        else:
+            for m in range(width):
+                u = ut[m]
+                v = u + tht[m]
+                spike = one if u >= zero else zero
+                d = sg[m]
+                gvr = g_vr[m]
+                gs = gst[m] + g_a[m] - cut * gvr * v
                 gv = gs * d + gvr * (one - spike)
                 gth = -gs * d
-            g_x[t, m] = gv
-            g_vr[i] = beta[m] * gv
-            g_a[i] = rho * g_a[i] + alpha * gth
+                gxt[m] = gv
+                g_vr[m] = b[m] * gv
+                g_a[m] = rho * g_a[m] + alpha * gth
         if t > 0:
-            for m in range(m0, m1):
-                up = u_all[t - 1, m]
-                thp = th_all[t - 1, m]
-                sp = one if up >= zero else zero
-                vr_prev = up + thp * (one - sp) if reset == 0 else (up + thp) * (one - sp)
-                g_beta[m] += g_x[t, m] * vr_prev
+            up, thp = u_all[t - 1, m0:m1], th_all[t - 1, m0:m1]
+            if reset == 0:  # Vr[t-1] = (up + thp) - thp sp
+                for m in range(width):
+                    vr_prev = up[m] if up[m] >= zero else up[m] + thp[m]
+                    gb[m] += gxt[m] * vr_prev
+            else:  # Vr[t-1] = (up + thp)(1 - sp)
+                for m in range(width):
+                    vr_prev = zero if up[m] >= zero else up[m] + thp[m]
+                    gb[m] += gxt[m] * vr_prev
 
 
 @torch.library.custom_op("spikewave::alif_forward", mutates_args=())

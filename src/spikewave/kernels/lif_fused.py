@@ -71,60 +71,78 @@ def _sg_row(u_row, kind, s, m0, m1, out):  # pragma: no cover - compiled
 def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no cover
     """Steps ``x[T, cols]`` from the state in ``v_last`` (the reset potential before step 0;
     zeros for a fresh start), which holds the state after the last step on return.
-    Computed in the arrays' precision (float32 stays float32, as in the reference)."""
+    Computed in the arrays' precision (float32 stays float32, as in the reference). One
+    branch-free loop per reset over 1-D row slices, which LLVM vectorises (measured 3x
+    faster than the same arithmetic indexed ``[t, m]`` with the reset tested inside)."""
     real = x.dtype.type
     thr = real(thr)
     one, zero = real(1.0), real(0.0)
-    n_t = x.shape[0]
-    for t in range(n_t):
-        for m in range(m0, m1):
-            v = beta[m] * v_last[m] + x[t, m]
-            u = v - thr
-            spike = one if u >= zero else zero
-            u_out[t, m] = u
-            s_out[t, m] = spike
-            v_last[m] = v - thr * spike if reset == 0 else v * (one - spike)
+    b = beta[m0:m1]
+    vr = v_last[m0:m1]
+    for t in range(x.shape[0]):
+        xt, ut, st = x[t, m0:m1], u_out[t, m0:m1], s_out[t, m0:m1]
+        if reset == 0:  # V - thr S: exactly V - thr or V
+            for m in range(m1 - m0):
+                v = b[m] * vr[m] + xt[m]
+                u = v - thr
+                ut[m] = u
+                st[m] = one if u >= zero else zero
+                vr[m] = v - thr if u >= zero else v
+        else:  # V (1 - S): exactly 0 or V
+            for m in range(m1 - m0):
+                v = b[m] * vr[m] + xt[m]
+                u = v - thr
+                ut[m] = u
+                st[m] = one if u >= zero else zero
+                vr[m] = zero if u >= zero else v
 
 
 @njit
 def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1,
               g_x, g_beta, v_init, g_vinit):  # pragma: no cover - compiled
     """Reverse pass over ``u_all[T, cols]``; ``v_init`` is the state before step 0 (zeros
-    for a fresh start) and ``g_vinit`` receives its gradient (in the arrays' precision)."""
+    for a fresh start) and ``g_vinit`` receives its gradient (in the arrays' precision).
+    Loops over 1-D row slices with the reset chosen outside them, as in :func:`_forward`."""
     real = u_all.dtype.type
     thr = real(thr)
     one, zero = real(1.0), real(0.0)
     n_t = u_all.shape[0]
     width = m1 - m0
-    g_vr = np.empty(width, u_all.dtype)
+    b = beta[m0:m1]
+    gb = g_beta[m0:m1]
+    g_vr = g_vlast[m0:m1].copy()
     sg = np.empty(width, u_all.dtype)
-    for m in range(m0, m1):
-        g_vr[m - m0] = g_vlast[m]
-        g_beta[m] = zero
+    gb[:] = zero
     cut = zero if detach else one  # whether the reset's gradient flows
+    c_thr = cut * thr
     for t in range(n_t - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
-        for m in range(m0, m1):
-            u = u_all[t, m]
-            d = sg[m - m0]
-            spike = one if u >= zero else zero
-            if reset == 0:
-                dvr = one - cut * thr * d
-            else:
-                dvr = (one - spike) - cut * (u + thr) * d
-            gv = g_s[t, m] * d + g_vr[m - m0] * dvr
-            g_x[t, m] = gv
-            g_vr[m - m0] = beta[m] * gv
+        ut, gst, gxt = u_all[t, m0:m1], g_s[t, m0:m1], g_x[t, m0:m1]
+        if reset == 0:  # dVr/dV = 1 - cut thr sg
+            for m in range(width):
+                gv = gst[m] * sg[m] + g_vr[m] * (one - c_thr * sg[m])
+                gxt[m] = gv
+                g_vr[m] = b[m] * gv
+        else:  # dVr/dV = (1 - S) - cut V sg
+            for m in range(width):
+                u = ut[m]
+                keep = zero if u >= zero else one
+                gv = gst[m] * sg[m] + g_vr[m] * (keep - cut * (u + thr) * sg[m])
+                gxt[m] = gv
+                g_vr[m] = b[m] * gv
         if t > 0:
-            for m in range(m0, m1):
-                up = u_all[t - 1, m]
-                sp = one if up >= zero else zero
-                # Vr[t-1]: (up + thr) - thr sp (subtract) or (up + thr)(1 - sp) (zero)
-                vr_prev = up + thr * (one - sp) if reset == 0 else (up + thr) * (one - sp)
-                g_beta[m] += g_x[t, m] * vr_prev
-    for m in range(m0, m1):
-        g_beta[m] += g_x[0, m] * v_init[m]
-        g_vinit[m] = g_vr[m - m0]
+            up = u_all[t - 1, m0:m1]
+            if reset == 0:  # Vr[t-1] = (up + thr) - thr sp
+                for m in range(width):
+                    vr_prev = up[m] if up[m] >= zero else up[m] + thr
+                    gb[m] += gxt[m] * vr_prev
+            else:  # Vr[t-1] = (up + thr)(1 - sp)
+                for m in range(width):
+                    vr_prev = zero if up[m] >= zero else up[m] + thr
+                    gb[m] += gxt[m] * vr_prev
+    for m in range(width):
+        gb[m] += g_x[0, m0 + m] * v_init[m0 + m]
+        g_vinit[m0 + m] = g_vr[m]
 
 
 def _blocks(cols: int) -> list[tuple[int, int]]:
