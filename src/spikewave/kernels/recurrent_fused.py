@@ -41,7 +41,8 @@ from spikewave.nn.surrogate import Surrogate
 @njit
 def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma: no cover
     """Batch rows ``b0:b1`` of ``x[T, B, N]`` through the whole time loop; ``w_t`` is
-    ``w_rec.T`` (row ``j``: the weights from neuron ``j``)."""
+    ``w_rec.T`` (row ``j``: the weights from neuron ``j``). The membrane update is one
+    branch-free loop per reset (vectorised), the spiking neurons are listed after it."""
     real = x.dtype.type
     thr = real(thr)
     one, zero = real(1.0), real(0.0)
@@ -51,6 +52,7 @@ def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma:
     active = np.empty(n, np.int64)
     for b in range(b0, b1):
         vr[:] = zero
+        bb = beta[b]
         n_active = 0
         for t in range(n_t):
             rec[:] = zero
@@ -58,19 +60,27 @@ def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma:
                 row = w_t[active[a]]
                 for i in range(n):
                     rec[i] += row[i]
+            xt, ut, st = x[t, b], u_out[t, b], s_out[t, b]
+            if reset == 0:  # V - thr S: exactly V - thr or V
+                for i in range(n):
+                    v = bb[i] * vr[i] + (xt[i] + rec[i])
+                    u = v - thr
+                    ut[i] = u
+                    st[i] = one if u >= zero else zero
+                    vr[i] = v - thr if u >= zero else v
+            else:  # V (1 - S): exactly 0 or V
+                for i in range(n):
+                    v = bb[i] * vr[i] + (xt[i] + rec[i])
+                    u = v - thr
+                    ut[i] = u
+                    st[i] = one if u >= zero else zero
+                    vr[i] = zero if u >= zero else v
             n_active = 0
             for i in range(n):
-                v = beta[b, i] * vr[i] + (x[t, b, i] + rec[i])
-                u = v - thr
-                spike = one if u >= zero else zero
-                u_out[t, b, i] = u
-                s_out[t, b, i] = spike
-                vr[i] = v - thr * spike if reset == 0 else v * (one - spike)
-                if u >= zero:
+                if ut[i] >= zero:
                     active[n_active] = i
                     n_active += 1
-        for i in range(n):
-            v_last[b, i] = vr[i]
+        v_last[b] = vr
 
 
 @njit
