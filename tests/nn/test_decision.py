@@ -70,12 +70,12 @@ def test_parallel_blocks_learn_bit_for_bit_as_one_thread(monkeypatch):
     fired = _fired((150, 6, 5, 5), 0.3, seed=11)
     labels = np.random.default_rng(4).integers(0, 3, 150)
     results = []
-    real = module._block_potentials
     for threads in ("1", "2"):
         monkeypatch.setenv("SPIKEWAVE_THREADS", threads)
-        calls: list[int] = []
+        calls = []
+        real = module._block_potentials
         monkeypatch.setattr(module, "_block_potentials",
-                            lambda *a, calls=calls: calls.append(1) or real(*a))
+                            lambda *a, real=real: calls.append(1) or real(*a))
         layer = RSTDPDecision(6, 3, 4, 3, padding=1, seed=3)
         made = [layer.learn_batch(fired[s:s + 50], labels[s:s + 50]) for s in (0, 50, 100)]
         assert bool(calls) == (threads == "2")
