@@ -62,29 +62,6 @@ def test_kernel_matches_reference_decisions_and_weights(padding, dtype):
     assert (fast.weight >= 0.2).all() and (fast.weight <= 0.8).all()
 
 
-def test_parallel_blocks_learn_bit_for_bit_as_one_thread(monkeypatch):
-    """Potentials of a block computed on two threads with the weights at the block's start,
-    the maps updated inside the block recomputed: the same decisions and weights."""
-    from spikewave.nn import decision as module
-
-    fired = _fired((150, 6, 5, 5), 0.3, seed=11)
-    labels = np.random.default_rng(4).integers(0, 3, 150)
-    results = []
-    for threads in ("1", "2"):
-        monkeypatch.setenv("SPIKEWAVE_THREADS", threads)
-        calls = []
-        real = module._block_potentials
-        monkeypatch.setattr(module, "_block_potentials",
-                            lambda *a, real=real: calls.append(1) or real(*a))
-        layer = RSTDPDecision(6, 3, 4, 3, padding=1, seed=3)
-        made = [layer.learn_batch(fired[s:s + 50], labels[s:s + 50]) for s in (0, 50, 100)]
-        assert bool(calls) == (threads == "2")
-        results.append((np.concatenate(made), layer.weight))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    assert torch.equal(results[0][1], results[1][1])
-    assert len(set(results[0][0].tolist())) == 3  # every class decided: real learning
-
-
 @pytest.mark.parametrize("use_kernel", [True, False])
 def test_dropout_silences_maps_for_a_batch(use_kernel):
     """Dropped maps neither win nor learn during the batch; a new draw each batch; the

@@ -73,59 +73,18 @@ def _decide_kernel(ptr, act_c, act_y, act_x, w_ckkf, map_class, pad, ho, wo, lo,
 
 
 @njit
-def _map_potentials(pot, f, lo, hi, act_c, act_y, act_x, w_fckk, pad):  # pragma: no cover
-    """Map ``f``'s slice of :func:`_potentials`: the same additions in the same order (from
-    the weights in ``[f, c, dy, dx]`` layout, contiguous for one map)."""
-    k = w_fckk.shape[2]
-    w_f = w_fckk[f]
-    ho, wo = pot.shape[0], pot.shape[1]
-    for oy in range(ho):
-        for ox in range(wo):
-            pot[oy, ox, f] = 0.0
-    for j in range(lo, hi):
-        c, y, x = act_c[j], act_y[j] + pad, act_x[j] + pad
-        for dy in range(max(0, y - ho + 1), min(k, y + 1)):
-            for dx in range(max(0, x - wo + 1), min(k, x + 1)):
-                pot[y - dy, x - dx, f] += w_f[c, dy, dx]
-
-
-@njit
-def _block_potentials(ptr, act_c, act_y, act_x, w_ckkf, pad, lo, hi, base, pots
-                      ):  # pragma: no cover - compiled
-    """``pots[i - base]`` for images ``lo:hi`` (one thread's share of a block)."""
-    for i in range(lo, hi):
-        _potentials(pots[i - base], ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
-
-
-@njit
-def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, w_fckk, map_class, enabled, n_c,
-                  h, w, pad, rates, w_bounds, decisions, i0, i1, pots, precomputed
-                  ):  # pragma: no cover - compiled
-    """Images ``i0:i1`` one after the other: decide among the ``enabled`` maps, then reward
+def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, map_class, enabled, n_c, h, w,
+                  pad, rates, w_bounds, decisions):  # pragma: no cover - compiled
+    """Images one after the other: decide among the ``enabled`` maps, then reward
     (``rates[0:2]``) or punish (``rates[2:4]``) the winner; ``rates`` and ``w_bounds`` in
-    the weights' dtype.
-
-    With ``precomputed``, ``pots[i - i0]`` already holds image i's potentials under the
-    weights as they were at image ``i0`` (computed on several threads); only the maps that
-    learned since then are recomputed before image i decides. An update changes one map,
-    and the recomputation repeats that map's additions in the same order, so decisions and
-    weights are bit for bit those of computing every image afresh (``pots[0]`` reused).
-    ``w_fckk`` is the same weights in ``[f, c, dy, dx]`` layout, kept equal to ``w_ckkf``."""
+    the weights' dtype."""
     k, n_f = w_ckkf.shape[1], w_ckkf.shape[3]
+    ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    pot = np.zeros((ho, wo, n_f), w_ckkf.dtype)
     bitmap = np.zeros((n_c, h + 2 * pad, w + 2 * pad), np.bool_)
-    changed = np.zeros(n_f, np.bool_)
-    changed_maps = np.empty(n_f, np.int64)
-    n_changed = 0
     w_min, w_max = w_bounds[0], w_bounds[1]
-    for i in range(i0, i1):
-        if precomputed:
-            pot = pots[i - i0]
-            for q in range(n_changed):
-                _map_potentials(pot, changed_maps[q], ptr[i], ptr[i + 1], act_c, act_y, act_x,
-                                w_fckk, pad)
-        else:
-            pot = pots[0]
-            _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
+    for i in range(len(ptr) - 1):
+        _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
         bf, by, bx = _winner(pot, enabled)
         decisions[i] = -1 if bf < 0 else map_class[bf]
         if bf < 0:
@@ -141,21 +100,9 @@ def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, w_fckk, map_class, e
                 for dx in range(k):
                     v = w_ckkf[c, dy, dx, bf] + (a_pre if bitmap[c, by + dy, bx + dx]
                                                  else a_other)
-                    v = min(max(v, w_min), w_max)
-                    w_ckkf[c, dy, dx, bf] = v
-                    w_fckk[bf, c, dy, dx] = v
+                    w_ckkf[c, dy, dx, bf] = min(max(v, w_min), w_max)
         for j in range(ptr[i], ptr[i + 1]):
             bitmap[act_c[j], act_y[j] + pad, act_x[j] + pad] = False
-        if not changed[bf]:
-            changed[bf] = True
-            changed_maps[n_changed] = bf
-            n_changed += 1
-
-
-# Images per block of the parallel learning path, per thread: the potentials of a block are
-# computed on all threads at once, then the block learns in order, recomputing the maps
-# already updated in the block (about BLOCK_PER_THREAD * threads / 2 maps of 200 per image).
-BLOCK_PER_THREAD = 4
 
 
 def sparse_inputs(fired: torch.Tensor) -> tuple[np.ndarray, ...]:
@@ -234,27 +181,14 @@ class RSTDPDecision:
 
     def _learn_kernel(self, fired: torch.Tensor, labels: np.ndarray) -> np.ndarray:
         (ptr, c, y, x), w_ckkf = self._sparse(fired)
-        w_fckk = self.weight.numpy().copy()  # the same weights, one map contiguous
-        n, (_, n_c, h, w), p = len(fired), fired.shape, self.padding
-        k, n_f = w_ckkf.shape[1], w_ckkf.shape[3]
-        decisions = np.empty(n, np.int64)
+        decisions = np.empty(len(fired), np.int64)
         real = w_ckkf.dtype.type
-        rates = np.asarray(self.rates, dtype=real)
-        bounds = np.array([self.params.w_min, self.params.w_max], dtype=real)
-        map_class = self.map_class.numpy()
-        threads = len(split_range(1 << 20))
-        block = BLOCK_PER_THREAD * threads if threads > 1 else n
-        pots = np.zeros((min(block, max(n, 1)), h + 2 * p - k + 1, w + 2 * p - k + 1, n_f),
-                        w_ckkf.dtype)
-        for i0 in range(0, n, block):
-            i1 = min(n, i0 + block)
-            if threads > 1:
-                parallel_for(lambda r, i0=i0: _block_potentials(
-                    ptr, c, y, x, w_ckkf, p, i0 + r[0], i0 + r[1], i0, pots),
-                    split_range(i1 - i0))
-            _rstdp_kernel(ptr, c, y, x, labels, w_ckkf, w_fckk, map_class, self.enabled, n_c,
-                          h, w, p, rates, bounds, decisions, i0, i1, pots, threads > 1)
-        self.weight = torch.from_numpy(w_fckk)
+        _rstdp_kernel(ptr, c, y, x, labels, w_ckkf, self.map_class.numpy(), self.enabled,
+                      fired.shape[1],
+                      fired.shape[2], fired.shape[3], self.padding,
+                      np.asarray(self.rates, dtype=real),
+                      np.array([self.params.w_min, self.params.w_max], dtype=real), decisions)
+        self.weight = torch.from_numpy(np.ascontiguousarray(w_ckkf.transpose(3, 0, 1, 2)))
         return decisions
 
     def _decide_kernel(self, fired: torch.Tensor) -> np.ndarray:
