@@ -34,11 +34,14 @@ from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _sg_row
 @njit
 def _forward(x, beta, thr, alpha, rho, reset, m0, m1, u_out, th_out, s_out, a_last
              ):  # pragma: no cover - compiled
-    """Computed in the arrays' precision; one loop per reset over 1-D row slices (which
-    LLVM vectorises), as :func:`spikewave.kernels.lif_fused._forward`."""
+    """Computed in the arrays' precision, in one branch-free loop over 1-D row slices
+    (which LLVM vectorises), as :func:`spikewave.kernels.lif_fused._forward`. The reset
+    removes ``S (th (1 - z) + V z)`` with ``z`` = 1 for the zero reset: exactly ``th`` or
+    ``V`` (products with 0 and 1 are exact), so ``V - th S`` or ``V (1 - S)``."""
     real = x.dtype.type
     thr, alpha, rho = real(thr), real(alpha), real(rho)
     one, zero = real(1.0), real(0.0)
+    z = one if reset == 1 else zero
     width = m1 - m0
     vr = np.zeros(width, x.dtype)
     b = beta[m0:m1]
@@ -46,28 +49,16 @@ def _forward(x, beta, thr, alpha, rho, reset, m0, m1, u_out, th_out, s_out, a_la
     a[:] = zero
     for t in range(x.shape[0]):
         xt, ut, tht, st = x[t, m0:m1], u_out[t, m0:m1], th_out[t, m0:m1], s_out[t, m0:m1]
-        if reset == 0:  # V - th S: exactly V - th or V
-            for m in range(width):
-                th = thr + alpha * a[m]
-                v = b[m] * vr[m] + xt[m]
-                u = v - th
-                spike = one if u >= zero else zero
-                ut[m] = u
-                tht[m] = th
-                st[m] = spike
-                vr[m] = v - th if u >= zero else v
-                a[m] = rho * a[m] + spike
-        else:  # V (1 - S): exactly 0 or V
-            for m in range(width):
-                th = thr + alpha * a[m]
-                v = b[m] * vr[m] + xt[m]
-                u = v - th
-                spike = one if u >= zero else zero
-                ut[m] = u
-                tht[m] = th
-                st[m] = spike
-                vr[m] = zero if u >= zero else v
-                a[m] = rho * a[m] + spike
+        for m in range(width):
+            th = thr + alpha * a[m]
+            v = b[m] * vr[m] + xt[m]
+            u = v - th
+            spike = one if u >= zero else zero
+            ut[m] = u
+            tht[m] = th
+            st[m] = spike
+            vr[m] = v - spike * (th * (one - z) + v * z)
+            a[m] = rho * a[m] + spike
 
 
 @njit
