@@ -35,13 +35,11 @@ from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _sg_row
 def _forward(x, beta, thr, alpha, rho, reset, m0, m1, u_out, th_out, s_out, a_last
              ):  # pragma: no cover - compiled
     """Computed in the arrays' precision, in one branch-free loop over 1-D row slices
-    (which LLVM vectorises), as :func:`spikewave.kernels.lif_fused._forward`. The reset
-    removes ``S (th (1 - z) + V z)`` with ``z`` = 1 for the zero reset: exactly ``th`` or
-    ``V`` (products with 0 and 1 are exact), so ``V - th S`` or ``V (1 - S)``."""
+    (which LLVM vectorises), as :func:`spikewave.kernels.lif_fused._membrane_row`: the
+    reset is exactly ``V - th`` or 0 where S = 1, ``V`` elsewhere."""
     real = x.dtype.type
     thr, alpha, rho = real(thr), real(alpha), real(rho)
     one, zero = real(1.0), real(0.0)
-    z = one if reset == 1 else zero
     width = m1 - m0
     vr = np.zeros(width, x.dtype)
     b = beta[m0:m1]
@@ -57,7 +55,7 @@ def _forward(x, beta, thr, alpha, rho, reset, m0, m1, u_out, th_out, s_out, a_la
             ut[m] = u
             tht[m] = th
             st[m] = spike
-            vr[m] = v - spike * (th * (one - z) + v * z)
+            vr[m] = (v - th if reset == 0 else zero) if u >= zero else v
             a[m] = rho * a[m] + spike
 
 

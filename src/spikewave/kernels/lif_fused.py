@@ -68,79 +68,76 @@ def _sg_row(u_row, kind, s, m0, m1, out):  # pragma: no cover - compiled
 
 
 @njit
+def _membrane_row(beta, vr, x_row, u_row, s_row, thr, reset):  # pragma: no cover - compiled
+    """One step over a row of neurons: ``V = beta Vr + x``, ``U = V - thr``, ``S = H(U)``,
+    then the reset in place in ``vr``: exactly ``V - thr`` or 0 where S = 1, ``V`` elsewhere
+    (``V - thr S`` / ``V (1 - S)``). Branch-free on 1-D slices, so LLVM vectorises it."""
+    one, zero = vr.dtype.type(1.0), vr.dtype.type(0.0)
+    for m in range(len(vr)):
+        v = beta[m] * vr[m] + x_row[m]
+        u = v - thr
+        u_row[m] = u
+        s_row[m] = one if u >= zero else zero
+        vr[m] = (v - thr if reset == 0 else zero) if u >= zero else v
+
+
+@njit
+def _gradient_row(g_s_row, sg, u_row, u_prev, has_prev, beta, thr, reset, cut, g_vr,
+                  g_x_row, g_beta):  # pragma: no cover - compiled
+    """One reverse step over a row: ``gV = gS sg + gVr dVr/dV`` into ``g_x_row``, ``gVr``
+    carried to the step before (``beta gV``), ``g_beta += gV Vr[t-1]`` when there is a step
+    before (``has_prev``; ``u_prev`` is its ``U``). ``cut`` is 0 for a detached reset."""
+    one, zero = g_vr.dtype.type(1.0), g_vr.dtype.type(0.0)
+    c_thr = cut * thr
+    if reset == 0:  # dVr/dV = 1 - cut thr sg
+        for m in range(len(g_vr)):
+            gv = g_s_row[m] * sg[m] + g_vr[m] * (one - c_thr * sg[m])
+            g_x_row[m] = gv
+            g_vr[m] = beta[m] * gv
+    else:  # dVr/dV = (1 - S) - cut V sg
+        for m in range(len(g_vr)):
+            u = u_row[m]
+            keep = zero if u >= zero else one
+            gv = g_s_row[m] * sg[m] + g_vr[m] * (keep - cut * (u + thr) * sg[m])
+            g_x_row[m] = gv
+            g_vr[m] = beta[m] * gv
+    if has_prev:  # Vr[t-1]: exactly U + thr where it did not spike, else 0 or U
+        for m in range(len(g_vr)):
+            up = u_prev[m]
+            vr_prev = (up if reset == 0 else zero) if up >= zero else up + thr
+            g_beta[m] += g_x_row[m] * vr_prev
+
+
+@njit
 def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no cover
     """Steps ``x[T, cols]`` from the state in ``v_last`` (the reset potential before step 0;
     zeros for a fresh start), which holds the state after the last step on return.
-    Computed in the arrays' precision (float32 stays float32, as in the reference). One
-    branch-free loop per reset over 1-D row slices, which LLVM vectorises (measured 3x
-    faster than the same arithmetic indexed ``[t, m]`` with the reset tested inside)."""
-    real = x.dtype.type
-    thr = real(thr)
-    one, zero = real(1.0), real(0.0)
-    b = beta[m0:m1]
-    vr = v_last[m0:m1]
+    Computed in the arrays' precision (float32 stays float32, as in the reference), one
+    :func:`_membrane_row` per step (measured 3x faster than the same arithmetic indexed
+    ``[t, m]`` with the reset tested inside the loop)."""
+    thr = x.dtype.type(thr)
     for t in range(x.shape[0]):
-        xt, ut, st = x[t, m0:m1], u_out[t, m0:m1], s_out[t, m0:m1]
-        if reset == 0:  # V - thr S: exactly V - thr or V
-            for m in range(m1 - m0):
-                v = b[m] * vr[m] + xt[m]
-                u = v - thr
-                ut[m] = u
-                st[m] = one if u >= zero else zero
-                vr[m] = v - thr if u >= zero else v
-        else:  # V (1 - S): exactly 0 or V
-            for m in range(m1 - m0):
-                v = b[m] * vr[m] + xt[m]
-                u = v - thr
-                ut[m] = u
-                st[m] = one if u >= zero else zero
-                vr[m] = zero if u >= zero else v
+        _membrane_row(beta[m0:m1], v_last[m0:m1], x[t, m0:m1], u_out[t, m0:m1],
+                      s_out[t, m0:m1], thr, reset)
 
 
 @njit
 def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1,
               g_x, g_beta, v_init, g_vinit):  # pragma: no cover - compiled
     """Reverse pass over ``u_all[T, cols]``; ``v_init`` is the state before step 0 (zeros
-    for a fresh start) and ``g_vinit`` receives its gradient (in the arrays' precision).
-    Loops over 1-D row slices with the reset chosen outside them, as in :func:`_forward`."""
+    for a fresh start) and ``g_vinit`` receives its gradient (in the arrays' precision)."""
     real = u_all.dtype.type
     thr = real(thr)
-    one, zero = real(1.0), real(0.0)
-    n_t = u_all.shape[0]
-    width = m1 - m0
-    b = beta[m0:m1]
     gb = g_beta[m0:m1]
     g_vr = g_vlast[m0:m1].copy()
-    sg = np.empty(width, u_all.dtype)
-    gb[:] = zero
-    cut = zero if detach else one  # whether the reset's gradient flows
-    c_thr = cut * thr
-    for t in range(n_t - 1, -1, -1):
+    sg = np.empty(m1 - m0, u_all.dtype)
+    gb[:] = real(0.0)
+    cut = real(0.0) if detach else real(1.0)  # whether the reset's gradient flows
+    for t in range(u_all.shape[0] - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
-        ut, gst, gxt = u_all[t, m0:m1], g_s[t, m0:m1], g_x[t, m0:m1]
-        if reset == 0:  # dVr/dV = 1 - cut thr sg
-            for m in range(width):
-                gv = gst[m] * sg[m] + g_vr[m] * (one - c_thr * sg[m])
-                gxt[m] = gv
-                g_vr[m] = b[m] * gv
-        else:  # dVr/dV = (1 - S) - cut V sg
-            for m in range(width):
-                u = ut[m]
-                keep = zero if u >= zero else one
-                gv = gst[m] * sg[m] + g_vr[m] * (keep - cut * (u + thr) * sg[m])
-                gxt[m] = gv
-                g_vr[m] = b[m] * gv
-        if t > 0:
-            up = u_all[t - 1, m0:m1]
-            if reset == 0:  # Vr[t-1] = (up + thr) - thr sp
-                for m in range(width):
-                    vr_prev = up[m] if up[m] >= zero else up[m] + thr
-                    gb[m] += gxt[m] * vr_prev
-            else:  # Vr[t-1] = (up + thr)(1 - sp)
-                for m in range(width):
-                    vr_prev = zero if up[m] >= zero else up[m] + thr
-                    gb[m] += gxt[m] * vr_prev
-    for m in range(width):
+        _gradient_row(g_s[t, m0:m1], sg, u_all[t, m0:m1], u_all[t - 1 if t > 0 else 0, m0:m1],
+                      t > 0, beta[m0:m1], thr, reset, cut, g_vr, g_x[t, m0:m1], gb)
+    for m in range(m1 - m0):
         gb[m] += g_x[0, m0 + m] * v_init[m0 + m]
         g_vinit[m0 + m] = g_vr[m]
 

@@ -34,82 +34,60 @@ import torch
 
 from spikewave._numba import njit
 from spikewave.kernels._threads import parallel_for, split_range
-from spikewave.kernels.lif_fused import KINDS, RESETS, _sg_row, loop_supports
+from spikewave.kernels.lif_fused import (
+    KINDS,
+    RESETS,
+    _gradient_row,
+    _membrane_row,
+    _sg_row,
+    loop_supports,
+)
 from spikewave.nn.surrogate import Surrogate
 
 
 @njit
 def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma: no cover
     """Batch rows ``b0:b1`` of ``x[T, B, N]`` through the whole time loop; ``w_t`` is
-    ``w_rec.T`` (row ``j``: the weights from neuron ``j``). The membrane update is one
-    branch-free loop per reset (vectorised), the spiking neurons are listed after it."""
-    real = x.dtype.type
-    thr = real(thr)
-    one, zero = real(1.0), real(0.0)
+    ``w_rec.T`` (row ``j``: the weights from neuron ``j``). The membrane update is
+    :func:`~spikewave.kernels.lif_fused._membrane_row`; the spiking neurons are listed
+    after it."""
+    thr = x.dtype.type(thr)
     n_t, n = x.shape[0], x.shape[2]
-    rec = np.empty(n, x.dtype)
-    vr = np.empty(n, x.dtype)
+    drive = np.empty(n, x.dtype)
     active = np.empty(n, np.int64)
     for b in range(b0, b1):
-        vr[:] = zero
-        bb = beta[b]
+        vr = v_last[b]
+        vr[:] = 0.0
         n_active = 0
         for t in range(n_t):
-            rec[:] = zero
+            drive[:] = 0.0
             for a in range(n_active):
                 row = w_t[active[a]]
                 for i in range(n):
-                    rec[i] += row[i]
-            xt, ut, st = x[t, b], u_out[t, b], s_out[t, b]
-            if reset == 0:  # V - thr S: exactly V - thr or V
-                for i in range(n):
-                    v = bb[i] * vr[i] + (xt[i] + rec[i])
-                    u = v - thr
-                    ut[i] = u
-                    st[i] = one if u >= zero else zero
-                    vr[i] = v - thr if u >= zero else v
-            else:  # V (1 - S): exactly 0 or V
-                for i in range(n):
-                    v = bb[i] * vr[i] + (xt[i] + rec[i])
-                    u = v - thr
-                    ut[i] = u
-                    st[i] = one if u >= zero else zero
-                    vr[i] = zero if u >= zero else v
+                    drive[i] += row[i]
+            xt = x[t, b]
+            for i in range(n):
+                drive[i] = xt[i] + drive[i]  # x[t] + S[t-1] @ w_rec.T
+            _membrane_row(beta[b], vr, drive, u_out[t, b], s_out[t, b], thr, reset)
             n_active = 0
             for i in range(n):
-                if ut[i] >= zero:
+                if u_out[t, b, i] >= 0.0:
                     active[n_active] = i
                     n_active += 1
-        v_last[b] = vr
 
 
 @njit
-def _backward_step(g_s_t, u_t, u_prev, has_prev, beta, thr, reset, detach, kind, scale,
-                   m0, m1, g_vr, g_v_t, g_beta):  # pragma: no cover - compiled
-    """One reverse step over flat columns ``m0:m1``: ``g_s_t`` already holds the recurrent
-    term; writes ``gV[t]`` into ``g_v_t``, carries ``g_vr`` to step t-1, adds to ``g_beta``."""
-    real = u_t.dtype.type
-    thr = real(thr)
-    one, zero = real(1.0), real(0.0)
-    cut = zero if detach else one
-    sg = np.empty(m1 - m0, u_t.dtype)
-    _sg_row(u_t, kind, scale, m0, m1, sg)
-    for m in range(m0, m1):
-        u = u_t[m]
-        d = sg[m - m0]
-        spike = one if u >= zero else zero
-        if reset == 0:
-            dvr = one - cut * thr * d
-        else:
-            dvr = (one - spike) - cut * (u + thr) * d
-        gv = g_s_t[m] * d + g_vr[m] * dvr
-        g_v_t[m] = gv
-        g_vr[m] = beta[m] * gv
-        if has_prev:
-            up = u_prev[m]
-            sp = one if up >= zero else zero
-            vr_prev = up + thr * (one - sp) if reset == 0 else (up + thr) * (one - sp)
-            g_beta[m] += gv * vr_prev
+def _backward_step(g_s_t, u2, t, beta, thr, reset, detach, kind, scale, m0, m1, g_vr,
+                   g_v_t, g_beta):  # pragma: no cover - compiled
+    """Reverse step ``t`` over flat columns ``m0:m1`` (:func:`~spikewave.kernels.lif_fused.
+    _gradient_row`): ``g_s_t`` already holds the recurrent term; writes ``gV[t]`` into
+    ``g_v_t``, carries ``g_vr`` to step t-1, adds to ``g_beta``."""
+    real = u2.dtype.type
+    sg = np.empty(m1 - m0, u2.dtype)
+    _sg_row(u2[t], kind, scale, m0, m1, sg)
+    _gradient_row(g_s_t[m0:m1], sg, u2[t, m0:m1], u2[t - 1 if t > 0 else 0, m0:m1], t > 0,
+                  beta[m0:m1], real(thr), reset, real(0.0) if detach else real(1.0),
+                  g_vr[m0:m1], g_v_t[m0:m1], g_beta[m0:m1])
 
 
 @njit
@@ -179,10 +157,9 @@ def recurrent_lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Ten
             torch.addmm(gs[t].reshape(u.shape[1:]), g_x[t + 1].reshape(u.shape[1:]), w,
                         out=g_s_t)
         g_s_flat = g_s_t.reshape(-1).numpy()
-        prev = u2[t - 1] if t > 0 else u2[0]
-        parallel_for(lambda r, t=t, prev=prev, g_s_flat=g_s_flat: _backward_step(
-            g_s_flat, u2[t], prev, t > 0, b, threshold, reset, detach, kind, scale, r[0],
-            r[1], g_vr, g_xn[t], g_beta), blocks)
+        parallel_for(lambda r, t=t, g_s_flat=g_s_flat: _backward_step(
+            g_s_flat, u2, t, b, threshold, reset, detach, kind, scale, r[0], r[1], g_vr,
+            g_xn[t], g_beta), blocks)
     g_x3 = g_x.reshape(u.shape)
     density = float((u[:-1] >= 0).float().mean()) if n_t > 1 else 0.0
     if n_t == 1:
