@@ -45,8 +45,9 @@ def test_spikes_are_exact_threshold_crossings():
     assert np.all(np.diff(run.spike_times_ms) >= SRM.t_ref_ms)
 
 
-def test_compiled_engine_equals_its_python_source():
-    trains, w = scenario(n_aff=40, duration=300.0, seed=2, n_k=2)
+@pytest.mark.parametrize("n_k", [1, 2])
+def test_compiled_engine_equals_its_python_source(n_k):
+    trains, w = scenario(n_aff=40, duration=300.0, seed=2, n_k=n_k)
     rule = STDPParams().as_array()
 
     def call(fn):
@@ -161,3 +162,26 @@ def test_lif_mode_gives_the_spikes_of_the_exact_single_lif():
     assert learned.state.weights.min() >= 0.0 and learned.state.weights.max() <= 2.0
     with pytest.raises(ParameterError, match="v_reset_mv"):
         run_lif_network(trains, SRMNetworkState.initial(w_mv), LIFParams(v_reset_mv=-70.0))
+
+
+@pytest.mark.parametrize("plastic", [False, True])
+def test_single_neuron_fast_path_equals_the_general_path(plastic):
+    # one neuron runs its quiet stretches in registers (_quiet_single); beside a silent
+    # second neuron (zero weights, no inhibition) it goes through the general K-neuron
+    # loop: bit-identical
+    trains, w = scenario(n_aff=200, duration=2000.0, seed=5)
+    rec = np.linspace(3.0, 1997.0, 300)
+    snaps = np.array([500.0, 1500.0])
+    stdp = STDPParams() if plastic else None
+    srm = SRM.replace(threshold=40.0)
+    one = run_srm_network(trains, SRMNetworkState.initial(w), srm, stdp,
+                          record_times_ms=rec, snapshot_times_ms=snaps)
+    two = run_srm_network(trains, SRMNetworkState.initial(np.vstack([w, 0.0 * w])), srm,
+                          stdp, record_times_ms=rec, snapshot_times_ms=snaps)
+    assert one.spike_times_ms.size > 20
+    assert np.all(two.spike_neurons == 0)
+    np.testing.assert_array_equal(two.spike_times_ms, one.spike_times_ms)
+    np.testing.assert_array_equal(two.recorded_u[:, :1], one.recorded_u)
+    np.testing.assert_array_equal(two.weight_snapshots[:, :1], one.weight_snapshots)
+    np.testing.assert_array_equal(two.state.weights[:1], one.state.weights)
+    np.testing.assert_array_equal(two.state.a[:1], one.state.a)

@@ -22,6 +22,7 @@ One block (150 s by default) is generated; the experiment presents it repeatedly
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,13 @@ import numpy as np
 from spikewave._numba import njit
 from spikewave._validation import NON_NEGATIVE, POSITIVE, Interval, Params, fail, param
 from spikewave.sim.fastrng import seed_state, xoshiro_uniform
-from spikewave.sim.spiketrains import RandomLike, SpikeTrains, as_generator, sort_spikes
+from spikewave.sim.spiketrains import (
+    SORT_SCALE,
+    RandomLike,
+    SpikeTrains,
+    as_generator,
+    sort_spikes,
+)
 
 
 @dataclass(frozen=True)
@@ -159,9 +166,20 @@ def _drifting_trains(n_aff, n_steps, dt_ms, max_rate, max_silence, max_speed,
 
 @njit
 def _slot_index(times, slot_ms, n_slots):  # pragma: no cover - compiled
+    """``min(t // slot_ms, n_slots - 1)`` for every time ``t >= 0``. Python's floor division
+    is exact (it goes through ``fmod``, ~15 ns); for an integer ``slot_ms`` the rounded
+    quotient, corrected by one exact product, gives the same integer several times faster."""
     out = np.empty(times.shape[0], np.int64)
+    exact = slot_ms == math.floor(slot_ms) and slot_ms < 2.0**20
     for i in range(times.shape[0]):
-        out[i] = min(int(times[i] // slot_ms), n_slots - 1)
+        t = times[i]
+        if exact and t < 2.0**32:
+            q = math.floor(t / slot_ms)
+            if q * slot_ms > t:  # the quotient was rounded up to the next integer
+                q -= 1.0
+            out[i] = min(int(q), n_slots - 1)
+        else:
+            out[i] = min(int(t // slot_ms), n_slots - 1)
     return out
 
 
@@ -173,6 +191,47 @@ def _outside_own_pattern(slot_of, aff, slot_pattern, members):  # pragma: no cov
         q = slot_pattern[slot_of[i]]
         keep[i] = q < 0 or not members[q, aff[i]]
     return keep
+
+
+@njit
+def _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times, noise_aff, n_aff,
+                     aff_bits, scale):  # pragma: no cover - compiled
+    """The packed sort keys of :func:`~spikewave.sim.spiketrains.sort_spikes` (time in
+    units of ``1/scale`` ms, then afferent) of the kept drift spikes, the pattern copies
+    (afferent + ``n_aff``) and the noise, written straight into one array."""
+    n_keep = 0
+    for i in range(keep.shape[0]):
+        n_keep += keep[i]
+    keys = np.empty(n_keep + copy_times.shape[0] + noise_times.shape[0], np.int64)
+    j = 0
+    for i in range(times.shape[0]):
+        if keep[i]:
+            keys[j] = (np.int64(math.floor(times[i] * scale)) << aff_bits) | np.int64(aff[i])
+            j += 1
+    for i in range(copy_times.shape[0]):
+        keys[j] = ((np.int64(math.floor(copy_times[i] * scale)) << aff_bits)
+                   | np.int64(copy_aff[i] + n_aff))
+        j += 1
+    for i in range(noise_times.shape[0]):
+        keys[j] = ((np.int64(math.floor(noise_times[i] * scale)) << aff_bits)
+                   | np.int64(noise_aff[i]))
+        j += 1
+    return keys
+
+
+@njit
+def _unpack_block_keys(keys, n_aff, aff_bits, scale):  # pragma: no cover - compiled
+    """Times, afferents (offset removed) and the pattern-copy flags of sorted keys."""
+    times = np.empty(keys.shape[0])
+    aff = np.empty(keys.shape[0], np.int32)
+    is_copy = np.empty(keys.shape[0], np.bool_)
+    mask = (np.int64(1) << aff_bits) - 1
+    for i in range(keys.shape[0]):
+        times[i] = (keys[i] >> aff_bits) / scale
+        a = keys[i] & mask
+        is_copy[i] = a >= n_aff
+        aff[i] = a - n_aff if a >= n_aff else a
+    return times, aff, is_copy
 
 
 def pattern_slots(n_slots: int, freq: float, rng: np.random.Generator) -> np.ndarray:
@@ -241,15 +300,22 @@ def make_pattern_input(p: PatternInputParams | None = None,
     noise_times = gen.uniform(0.0, block_ms, noise_counts.sum())
     noise_aff = np.repeat(np.arange(n_aff, dtype=np.int32), noise_counts)
 
-    all_times = np.concatenate([times[keep], copy_times, noise_times])
-    all_aff = np.concatenate([aff[keep], copy_aff, noise_aff])
     # mark pattern copies by an afferent offset that survives the sort, then strip it
-    n_keep = int(keep.sum())
-    all_aff = all_aff.astype(np.int64)
-    all_aff[n_keep:n_keep + copy_times.size] += n_aff
-    sorted_times, sorted_aff = sort_spikes(all_times, all_aff, 2 * n_aff)
-    is_copy = sorted_aff >= n_aff
-    sorted_aff[is_copy] -= n_aff
+    aff_bits = max(1, int(2 * n_aff - 1).bit_length())
+    if block_ms * SORT_SCALE * 2.0**aff_bits < 2.0**62:  # sort_spikes' packed keys, fused
+        keys = _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times,
+                                noise_aff, n_aff, aff_bits, SORT_SCALE)
+        keys.sort()
+        sorted_times, sorted_aff, is_copy = _unpack_block_keys(keys, n_aff, aff_bits,
+                                                               SORT_SCALE)
+    else:
+        all_times = np.concatenate([times[keep], copy_times, noise_times])
+        all_aff = np.concatenate([aff[keep], copy_aff, noise_aff]).astype(np.int64)
+        n_keep = int(keep.sum())
+        all_aff[n_keep:n_keep + copy_times.size] += n_aff
+        sorted_times, sorted_aff = sort_spikes(all_times, all_aff, 2 * n_aff)
+        is_copy = sorted_aff >= n_aff
+        sorted_aff[is_copy] -= n_aff
     trains = SpikeTrains(sorted_times, sorted_aff, n_aff, block_ms)
     return PatternInput(trains, is_copy, onsets.astype(float), n_pat, refs[0][0], refs[0][1],
                         p, slot_pattern[slots], members, refs)

@@ -35,6 +35,31 @@ def as_generator(rng: RandomLike) -> np.random.Generator:
     raise fail("seed", rng, "a non-negative integer or a numpy.random.Generator")
 
 
+@njit
+def _first_problem(times, aff, n, duration):  # pragma: no cover - compiled
+    """One pass over a spike list: 0 if valid, else the first check that fails (1 a
+    non-finite time, 2 a time outside ``[0, duration)``, 3 unsorted, 4 an index outside
+    ``[0, n)``), in that order of priority."""
+    nonfinite = outside = unsorted = bad_index = False
+    prev = -np.inf
+    for i in range(times.shape[0]):
+        t = times[i]
+        nonfinite |= not math.isfinite(t)
+        outside |= (t < 0.0) | (t >= duration)
+        unsorted |= t < prev
+        prev = t
+        bad_index |= (aff[i] < 0) | (aff[i] >= n)
+    if nonfinite:
+        return 1
+    if outside:
+        return 2
+    if unsorted:
+        return 3
+    if bad_index:
+        return 4
+    return 0
+
+
 @dataclass(frozen=True)
 class SpikeTrains:
     """Spikes of ``n_afferents`` afferents on ``[0, duration_ms)``, sorted by time.
@@ -60,15 +85,16 @@ class SpikeTrains:
             raise fail("afferents", f"array of dtype {aff.dtype}", "integer indices",
                        "SpikeTrains")
         if times.size:
-            if not np.all(np.isfinite(times)):
+            problem = _first_problem(times, aff, n, duration)
+            if problem == 1:
                 raise fail("times_ms", "an array with NaN or inf", "finite times", "SpikeTrains")
-            if times[0] < 0 or times[-1] >= duration:
+            if problem == 2:
                 raise fail("times_ms", f"times in [{times.min():g}, {times.max():g}]",
                            f"times in [0, duration_ms = {duration:g})", "SpikeTrains")
-            if np.any(np.diff(times) < 0):
+            if problem == 3:
                 raise fail("times_ms", "an unsorted array", "sorted in increasing order "
                            "(use SpikeTrains.from_unsorted)", "SpikeTrains")
-            if aff.min() < 0 or aff.max() >= n:
+            if problem == 4:
                 raise fail("afferents", f"indices in [{aff.min()}, {aff.max()}]",
                            f"indices in [0, {n - 1}]", "SpikeTrains")
         object.__setattr__(self, "times_ms", times)
@@ -119,6 +145,9 @@ class SpikeTrains:
                                          self.n_afferents, self.duration_ms)
 
 
+SORT_SCALE = 2.0**20  # sort_spikes rounds times down to multiples of 1/SORT_SCALE ms
+
+
 @njit
 def _pack_keys(times, afferents, aff_bits, scale):  # pragma: no cover - compiled
     keys = np.empty(times.shape[0], np.int64)
@@ -150,7 +179,7 @@ def sort_spikes(times_ms: np.ndarray, afferents: np.ndarray,
     times = np.ascontiguousarray(times_ms, dtype=np.float64)
     aff = np.ascontiguousarray(afferents)
     aff_bits = max(1, int(n_afferents - 1).bit_length())
-    scale = 2.0**20
+    scale = SORT_SCALE
     if times.size == 0 or times.min() < 0 or times.max() * scale * 2.0**aff_bits >= 2.0**62:
         order = np.argsort(times, kind="stable")
         return times[order], aff[order].astype(np.int32)
