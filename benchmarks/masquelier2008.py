@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -142,6 +143,9 @@ def _brian2(python: str, block, seconds: float, standalone: bool) -> dict:
         path = Path(tmp) / "input.npz"
         np.savez(path, times_ms=times[keep], afferents=aff[keep])
         mode = ["standalone"] if standalone else []
+        # absolute: the child runs in the temporary directory
+        python = os.path.abspath(python) if os.sep in python else (
+            shutil.which(python) or python)
         proc = subprocess.run([python, str(HERE / "_brian2_masquelier.py"), str(path), *mode],
                               capture_output=True, text=True, timeout=3600, cwd=tmp)
     if proc.returncode != 0:
