@@ -1,13 +1,15 @@
 """Event-driven dense layer for binary spike inputs: gather forward, scatter backward.
 
 For spikes ``s[R, in]`` (0 or 1) the current ``s @ W.T + b`` is a sum of the weight columns
-of the active inputs, and the weight gradient ``g.T @ s`` adds each row's output gradient
-into the columns of its active inputs. Both cost ``(active inputs) x out`` instead of
-``R x in x out``: at 10 % input density, a tenth of a dense product. The input gradient
+of the active inputs, and the weight gradient ``g.T @ s`` sums, for each input, the output
+gradients of the rows where it was active (the active entries transposed to columns). Both
+cost ``(active inputs) x out`` instead of ``R x in x out``: at 10 % input density, a tenth
+of a dense product. The input gradient
 ``g @ W`` is dense and computed by the usual product when the input needs one.
 
 Weights are kept transposed (``W.T``, ``[in, out]``) so that each active input adds one
-contiguous row; rows of the batch are split over threads (the kernels release the GIL).
+contiguous row; rows of the batch (forward) or inputs (weight gradient) are split over
+threads (the kernels release the GIL).
 The reference is ``torch.nn.functional.linear``; parity tests hold the two together.
 """
 
@@ -21,27 +23,73 @@ from spikewave.kernels._threads import parallel_for, split_range
 
 
 @njit
-def _gather_rows(idx_ptr, idx, w_t, bias, r0, r1, out):  # pragma: no cover - compiled
-    n_out = w_t.shape[1]
-    for r in range(r0, r1):
-        acc = out[r]
-        for o in range(n_out):
-            acc[o] = bias[o]
-        for j in range(idx_ptr[r], idx_ptr[r + 1]):
-            row = w_t[idx[j]]
-            for o in range(n_out):
-                acc[o] += row[o]
+def _sum_rows(src, sel, j0, j1, acc):  # pragma: no cover - compiled
+    """``acc += src[sel[j0]] + ... + src[sel[j1 - 1]]``, four source rows per pass over
+    ``acc`` (one load and store of ``acc`` per four rows, not per row: measured 1.4x
+    faster than row by row for 1024-wide float32 rows)."""
+    n = acc.shape[0]
+    j = j0
+    while j + 4 <= j1:
+        a, b, c, d = src[sel[j]], src[sel[j + 1]], src[sel[j + 2]], src[sel[j + 3]]
+        for o in range(n):
+            acc[o] += (a[o] + b[o]) + (c[o] + d[o])
+        j += 4
+    while j < j1:
+        a = src[sel[j]]
+        for o in range(n):
+            acc[o] += a[o]
+        j += 1
 
 
 @njit
-def _scatter_cols(idx_ptr, idx, grad, r0, r1, g_w_t):  # pragma: no cover - compiled
-    n_out = grad.shape[1]
+def _gather_rows(idx_ptr, idx, w_t, bias, r0, r1, out):  # pragma: no cover - compiled
+    """``out[r] = bias + sum of W.T rows of the inputs active in row r``, rows r0..r1."""
     for r in range(r0, r1):
-        g = grad[r]
-        for j in range(idx_ptr[r], idx_ptr[r + 1]):
-            row = g_w_t[idx[j]]
-            for o in range(n_out):
-                row[o] += g[o]
+        acc = out[r]
+        acc[:] = bias
+        _sum_rows(w_t, idx, idx_ptr[r], idx_ptr[r + 1], acc)
+
+
+@njit
+def _gather_cols(col_ptr, rows, grad, i0, i1, accumulate, g_w_t):  # pragma: no cover
+    """``g_w_t[i] (+)= sum of grad rows of the batch rows where input i was active``, for
+    inputs i0..i1: the weight gradient ``(g.T @ s).T``, one contiguous row per input."""
+    for i in range(i0, i1):
+        acc = g_w_t[i]
+        if not accumulate:
+            acc[:] = 0.0
+        _sum_rows(grad, rows, col_ptr[i], col_ptr[i + 1], acc)
+
+
+@njit
+def input_columns(ptr, idx, n_in):  # pragma: no cover - compiled
+    """The CSC transpose ``(col_ptr, rows)`` of the CSR ``(ptr, idx)`` of active inputs:
+    for each input, the rows (relative to ``ptr``'s first row) where it was active, in
+    increasing order. ``ptr`` may be a slice of a longer one (its offsets index ``idx``)."""
+    col_ptr = np.zeros(n_in + 1, np.int64)
+    for j in range(ptr[0], ptr[ptr.shape[0] - 1]):
+        col_ptr[idx[j] + 1] += 1
+    for i in range(n_in):
+        col_ptr[i + 1] += col_ptr[i]
+    fill = col_ptr[:-1].copy()
+    rows = np.empty(col_ptr[n_in], np.int64)
+    for r in range(ptr.shape[0] - 1):
+        for j in range(ptr[r], ptr[r + 1]):
+            i = idx[j]
+            rows[fill[i]] = r
+            fill[i] += 1
+    return col_ptr, rows
+
+
+def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
+                      g_w_t: np.ndarray, accumulate: bool) -> None:
+    """``g_w_t[in, out] (+)= (grad.T @ s).T`` for the spikes ``s`` whose active inputs are
+    the CSR ``(ptr, idx)`` (rows of ``grad`` match ``ptr``'s rows): each input's row sums
+    the gradient rows where it fired; inputs split over threads (disjoint rows, so no
+    per-thread accumulators to add up)."""
+    col_ptr, rows = input_columns(ptr, idx, g_w_t.shape[0])
+    parallel_for(lambda q: _gather_cols(col_ptr, rows, grad, q[0], q[1], accumulate, g_w_t),
+                 split_range(g_w_t.shape[0]))
 
 
 @njit
@@ -150,18 +198,10 @@ class _SpikeLinear(torch.autograd.Function):
             g_in = (g2 @ weight).reshape(ctx.in_shape)
         if ctx.needs_input_grad[1]:
             ptr, idx = ctx.active
-            g_np = g2.detach().numpy()
-            # one accumulator per thread, summed: no write conflicts between threads
-            parts = split_range(g2.shape[0])
-            accs = [np.zeros((weight.shape[1], weight.shape[0]), g_np.dtype) for _ in parts]
-            parallel_for(lambda k: _scatter_cols(ptr, idx, g_np, parts[k][0], parts[k][1],
-                                                 accs[k]), range(len(parts)))
-            total = torch.from_numpy(accs[0])
-            for acc in accs[1:]:
-                total += torch.from_numpy(acc)
-            # torch's blocked transpose: 3-4 ms for 1024 x 1024 float32 against 8 ms for
-            # numpy's .T.copy() (measured on this machine)
-            g_w = total.T.contiguous()
+            g_w_t = np.empty((weight.shape[1], weight.shape[0]), weight.numpy().dtype)
+            add_weight_grad_t(ptr, idx, g2.detach().numpy(), g_w_t, accumulate=False)
+            # torch's blocked transpose: 3-4 ms for 1024 x 1024 float32 (numpy's: 8 ms)
+            g_w = torch.from_numpy(g_w_t).T.contiguous()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             g_b = g2.sum(0)
         return g_in, g_w, g_b, None
