@@ -1,11 +1,12 @@
-"""Event-driven dense layer for binary spike inputs: gather forward, scatter backward.
+"""Event-driven dense layer for binary spike inputs: sums of weight rows forward, sums of
+gradient rows for the weight gradient.
 
 For spikes ``s[R, in]`` (0 or 1) the current ``s @ W.T + b`` is a sum of the weight columns
 of the active inputs, and the weight gradient ``g.T @ s`` sums, for each input, the output
 gradients of the rows where it was active (the active entries transposed to columns). Both
 cost ``(active inputs) x out`` instead of ``R x in x out``: at 10 % input density, a tenth
-of a dense product. The input gradient
-``g @ W`` is dense and computed by the usual product when the input needs one.
+of a dense product. The input gradient ``g @ W`` is dense and computed by the usual
+product when the input needs one.
 
 Weights are kept transposed (``W.T``, ``[in, out]``) so that each active input adds one
 contiguous row; rows of the batch (forward) or inputs (weight gradient) are split over
@@ -198,8 +199,9 @@ class _SpikeLinear(torch.autograd.Function):
             g_in = (g2 @ weight).reshape(ctx.in_shape)
         if ctx.needs_input_grad[1]:
             ptr, idx = ctx.active
-            g_w_t = np.empty((weight.shape[1], weight.shape[0]), weight.numpy().dtype)
-            add_weight_grad_t(ptr, idx, g2.detach().numpy(), g_w_t, accumulate=False)
+            g_np = g2.detach().numpy()
+            g_w_t = np.empty((weight.shape[1], weight.shape[0]), g_np.dtype)
+            add_weight_grad_t(ptr, idx, g_np, g_w_t, accumulate=False)
             # torch's blocked transpose: 3-4 ms for 1024 x 1024 float32 (numpy's: 8 ms)
             g_w = torch.from_numpy(g_w_t).T.contiguous()
         if ctx.has_bias and ctx.needs_input_grad[2]:
