@@ -108,3 +108,19 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(first_row):
     np.testing.assert_allclose(g_w_t, want, rtol=1e-12, atol=1e-12)
     add_weight_grad_t(ptr[first_row:], idx, g[first_row:].numpy(), g_w_t, accumulate=False)
     np.testing.assert_allclose(g_w_t, want - start, rtol=1e-12, atol=1e-12)
+
+
+def test_active_inputs_are_the_nonzero_columns_of_each_row():
+    # 500 rows: split over the threads; a value that is not 0 or 1 anywhere (in the last
+    # row, in either thread's part) makes the input non-binary
+    gen = torch.Generator().manual_seed(5)
+    s = (torch.rand(500, 53, generator=gen) < 0.2).float()
+    ptr, idx = active_inputs(s)
+    assert ptr[0] == 0 and ptr[-1] == int(s.sum())
+    for r in range(500):
+        assert np.array_equal(idx[ptr[r]:ptr[r + 1]], np.flatnonzero(s[r].numpy()))
+    for row, value in ((0, 2.0), (499, 0.5), (250, -1.0), (3, float("nan"))):
+        bad = s.clone()
+        bad[row, 7] = value
+        assert active_inputs(bad) is None
+    assert active_inputs(s, max_density=0.1) is None  # denser than the limit

@@ -94,30 +94,37 @@ def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
 
 
 @njit
-def _count_active(x2):  # pragma: no cover - compiled
-    """Active inputs per row of ``x2``, or -1 in row 0 if a value is neither 0 nor 1."""
-    counts = np.zeros(x2.shape[0], np.int64)
-    for r in range(x2.shape[0]):
+def _count_active(x2, r0, r1, counts):  # pragma: no cover - compiled
+    """Active inputs of rows r0..r1 of ``x2`` into ``counts``; False if a value is neither
+    0 nor 1. Branch-free (at 10 % density a branch per entry mispredicts often)."""
+    binary = True
+    for r in range(r0, r1):
+        row = x2[r]
         c = 0
-        for i in range(x2.shape[1]):
-            v = x2[r, i]
-            if v != 0.0:
-                if v != 1.0:
-                    counts[0] = -1
-                    return counts
-                c += 1
+        bad = False
+        for i in range(row.shape[0]):
+            v = row[i]
+            nonzero = v != 0.0
+            c += nonzero
+            bad |= nonzero & (v != 1.0)
         counts[r] = c
-    return counts
+        binary &= not bad
+    return binary
 
 
 @njit
-def _fill_active(x2, ptr, idx):  # pragma: no cover - compiled
-    for r in range(x2.shape[0]):
+def _fill_active(x2, ptr, idx, r0, r1):  # pragma: no cover - compiled
+    """The column indices of the active inputs of rows r0..r1 into ``idx[ptr[r]:]``: every
+    index is written and the cursor moves on only past an active one (no branch on the
+    data); a row never writes past its own end."""
+    for r in range(r0, r1):
+        row = x2[r]
         j = ptr[r]
-        for i in range(x2.shape[1]):
-            if x2[r, i] != 0.0:
+        end = ptr[r + 1]
+        for i in range(row.shape[0]):
+            if j < end:
                 idx[j] = i
-                j += 1
+            j += row[i] != 0.0
 
 
 LARGE_WEIGHT_BYTES = 16 * 2**20  # half this machine's last-level cache (32 MiB)
@@ -144,15 +151,22 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
     """CSR ``(ptr, idx)`` of the inputs equal to 1 in ``spikes_2d[R, in]``, in one compiled
     pass; None when a value is neither 0 nor 1 or more than ``max_density`` are active."""
     x2 = spikes_2d.detach().contiguous().numpy()
-    counts = _count_active(x2)
-    if len(counts) and counts[0] < 0:
+    counts = np.empty(x2.shape[0], np.int64)
+    parts = split_range(x2.shape[0], min_chunk=64)
+    binary = [True] * len(parts)
+
+    def count(k: int) -> None:
+        binary[k] = _count_active(x2, parts[k][0], parts[k][1], counts)
+
+    parallel_for(count, range(len(parts)))
+    if not all(binary):
         return None
     ptr = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
     if x2.size and ptr[-1] > max_density * x2.size:
         return None
     idx = np.empty(ptr[-1], np.int64)
-    _fill_active(x2, ptr, idx)
+    parallel_for(lambda q: _fill_active(x2, ptr, idx, q[0], q[1]), parts)
     return ptr, idx
 
 
