@@ -42,15 +42,17 @@ from spikewave.kernels.lif_fused import (
     _sg_row,
     loop_supports,
 )
+from spikewave.kernels.spike_linear import _sum_rows
 from spikewave.nn.surrogate import Surrogate
 
 
 @njit
 def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma: no cover
     """Batch rows ``b0:b1`` of ``x[T, B, N]`` through the whole time loop; ``w_t`` is
-    ``w_rec.T`` (row ``j``: the weights from neuron ``j``). The membrane update is
-    :func:`~spikewave.kernels.lif_fused._membrane_row`; the spiking neurons are listed
-    after it."""
+    ``w_rec.T`` (row ``j``: the weights from neuron ``j``), whose rows for the neurons that
+    spiked are summed four per pass (:func:`~spikewave.kernels.spike_linear._sum_rows`).
+    The membrane update is :func:`~spikewave.kernels.lif_fused._membrane_row`; the spiking
+    neurons are listed after it."""
     thr = x.dtype.type(thr)
     n_t, n = x.shape[0], x.shape[2]
     drive = np.empty(n, x.dtype)
@@ -61,10 +63,7 @@ def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma:
         n_active = 0
         for t in range(n_t):
             drive[:] = 0.0
-            for a in range(n_active):
-                row = w_t[active[a]]
-                for i in range(n):
-                    drive[i] += row[i]
+            _sum_rows(w_t, active, 0, n_active, drive)
             xt = x[t, b]
             for i in range(n):
                 drive[i] = xt[i] + drive[i]  # x[t] + S[t-1] @ w_rec.T
