@@ -44,11 +44,11 @@ def test_parity_with_the_reference(reset, detach, surrogate, dtype, tol):
 
 
 @pytest.mark.parametrize("limit", [0.0, 1.0])
-def test_weight_gradient_by_scatter_and_by_gemm_agree(monkeypatch, limit):
-    """Both ways of forming g_w_rec (scatter over spikes, one dense GEMM) give the
+def test_weight_gradient_by_spike_sums_and_by_gemm_agree(monkeypatch, limit):
+    """Both ways of forming g_w_rec (sums over the spikes, one dense GEMM) give the
     reference's gradient; a gradient check by finite differences on the reference is in
     test_more_layers."""
-    monkeypatch.setattr(recurrent_fused, "SCATTER_DENSITY_LIMIT", limit)
+    monkeypatch.setattr(recurrent_fused, "EVENT_DENSITY_LIMIT", limit)
     x, w, logit, g = _case(torch.float64, seed=3, t=25, b=4, n=9)
     grads = []
     for fn in (recurrent_lif_multistep_reference, recurrent_lif_multistep_fused):

@@ -21,8 +21,10 @@ as in :mod:`spikewave.kernels.lif_fused`::
     gV[t]  = gS[t] sg + gVr[t] dVr/dV,   gx[t] = gV[t],   gVr[t-1] = beta gV[t]
     gbeta += gV[t] Vr[t-1],   g_w_rec = sum_t gV[t].T @ S[t-1]
 
-``g_w_rec`` is scattered over the spikes only (``B * k * N`` per step) when they are sparse,
-else one GEMM over all steps. Registered as ``spikewave::recurrent_lif_forward`` with its
+``g_w_rec`` is summed over the spikes only (``B * k * N`` per step: for each presynaptic
+neuron, the ``gV`` rows of the steps after it spiked, as in
+:func:`spikewave.kernels.spike_linear.add_weight_grad_t`) up to 12 % spikes, else one GEMM
+over all steps. Registered as ``spikewave::recurrent_lif_forward`` with its
 autograd rule and fake (meta) implementations, like the other fused kernels. Parity with
 the reference is tested: identical spikes, gradients to 1e-10 in float64.
 """
@@ -42,7 +44,7 @@ from spikewave.kernels.lif_fused import (
     _sg_row,
     loop_supports,
 )
-from spikewave.kernels.spike_linear import _sum_rows
+from spikewave.kernels.spike_linear import _sum_rows, active_inputs, add_weight_grad_t
 from spikewave.nn.surrogate import Surrogate
 
 
@@ -89,21 +91,6 @@ def _backward_step(g_s_t, u2, t, beta, thr, reset, detach, kind, scale, m0, m1, 
                   g_vr[m0:m1], g_v_t[m0:m1], g_beta[m0:m1])
 
 
-@njit
-def _scatter_weight_grad(g_v, u, i0, i1, g_w_t):  # pragma: no cover - compiled
-    """``g_w_t[j, i0:i1] += gV[t, b, i0:i1]`` for every spike ``S[t-1, b, j]``."""
-    n_t, n_b, n = u.shape
-    zero = u.dtype.type(0.0)
-    for t in range(1, n_t):
-        for b in range(n_b):
-            for j in range(n):
-                if u[t - 1, b, j] >= zero:
-                    row = g_w_t[j]
-                    src = g_v[t, b]
-                    for i in range(i0, i1):
-                        row[i] += src[i]
-
-
 @torch.library.custom_op("spikewave::recurrent_lif_forward", mutates_args=())
 def recurrent_lif_forward_op(x: torch.Tensor, w_rec: torch.Tensor, beta_full: torch.Tensor,
                              threshold: float, reset: int, detach: bool, kind: int,
@@ -125,10 +112,12 @@ def _(x, w_rec, beta_full, threshold, reset, detach, kind, scale):
     return torch.empty_like(x), torch.empty_like(x), x.new_empty(x.shape[1:])
 
 
-# Above this fraction of spikes the weight gradient is one GEMM instead of a scatter:
-# measured crossover for [100, 32, 1024] on this machine (1 thread): at 2.1 % spikes the
-# scatter took 150 ms, the GEMM 100-150 ms; at 9 %, 400 ms against 100-150 ms.
-SCATTER_DENSITY_LIMIT = 0.015
+# Above this fraction of spikes the weight gradient is one GEMM instead of sums over the
+# spikes (spike_linear.add_weight_grad_t): measured for [99 x 32 rows, 1024] on this machine
+# (2 threads, median of 9, spike tensor and its CSR included), two runs: 28 / 27 vs 121 /
+# 68 ms at 2 % spikes, 52 / 60 vs 83 / 78 ms at 10 %, 69 / 99 vs 70 / 79 ms at 20 %. (The
+# earlier scatter over spikes took 150 ms at 2.1 %.)
+EVENT_DENSITY_LIMIT = 0.12
 
 
 @torch.library.custom_op("spikewave::recurrent_lif_backward", mutates_args=())
@@ -163,12 +152,13 @@ def recurrent_lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Ten
     density = float((u[:-1] >= 0).float().mean()) if n_t > 1 else 0.0
     if n_t == 1:
         g_w = torch.zeros_like(w)
-    elif density <= SCATTER_DENSITY_LIMIT:
-        g_w_t = np.zeros((w.shape[1], w.shape[0]), u2.dtype)
-        u3 = u.contiguous().numpy()
-        g_v3 = g_x3.numpy()
-        parallel_for(lambda r: _scatter_weight_grad(g_v3, u3, r[0], r[1], g_w_t),
-                     split_range(w.shape[0], min_chunk=64))
+    elif density <= EVENT_DENSITY_LIMIT:
+        # g_w_rec[i, j] sums gV[t, b, i] over the spikes S[t-1, b, j]: for each presynaptic
+        # neuron j, the rows (t, b) where it spiked
+        n = w.shape[0]
+        ptr, idx = active_inputs((u[:-1] >= 0).to(u.dtype).reshape(-1, n))
+        g_w_t = np.empty((w.shape[1], w.shape[0]), u2.dtype)
+        add_weight_grad_t(ptr, idx, g_x3[1:].reshape(-1, n).numpy(), g_w_t, accumulate=False)
         g_w = torch.from_numpy(g_w_t).t().contiguous()
     else:
         n = w.shape[0]
