@@ -149,20 +149,19 @@ def recurrent_lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Ten
             g_s_flat, u2, t, b, threshold, reset, detach, kind, scale, r[0], r[1], g_vr,
             g_xn[t], g_beta), blocks)
     g_x3 = g_x.reshape(u.shape)
-    density = float((u[:-1] >= 0).float().mean()) if n_t > 1 else 0.0
     if n_t == 1:
-        g_w = torch.zeros_like(w)
-    elif density <= EVENT_DENSITY_LIMIT:
-        # g_w_rec[i, j] sums gV[t, b, i] over the spikes S[t-1, b, j]: for each presynaptic
-        # neuron j, the rows (t, b) where it spiked
-        n = w.shape[0]
-        ptr, idx = active_inputs((u[:-1] >= 0).to(u.dtype).reshape(-1, n))
+        return g_x3, torch.zeros_like(w), torch.from_numpy(g_beta).reshape(beta_full.shape)
+    # g_w_rec[i, j] sums gV[t, b, i] over the spikes S[t-1, b, j]
+    n = w.shape[0]
+    spikes_before = (u[:-1] >= 0).to(u.dtype).reshape(-1, n)
+    g_v_after = g_x3[1:].reshape(-1, n)
+    active = active_inputs(spikes_before, EVENT_DENSITY_LIMIT)  # None when denser
+    if active is not None:  # for each presynaptic neuron j, the rows (t, b) where it spiked
         g_w_t = np.empty((w.shape[1], w.shape[0]), u2.dtype)
-        add_weight_grad_t(ptr, idx, g_x3[1:].reshape(-1, n).numpy(), g_w_t, accumulate=False)
+        add_weight_grad_t(*active, g_v_after.numpy(), g_w_t, accumulate=False)
         g_w = torch.from_numpy(g_w_t).t().contiguous()
     else:
-        n = w.shape[0]
-        g_w = g_x3[1:].reshape(-1, n).t() @ (u[:-1] >= 0).to(u.dtype).reshape(-1, n)
+        g_w = g_v_after.t() @ spikes_before
     return g_x3, g_w, torch.from_numpy(g_beta).reshape(beta_full.shape)
 
 

@@ -185,10 +185,9 @@ class RSTDPDecision:
         (ptr, c, y, x), w_ckkf = self._sparse(fired)
         decisions = np.empty(len(fired), np.int64)
         real = w_ckkf.dtype.type
+        _, n_c, h, w = fired.shape
         _rstdp_kernel(ptr, c, y, x, labels, w_ckkf, self.map_class.numpy(), self.enabled,
-                      fired.shape[1],
-                      fired.shape[2], fired.shape[3], self.padding,
-                      np.asarray(self.rates, dtype=real),
+                      n_c, h, w, self.padding, np.asarray(self.rates, dtype=real),
                       np.array([self.params.w_min, self.params.w_max], dtype=real), decisions)
         self.weight = torch.from_numpy(np.ascontiguousarray(w_ckkf.transpose(3, 0, 1, 2)))
         return decisions

@@ -123,11 +123,21 @@ def _decays(span, inv_m, inv_s, n_pow):  # pragma: no cover - compiled
 
 
 @njit
+def _surely_below(a, b, dm, ds, thr, inv_m, inv_s):  # pragma: no cover - compiled
+    """The fast test of an interval (no exponential): ``u`` below threshold at both ends
+    (``u = a - b`` at the start, ``a dm - b ds`` at the end) and no interior maximum (the
+    derivative ``b/tau_s - a/tau_m`` does not go from + to -). Evaluated without short
+    cuts: the rising test is a coin flip for the branch predictor."""
+    rising_then_falling = (b * inv_s > a * inv_m) & (b * ds * inv_s < a * dm * inv_m)
+    return (a - b < thr) & (a * dm - b * ds < thr) & (not rising_then_falling)
+
+
+@njit
 def _quiet_single(times, afferents, e, n_in, offset, t_now, t_limit, a, b, weights, x, x_t,
                   y, y_t, rule, plastic, thr, inv_m, inv_s, n_pow, kn, kn_b
                   ):  # pragma: no cover - compiled
     """One neuron, not refractory: present input spikes ``e, e+1, ...`` for as long as no
-    threshold crossing is possible (the fast test of :func:`_run_core`) and the spikes come
+    threshold crossing is possible (:func:`_surely_below`) and the spikes come
     before ``t_limit``. The potential stays in two registers. Returns ``(e, a, b, t_now)``:
     the first spike not presented, the state just after the last one presented."""
     while e < n_in:
@@ -135,9 +145,7 @@ def _quiet_single(times, afferents, e, n_in, offset, t_now, t_limit, a, b, weigh
         if t_next >= t_limit:
             break
         dm, ds = _decays(t_next - t_now, inv_m, inv_s, n_pow)
-        # evaluated without short cut: the rising test is a coin flip for the branch predictor
-        rising_then_falling = (b * inv_s > a * inv_m) & (b * ds * inv_s < a * dm * inv_m)
-        if (a - b >= thr) | (a * dm - b * ds >= thr) | rising_then_falling:
+        if not _surely_below(a, b, dm, ds, thr, inv_m, inv_s):
             break
         i = afferents[e]
         w = weights[0, i]
@@ -231,13 +239,9 @@ def _run_core(times, afferents, offset, t_end, weights, a, b, last_post, x, x_t,
                 lo = max(last_post[k] + t_ref - t_now, 0.0)
                 if lo > best_s:
                     continue
-                if lo == 0.0 and best_s == span and a[k] - b[k] < thr:
-                    # fast path (no exponential): below threshold at both ends and no
-                    # interior maximum -> no crossing in this interval
-                    if a[k] * dm_span - b[k] * ds_span < thr and not (
-                            b[k] * inv_s > a[k] * inv_m
-                            and b[k] * ds_span * inv_s < a[k] * dm_span * inv_m):
-                        continue
+                if lo == 0.0 and best_s == span and _surely_below(
+                        a[k], b[k], dm_span, ds_span, thr, inv_m, inv_s):
+                    continue  # no crossing in this interval
                 s = _first_crossing(a[k], b[k], lo, best_s, thr, tau_m, tau_s)
                 if s >= 0.0 and (best_k < 0 or s < best_s):
                     best_k = k

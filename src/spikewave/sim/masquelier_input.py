@@ -35,7 +35,9 @@ from spikewave.sim.spiketrains import (
     RandomLike,
     SpikeTrains,
     as_generator,
+    key_time,
     sort_spikes,
+    spike_key,
 )
 
 
@@ -206,15 +208,13 @@ def _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times, noise_
     j = 0
     for i in range(times.shape[0]):
         if keep[i]:
-            keys[j] = (np.int64(math.floor(times[i] * scale)) << aff_bits) | np.int64(aff[i])
+            keys[j] = spike_key(times[i], aff[i], aff_bits, scale)
             j += 1
     for i in range(copy_times.shape[0]):
-        keys[j] = ((np.int64(math.floor(copy_times[i] * scale)) << aff_bits)
-                   | np.int64(copy_aff[i] + n_aff))
+        keys[j] = spike_key(copy_times[i], copy_aff[i] + n_aff, aff_bits, scale)
         j += 1
     for i in range(noise_times.shape[0]):
-        keys[j] = ((np.int64(math.floor(noise_times[i] * scale)) << aff_bits)
-                   | np.int64(noise_aff[i]))
+        keys[j] = spike_key(noise_times[i], noise_aff[i], aff_bits, scale)
         j += 1
     return keys
 
@@ -227,7 +227,7 @@ def _unpack_block_keys(keys, n_aff, aff_bits, scale):  # pragma: no cover - comp
     is_copy = np.empty(keys.shape[0], np.bool_)
     mask = (np.int64(1) << aff_bits) - 1
     for i in range(keys.shape[0]):
-        times[i] = (keys[i] >> aff_bits) / scale
+        times[i] = key_time(keys[i], aff_bits, scale)
         a = keys[i] & mask
         is_copy[i] = a >= n_aff
         aff[i] = a - n_aff if a >= n_aff else a

@@ -149,10 +149,23 @@ SORT_SCALE = 2.0**20  # sort_spikes rounds times down to multiples of 1/SORT_SCA
 
 
 @njit
+def spike_key(time_ms, afferent, aff_bits, scale):  # pragma: no cover - compiled
+    """One spike's sort key: its time in units of ``1/scale`` ms (rounded down), then its
+    afferent in the low ``aff_bits`` bits."""
+    return (np.int64(math.floor(time_ms * scale)) << aff_bits) | np.int64(afferent)
+
+
+@njit
+def key_time(key, aff_bits, scale):  # pragma: no cover - compiled
+    """The time (ms) that :func:`spike_key` packed into ``key``."""
+    return (key >> aff_bits) / scale
+
+
+@njit
 def _pack_keys(times, afferents, aff_bits, scale):  # pragma: no cover - compiled
     keys = np.empty(times.shape[0], np.int64)
     for i in range(times.shape[0]):
-        keys[i] = (np.int64(math.floor(times[i] * scale)) << aff_bits) | np.int64(afferents[i])
+        keys[i] = spike_key(times[i], afferents[i], aff_bits, scale)
     return keys
 
 
@@ -162,7 +175,7 @@ def _unpack_keys(keys, aff_bits, scale):  # pragma: no cover - compiled
     aff = np.empty(keys.shape[0], np.int32)
     mask = (np.int64(1) << aff_bits) - 1
     for i in range(keys.shape[0]):
-        times[i] = (keys[i] >> aff_bits) / scale
+        times[i] = key_time(keys[i], aff_bits, scale)
         aff[i] = keys[i] & mask
     return times, aff
 
