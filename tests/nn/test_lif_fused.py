@@ -45,6 +45,24 @@ def test_scalar_beta_and_large_shapes_across_threads():
     torch.testing.assert_close(gf, gr, rtol=1e-10, atol=1e-10)
 
 
+def test_spike_gradient_shared_by_all_steps_or_absent():
+    """A spike gradient broadcast over time (stride 0: read as one row, not copied) and no
+    spike gradient at all (only ``v_last`` in the loss) give the reference's gradients."""
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.randn(30, 4, 5, generator=gen, dtype=torch.float64) * 0.6 + 0.3)
+    x.requires_grad_(True)
+    row = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+    grads = []
+    for fn in (lif_multistep_reference, lif_multistep_fused):
+        s, v = fn(x, 0.85, 1.0, "subtract", FastSigmoid())
+        shared = torch.autograd.grad(s, x, row.expand_as(s), retain_graph=True)[0]
+        v_only = torch.autograd.grad(v.sum(), x)[0]
+        grads.append((shared, v_only))
+    for a, b in zip(*grads, strict=True):
+        assert a.abs().sum() > 0
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+
+
 def test_dispatch_uses_the_kernel_when_it_applies(monkeypatch):
     x = torch.randn(5, 2, 3)
     assert supports(x, 0.9, FastSigmoid(), None)

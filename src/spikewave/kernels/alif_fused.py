@@ -28,7 +28,7 @@ import torch
 
 from spikewave._numba import njit
 from spikewave.kernels._threads import parallel_for
-from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _sg_row
+from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _rows, _sg_row
 
 
 @njit
@@ -75,7 +75,8 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
     cut = zero if detach else one
     for t in range(u_all.shape[0] - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
-        ut, tht, gst, gxt = u_all[t, m0:m1], th_all[t, m0:m1], g_s[t, m0:m1], g_x[t, m0:m1]
+        gst = g_s[t if g_s.shape[0] > 1 else 0, m0:m1]  # T rows, or one shared
+        ut, tht, gxt = u_all[t, m0:m1], th_all[t, m0:m1], g_x[t, m0:m1]
         if reset == 0:
             for m in range(width):
                 u = ut[m]
@@ -149,7 +150,7 @@ def alif_backward_op(g_s: torch.Tensor, g_a: torch.Tensor, u: torch.Tensor, th: 
     t = u.shape[0]
     u2 = u.reshape(t, -1).contiguous().numpy()
     th2 = th.reshape(t, -1).contiguous().numpy()
-    gs = g_s.detach().reshape(t, -1).to(u.dtype).contiguous().numpy()
+    gs = _rows(g_s, u.dtype)  # T rows, or one shared by every step
     ga = g_a.detach().reshape(-1).to(u.dtype).contiguous().numpy()
     b = beta_full.detach().reshape(-1).contiguous().numpy()
     g_x = np.empty_like(u2)
@@ -174,7 +175,7 @@ def _setup_context(ctx, inputs, output) -> None:
 
 def _backward_rule(ctx, g_s, g_u, g_th, g_a):
     u, th, beta_full = ctx.saved_tensors
-    g_s = torch.zeros_like(u) if g_s is None else g_s
+    g_s = u.new_zeros((1, *u.shape[1:])) if g_s is None else g_s  # one row for all steps
     g_a = u.new_zeros(u.shape[1:]) if g_a is None else g_a
     g_x, g_beta = alif_backward_op(g_s, g_a, u, th, beta_full, *ctx.cfg)
     return g_x, g_beta, None, None, None, None, None, None, None
