@@ -48,6 +48,21 @@ def test_a_weight_too_large_for_the_cache_takes_the_event_path_only_when_sparser
                                    rtol=1e-5, atol=1e-5)
 
 
+def test_layers_with_few_outputs_take_the_dense_product_without_a_scan(monkeypatch):
+    from spikewave.kernels import spike_linear as sl
+
+    monkeypatch.setattr(sl, "MIN_EVENT_OUTPUTS", 64)
+    scans = []
+    monkeypatch.setattr(sl, "active_inputs", lambda *a: scans.append(a) or None)
+    x = (torch.rand(8, 40, generator=torch.Generator().manual_seed(0)) < 0.05).float()
+    narrow, wide = SpikeLinear(40, 63), SpikeLinear(40, 64)
+    torch.testing.assert_close(narrow(x), torch.nn.functional.linear(x, narrow.weight,
+                                                                    narrow.bias))
+    assert narrow.last_path == "dense" and not scans  # the input was not even scanned
+    wide(x)
+    assert len(scans) == 1
+
+
 def test_float32_within_rounding():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 256, generator=gen) < 0.1).float()

@@ -46,8 +46,8 @@ class _Chunks:
         self.n_out = weight.shape[0]
         self.bias = (bias.detach().numpy() if bias is not None
                      else np.zeros(self.n_out, self.weight.numpy().dtype))
-        self.active = active_inputs(x.reshape(-1, self.n_in),
-                                    event_density_limit(weight, max_density))
+        limit = event_density_limit(weight, max_density)
+        self.active = active_inputs(x.reshape(-1, self.n_in), limit) if limit > 0 else None
 
     def current(self, t0: int, t1: int, out: np.ndarray) -> None:
         r0, r1 = t0 * self.b, t1 * self.b

@@ -204,7 +204,9 @@ class SpikeLinear(nn.Linear):
     (:func:`spikewave.kernels.spike_linear.spike_linear`) when its input is binary spikes on
     the CPU with at most ``max_density`` of them active, and the dense product otherwise.
     The default crossover, 0.15, is where the two took the same time on the 2-core CPU this
-    was built on (``python benchmarks/run.py``). Works on ``[..., in_features]``."""
+    was built on (``python benchmarks/run.py``); a layer with fewer than 64 outputs is
+    always dense (the product costs less than finding the active inputs). Works on
+    ``[..., in_features]``."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  max_density: float = 0.15) -> None:
@@ -222,14 +224,14 @@ def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
                            max_density: float) -> tuple[torch.Tensor, str]:
     """``x @ weight.T + bias`` and the path taken: ``"event"`` (gather over the active
     inputs) for binary CPU input with at most ``max_density`` active (less for a weight too
-    large for the cache: :func:`~spikewave.kernels.spike_linear.event_density_limit`),
-    else ``"dense"``."""
+    large for the cache, none for fewer than 64 outputs:
+    :func:`~spikewave.kernels.spike_linear.event_density_limit`), else ``"dense"``."""
     from spikewave.kernels.spike_linear import active_inputs, event_density_limit, spike_linear
 
-    if x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype:
+    limit = event_density_limit(weight, max_density)
+    if x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype and limit > 0:
         x = x.contiguous()
-        active = active_inputs(x.reshape(-1, x.shape[-1]),
-                               event_density_limit(weight, max_density))
+        active = active_inputs(x.reshape(-1, x.shape[-1]), limit)
         if active is not None:
             return spike_linear(x, weight, bias, active), "event"
     return nn.functional.linear(x, weight, bias), "dense"
