@@ -63,6 +63,22 @@ def test_spike_gradient_shared_by_all_steps_or_absent():
         torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
 
 
+def test_without_gradients_only_one_row_of_potentials_is_kept():
+    from spikewave.kernels.lif_fused import lif_forward_op
+
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(25, 3, 7, generator=gen, dtype=torch.float64) * 0.6 + 0.3
+    beta = torch.full((3, 7), 0.9, dtype=torch.float64)
+    s1, u1, v1 = lif_forward_op(x, beta, 1.0, 0, False, 0, 2.0)
+    s2, u2, v2 = lif_forward_op(x, beta, 1.0, 0, False, 0, 2.0, False)
+    assert u1.shape == (25, 3, 7) and u2.shape == (1, 3, 7) and s1.sum() > 10
+    assert torch.equal(s1, s2) and torch.equal(v1, v2) and torch.equal(u2[0], u1[-1])
+    torch.library.opcheck(lif_forward_op, (x, beta, 1.0, 0, False, 0, 2.0, False))
+    with torch.no_grad():
+        s3, v3 = lif_multistep_fused(x, 0.9, 1.0, "subtract", FastSigmoid(2.0))
+    assert torch.equal(s3, s1) and torch.equal(v3, v1)
+
+
 def test_dispatch_uses_the_kernel_when_it_applies(monkeypatch):
     x = torch.randn(5, 2, 3)
     assert supports(x, 0.9, FastSigmoid(), None)
