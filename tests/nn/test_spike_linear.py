@@ -6,7 +6,7 @@ import torch
 
 from spikewave.kernels.spike_linear import (
     active_inputs,
-    add_weight_grad,
+    add_weight_grad_t,
     input_columns,
     spike_linear,
 )
@@ -116,14 +116,13 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(first_row):
     for i in range(37):
         assert np.array_equal(rows[col_ptr[i]:col_ptr[i + 1]],
                               np.flatnonzero(s[first_row:, i].numpy()))
-    # [out, in] like the weight; 37 inputs: two full blocks of 16 and a tail of 5
-    start = np.random.default_rng(0).normal(size=(11, 37))
-    g_w = start.copy()
-    add_weight_grad(ptr[first_row:], idx, g[first_row:].numpy(), g_w, accumulate=True)
-    want = start + (g[first_row:].T @ s[first_row:]).numpy()
-    np.testing.assert_allclose(g_w, want, rtol=1e-12, atol=1e-12)
-    add_weight_grad(ptr[first_row:], idx, g[first_row:].numpy(), g_w, accumulate=False)
-    np.testing.assert_allclose(g_w, want - start, rtol=1e-12, atol=1e-12)
+    start = np.random.default_rng(0).normal(size=(37, 11))
+    g_w_t = start.copy()
+    add_weight_grad_t(ptr[first_row:], idx, g[first_row:].numpy(), g_w_t, accumulate=True)
+    want = start + (g[first_row:].T @ s[first_row:]).T.numpy()
+    np.testing.assert_allclose(g_w_t, want, rtol=1e-12, atol=1e-12)
+    add_weight_grad_t(ptr[first_row:], idx, g[first_row:].numpy(), g_w_t, accumulate=False)
+    np.testing.assert_allclose(g_w_t, want - start, rtol=1e-12, atol=1e-12)
 
 
 def test_active_inputs_are_the_nonzero_columns_of_each_row():

@@ -29,7 +29,7 @@ from spikewave.kernels.spike_linear import (
     _gather_rows,
     _transposed,
     active_inputs,
-    add_weight_grad,
+    add_weight_grad_t,
     event_density_limit,
 )
 
@@ -63,12 +63,14 @@ class _Chunks:
             torch.addmm(torch.from_numpy(self.bias), x2, self.weight.T,
                         out=torch.from_numpy(out))
 
-    def add_weight_grad(self, t0: int, t1: int, g_cur: np.ndarray, g_w: torch.Tensor) -> None:
-        """The chunk's share of the weight gradient, added into ``g_w``."""
+    def add_weight_grad(self, t0: int, t1: int, g_cur: np.ndarray, g_w_t: np.ndarray | None,
+                        g_w: torch.Tensor) -> None:
+        """The chunk's share of the weight gradient: into ``g_w_t`` (``[in, out]``) for
+        binary input, else into ``g_w``."""
         r0, r1 = t0 * self.b, t1 * self.b
         if self.active is not None:
             ptr, idx = self.active
-            add_weight_grad(ptr[r0:r1 + 1], idx, g_cur, g_w.numpy(), accumulate=True)
+            add_weight_grad_t(ptr[r0:r1 + 1], idx, g_cur, g_w_t, accumulate=True)
         else:
             g_w.addmm_(torch.from_numpy(g_cur).T, self.x[t0:t1].reshape(-1, self.n_in))
 
@@ -126,6 +128,8 @@ class _LinearLIF(torch.autograd.Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g_x = torch.empty(t, b, chunks.n_in, dtype=weight.dtype) if need_x else None
         g_w = torch.zeros_like(weight) if need_w else None
+        g_w_t = (np.zeros((chunks.n_in, n), dtype)
+                 if need_w and chunks.active is not None else None)
         g_b = np.zeros(n, dtype) if need_b and ctx.has_bias else None
         for c in range(len(ctx.starts) - 1, -1, -1):
             t0, t1 = c * chunk_steps, min(t, (c + 1) * chunk_steps)
@@ -144,12 +148,14 @@ class _LinearLIF(torch.autograd.Function):
             g_v, g_v_start = g_v_start, g_v
             g2 = g_cur[:k].reshape(k * b, n)
             if need_w:
-                chunks.add_weight_grad(t0, t1, g2, g_w)
+                chunks.add_weight_grad(t0, t1, g2, g_w_t, g_w)
             if g_b is not None:
                 g_b += g2.sum(0)
             if need_x:
                 torch.mm(torch.from_numpy(g2), weight.detach(),
                          out=g_x[t0:t1].reshape(k * b, chunks.n_in))
+        if g_w_t is not None:
+            g_w += torch.from_numpy(g_w_t).T
         ctx.chunks = ctx.starts = None
         g_beta_t = torch.from_numpy(g_beta).reshape(beta_full.shape)
         g_b_t = torch.from_numpy(g_b) if g_b is not None else None

@@ -23,7 +23,7 @@ as in :mod:`spikewave.kernels.lif_fused`::
 
 ``g_w_rec`` is summed over the spikes only (``B * k * N`` per step: for each presynaptic
 neuron, the ``gV`` rows of the steps after it spiked, as in
-:func:`spikewave.kernels.spike_linear.add_weight_grad`) up to 12 % spikes, else one GEMM
+:func:`spikewave.kernels.spike_linear.add_weight_grad_t`) up to 12 % spikes, else one GEMM
 over all steps. Registered as ``spikewave::recurrent_lif_forward`` with its
 autograd rule and fake (meta) implementations, like the other fused kernels. Parity with
 the reference is tested: identical spikes, gradients to 1e-10 in float64.
@@ -44,7 +44,7 @@ from spikewave.kernels.lif_fused import (
     _sg_row,
     loop_supports,
 )
-from spikewave.kernels.spike_linear import _sum_rows, active_inputs, add_weight_grad
+from spikewave.kernels.spike_linear import _sum_rows, active_inputs, add_weight_grad_t
 from spikewave.nn.surrogate import Surrogate
 
 
@@ -113,7 +113,7 @@ def _(x, w_rec, beta_full, threshold, reset, detach, kind, scale):
 
 
 # Above this fraction of spikes the weight gradient is one GEMM instead of sums over the
-# spikes (spike_linear.add_weight_grad): measured for [99 x 32 rows, 1024] on this machine
+# spikes (spike_linear.add_weight_grad_t): measured for [99 x 32 rows, 1024] on this machine
 # (2 threads, median of 9, spike tensor and its CSR included), two runs: 28 / 27 vs 121 /
 # 68 ms at 2 % spikes, 52 / 60 vs 83 / 78 ms at 10 %, 69 / 99 vs 70 / 79 ms at 20 %. (The
 # earlier scatter over spikes took 150 ms at 2.1 %.)
@@ -157,9 +157,9 @@ def recurrent_lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Ten
     g_v_after = g_x3[1:].reshape(-1, n)
     active = active_inputs(spikes_before, EVENT_DENSITY_LIMIT)  # None when denser
     if active is not None:  # for each presynaptic neuron j, the rows (t, b) where it spiked
-        g_w_np = np.empty(tuple(w.shape), u2.dtype)
-        add_weight_grad(*active, g_v_after.numpy(), g_w_np, accumulate=False)
-        g_w = torch.from_numpy(g_w_np)
+        g_w_t = np.empty((w.shape[1], w.shape[0]), u2.dtype)
+        add_weight_grad_t(*active, g_v_after.numpy(), g_w_t, accumulate=False)
+        g_w = torch.from_numpy(g_w_t).t().contiguous()
     else:
         g_w = g_v_after.t() @ spikes_before
     return g_x3, g_w, torch.from_numpy(g_beta).reshape(beta_full.shape)
