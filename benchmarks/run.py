@@ -1,7 +1,8 @@
 """Side-by-side speed and memory of spiking layers: spikewave, snnTorch, SpikingJelly, Norse,
 and the dense-GEMM limit, each library in its own process.
 
-    python benchmarks/run.py [WORKLOAD ...] [--peers-python PATH] [--repeats 10] [--json]
+    python benchmarks/run.py [WORKLOAD ...] [--peers-python PATH] [--repeats 10] [--rounds 1]
+                             [--json]
 
 Workloads (issue 6):
 - ``lif_T{T}_N{N}_p{density}``: ``x[T, B=32, N]`` Bernoulli(density) -> Linear(N, N) -> LIF
@@ -28,6 +29,10 @@ pass itself). Peers run in the Python given by ``--peers-python`` (default
 each in its own process; missing ones are skipped. With ``--json`` the last line is one
 object per workload with ``ours_ms``, ``ours_checkpointed_ms``, ``<peer>_ms``,
 ``gemm_limit_ms``, ``speedup_vs_fastest_peer``, ``peak_rss_mb`` and ``step_peak_mb``.
+With ``--rounds R`` the libraries take turns R times (ours, ours-ckpt, GEMM, peers, then
+again), each turn a fresh process timing ``--repeats`` steps, and every median and min-max
+is over all R x repeats steps: on a shared machine a slow spell then lands on every library
+instead of on whichever one was running. Peak memory figures are the largest of the turns.
 Timings are never asserted anywhere.
 """
 
@@ -263,7 +268,7 @@ def _timed(step, repeats: int) -> dict:
     hwm = _proc_status_mb("VmHWM")
     step_peak = hwm - before if before is not None and hwm is not None else None
     return {"ms": statistics.median(times), "min": min(times), "max": max(times),
-            "peak_rss_mb": rss, "step_peak_mb": step_peak}
+            "times_ms": times, "peak_rss_mb": rss, "step_peak_mb": step_peak}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -288,6 +293,9 @@ def main() -> None:
     ap.add_argument("workloads", nargs="*", help="default: all (see the module docstring)")
     ap.add_argument("--peers-python", default=None)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="turns each library takes, each in a fresh process timing --repeats "
+                         "steps; medians over all of them (default 1)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--worker", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -298,15 +306,25 @@ def main() -> None:
     default = HERE.parents[2] / ".peers-venv" / "bin" / "python"
     if peers_python is None and default.exists():
         peers_python = str(default)
+    if args.rounds < 1 or args.repeats < 1:
+        raise SystemExit("--rounds and --repeats must be at least 1")
     results = []
     for name in args.workloads or default_workloads():
         row = {"workload": name}
-        for lib, python in [("ours", sys.executable), ("ours_ckpt", sys.executable),
-                            ("gemm", sys.executable),
-                            *[(peer, peers_python) for peer in PEERS if peers_python]]:
-            res = run_worker(python, lib, name, args.repeats)
-            if res is not None:
-                row[lib] = res
+        libs = [("ours", sys.executable), ("ours_ckpt", sys.executable), ("gemm", sys.executable),
+                *[(peer, peers_python) for peer in PEERS if peers_python]]
+        runs: dict[str, list[dict]] = {}
+        for _ in range(args.rounds):  # libraries take turns, so a slow spell hits them all
+            for lib, python in libs:
+                res = run_worker(python, lib, name, args.repeats)
+                if res is not None:
+                    runs.setdefault(lib, []).append(res)
+        for lib, parts in runs.items():
+            times = [t for part in parts for t in part["times_ms"]]
+            steps = [part["step_peak_mb"] for part in parts if part["step_peak_mb"] is not None]
+            row[lib] = {"ms": statistics.median(times), "min": min(times), "max": max(times),
+                        "peak_rss_mb": max(part["peak_rss_mb"] for part in parts),
+                        "step_peak_mb": max(steps) if steps else None}
         peers = {k: row[k]["ms"] for k in PEERS if k in row}
         print(f"\n{name}")
         print(f"  {'library':<13} {'median ms':>10} {'min-max ms':>17} {'peak RSS MB':>12} "
