@@ -267,8 +267,7 @@ def _timed(step, repeats: int) -> dict:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     hwm = _proc_status_mb("VmHWM")
     step_peak = hwm - before if before is not None and hwm is not None else None
-    return {"ms": statistics.median(times), "min": min(times), "max": max(times),
-            "times_ms": times, "peak_rss_mb": rss, "step_peak_mb": step_peak}
+    return {"times_ms": times, "peak_rss_mb": rss, "step_peak_mb": step_peak}
 
 
 # ----------------------------------------------------------------------------- driver

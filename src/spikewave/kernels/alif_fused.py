@@ -28,7 +28,7 @@ import torch
 
 from spikewave._numba import njit
 from spikewave.kernels._threads import parallel_for
-from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _rows, _sg_row
+from spikewave.kernels.lif_fused import KINDS, RESETS, _blocks, _rows, _sg_row, _step_row
 
 
 @njit
@@ -75,8 +75,8 @@ def _backward(g_s, g_alast, u_all, th_all, beta, alpha, rho, reset, detach, kind
     cut = zero if detach else one
     for t in range(u_all.shape[0] - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
-        gst = g_s[t if g_s.shape[0] > 1 else 0, m0:m1]  # T rows, or one shared
         ut, tht, gxt = u_all[t, m0:m1], th_all[t, m0:m1], g_x[t, m0:m1]
+        gst = _step_row(g_s, t)[m0:m1]  # T rows, or one shared
         if reset == 0:
             for m in range(width):
                 u = ut[m]

@@ -109,6 +109,12 @@ def _gradient_row(g_s_row, sg, u_row, u_prev, has_prev, beta, thr, reset, cut, g
 
 
 @njit
+def _step_row(a, t):  # pragma: no cover - compiled
+    """Row ``t`` of ``a``, or row 0 when ``a`` has one row shared by every step."""
+    return a[t if a.shape[0] > 1 else 0]
+
+
+@njit
 def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no cover
     """Steps ``x[T, cols]`` from the state in ``v_last`` (the reset potential before step 0;
     zeros for a fresh start), which holds the state after the last step on return.
@@ -118,9 +124,8 @@ def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no c
     rewritten at every step when no backward pass needs the potentials."""
     thr = x.dtype.type(thr)
     for t in range(x.shape[0]):
-        u_row = u_out[t if u_out.shape[0] > 1 else 0, m0:m1]
-        _membrane_row(beta[m0:m1], v_last[m0:m1], x[t, m0:m1], u_row, s_out[t, m0:m1], thr,
-                      reset)
+        _membrane_row(beta[m0:m1], v_last[m0:m1], x[t, m0:m1], _step_row(u_out, t)[m0:m1],
+                      s_out[t, m0:m1], thr, reset)
 
 
 @njit
@@ -139,9 +144,9 @@ def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1
     cut = real(0.0) if detach else real(1.0)  # whether the reset's gradient flows
     for t in range(u_all.shape[0] - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
-        g_s_row = g_s[t if g_s.shape[0] > 1 else 0, m0:m1]  # T rows, or one shared
-        _gradient_row(g_s_row, sg, u_all[t, m0:m1], u_all[t - 1 if t > 0 else 0, m0:m1],
-                      t > 0, beta[m0:m1], thr, reset, cut, g_vr, g_x[t, m0:m1], gb)
+        _gradient_row(_step_row(g_s, t)[m0:m1], sg, u_all[t, m0:m1],
+                      u_all[t - 1 if t > 0 else 0, m0:m1], t > 0, beta[m0:m1], thr, reset,
+                      cut, g_vr, g_x[t, m0:m1], gb)
     for m in range(m1 - m0):
         gb[m] += g_x[0, m0 + m] * v_init[m0 + m]
         g_vinit[m0 + m] = g_vr[m]
