@@ -305,7 +305,9 @@ def make_pattern_input(p: PatternInputParams | None = None,
     if block_ms * SORT_SCALE * 2.0**aff_bits < 2.0**62:  # sort_spikes' packed keys, fused
         keys = _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times,
                                 noise_aff, n_aff, aff_bits, SORT_SCALE)
-        keys.sort()
+        # timsort: the drift keys are 2000 ascending runs (one per afferent), which it
+        # merges; 0.9 s for the 19 M keys of a 150 s block against 1.5 s for quicksort
+        keys.sort(kind="stable")
         sorted_times, sorted_aff, is_copy = _unpack_block_keys(keys, n_aff, aff_bits,
                                                                SORT_SCALE)
     else:
