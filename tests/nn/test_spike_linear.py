@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from spikewave.kernels import spike_linear
 from spikewave.kernels.spike_linear import (
     active_inputs,
     add_weight_grad_t,
     input_columns,
-    spike_linear,
+    weight_grad_tile,
 )
 from spikewave.nn import SpikeLinear
 
@@ -20,7 +21,7 @@ def test_values_and_gradients_equal_the_dense_product(density, bias):
     x = (torch.rand(30, 5, 40, generator=gen, dtype=torch.float64) < density).double()
     w = torch.randn(17, 40, generator=gen, dtype=torch.float64, requires_grad=True)
     b = torch.randn(17, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
-    y = spike_linear(x, w, b)
+    y = spike_linear.spike_linear(x, w, b)
     ref = torch.nn.functional.linear(x, w, b)
     torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
     g = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
@@ -67,8 +68,8 @@ def test_float32_within_rounding():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 256, generator=gen) < 0.1).float()
     lin = torch.nn.Linear(256, 128)
-    torch.testing.assert_close(spike_linear(x, lin.weight, lin.bias), lin(x), rtol=1e-5,
-                               atol=1e-5)
+    torch.testing.assert_close(spike_linear.spike_linear(x, lin.weight, lin.bias), lin(x),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_dispatch_by_density_and_binariness():
@@ -102,10 +103,16 @@ def test_cached_transpose_follows_weight_updates():
         opt.step()  # in-place update: the next call must see the new weights
 
 
+@pytest.mark.parametrize("tile_rows", [None, 1, 3, 8])
 @pytest.mark.parametrize("first_row", [0, 7])
-def test_weight_gradient_by_input_columns_equals_the_dense_product(first_row):
+def test_weight_gradient_by_input_columns_equals_the_dense_product(monkeypatch, first_row,
+                                                                   tile_rows):
     # rows from first_row on, as the chunked layer passes a slice of the CSR pointer;
-    # densities from empty inputs to full ones exercise the 4-row blocks and their tails
+    # densities from empty inputs to full ones exercise the 4-row blocks and their tails;
+    # tile_rows: the batch rows taken a few at a time (None: one tile, as for this size)
+    if tile_rows is not None:
+        monkeypatch.setattr(spike_linear, "WGRAD_TILE_BYTES", tile_rows * 11 * 8)
+        monkeypatch.setattr(spike_linear, "WGRAD_MIN_ROWS_PER_TILE", 0.0)
     gen = torch.Generator().manual_seed(3)
     density = torch.linspace(0.0, 1.0, 37, dtype=torch.float64)
     s = (torch.rand(40, 37, generator=gen, dtype=torch.float64) < density).double()
@@ -123,6 +130,17 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(first_row):
     np.testing.assert_allclose(g_w_t, want, rtol=1e-12, atol=1e-12)
     add_weight_grad_t(ptr[first_row:], idx, g[first_row:].numpy(), g_w_t, accumulate=False)
     np.testing.assert_allclose(g_w_t, want - start, rtol=1e-12, atol=1e-12)
+
+
+def test_weight_gradient_tiles_follow_the_cache_and_density_rule():
+    # 1024 float32 outputs: 4 KiB a gradient row, 256 rows in a 1 MiB tile
+    assert weight_grad_tile(3200, 4096, 0.1) == 256
+    assert weight_grad_tile(200, 4096, 0.1) == 200  # all rows fit in one tile
+    # an input active in 256 * 0.005 = 1.3 rows of a tile: one tile (untiled)
+    assert weight_grad_tile(3200, 4096, 0.005) == 3200
+    # 4096 outputs: 64 rows a tile, 1.3 active rows per input at 2 %: untiled
+    assert weight_grad_tile(3200, 16384, 0.02) == 3200
+    assert weight_grad_tile(0, 4096, 0.1) == 1
 
 
 def test_active_inputs_are_the_nonzero_columns_of_each_row():
