@@ -61,3 +61,28 @@ def test_rstdp_decision_layer_learns_on_the_embedded_digits(tmp_path):
     assert js["initial_test_accuracy"] < 0.3  # chance is 0.1
     assert js["test_accuracy"] > js["initial_test_accuracy"] + 0.2
     assert result.passed and len(result.figures) == 4
+
+
+def test_conv2_threshold_option_reaches_the_network(monkeypatch, tmp_path):
+    from spikewave.experiments import mozafari2019
+
+    class Built(Exception):
+        pass
+
+    seen = {}
+
+    def capture(arch, seed):
+        seen["arch"] = arch
+        raise Built
+
+    monkeypatch.setattr(mozafari2019, "STDPConvNet", capture)
+    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
+    with pytest.raises(Built):
+        mozafari2019.run(ctx, conv2_threshold=20.0)
+    conv1, conv2 = seen["arch"].layers
+    assert conv2.threshold == 20.0 and conv1.threshold == 15.0
+    with pytest.raises(Built):
+        mozafari2019.run(ctx)
+    assert seen["arch"].layers[1].threshold == 10.0  # SpykeTorch's MozafariDeep
+    with pytest.raises(ParameterError, match="'conv2_threshold'"):
+        mozafari2019.run(ctx, conv2_threshold=0.0)
