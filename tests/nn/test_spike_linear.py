@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikewave.kernels import spike_linear
 from spikewave.kernels.spike_linear import (
     active_inputs,
     add_weight_grad_t,
     input_columns,
+    spike_linear,
     weight_grad_tile,
 )
 from spikewave.nn import SpikeLinear
@@ -21,7 +21,7 @@ def test_values_and_gradients_equal_the_dense_product(density, bias):
     x = (torch.rand(30, 5, 40, generator=gen, dtype=torch.float64) < density).double()
     w = torch.randn(17, 40, generator=gen, dtype=torch.float64, requires_grad=True)
     b = torch.randn(17, generator=gen, dtype=torch.float64, requires_grad=True) if bias else None
-    y = spike_linear.spike_linear(x, w, b)
+    y = spike_linear(x, w, b)
     ref = torch.nn.functional.linear(x, w, b)
     torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
     g = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
@@ -68,8 +68,8 @@ def test_float32_within_rounding():
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(64, 256, generator=gen) < 0.1).float()
     lin = torch.nn.Linear(256, 128)
-    torch.testing.assert_close(spike_linear.spike_linear(x, lin.weight, lin.bias), lin(x),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(spike_linear(x, lin.weight, lin.bias), lin(x), rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_dispatch_by_density_and_binariness():
@@ -111,8 +111,8 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(monkeypatch, 
     # densities from empty inputs to full ones exercise the 4-row blocks and their tails;
     # tile_rows: the batch rows taken a few at a time (None: one tile, as for this size)
     if tile_rows is not None:
-        monkeypatch.setattr(spike_linear, "WGRAD_TILE_BYTES", tile_rows * 11 * 8)
-        monkeypatch.setattr(spike_linear, "WGRAD_MIN_ROWS_PER_TILE", 0.0)
+        monkeypatch.setattr("spikewave.kernels.spike_linear.WGRAD_TILE_BYTES", tile_rows * 11 * 8)
+        monkeypatch.setattr("spikewave.kernels.spike_linear.WGRAD_MIN_ROWS_PER_TILE", 0.0)
     gen = torch.Generator().manual_seed(3)
     density = torch.linspace(0.0, 1.0, 37, dtype=torch.float64)
     s = (torch.rand(40, 37, generator=gen, dtype=torch.float64) < density).double()
