@@ -21,6 +21,7 @@ import numpy as np
 
 from spikewave._numba import grow, njit
 from spikewave._validation import NON_NEGATIVE, POSITIVE, check_array, check_int, check_number, fail
+from spikewave.sim.keysort import sort_keys
 
 RandomLike = np.random.Generator | int | None
 
@@ -196,8 +197,7 @@ def sort_spikes(times_ms: np.ndarray, afferents: np.ndarray,
     if times.size == 0 or times.min() < 0 or times.max() * scale * 2.0**aff_bits >= 2.0**62:
         order = np.argsort(times, kind="stable")
         return times[order], aff[order].astype(np.int32)
-    keys = _pack_keys(times, aff, aff_bits, scale)
-    keys.sort()
+    keys = sort_keys(_pack_keys(times, aff, aff_bits, scale))
     return _unpack_keys(keys, aff_bits, scale)
 
 
