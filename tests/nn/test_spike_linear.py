@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from spikewave import ParameterError
 from spikewave.kernels.spike_linear import (
     active_inputs,
     add_weight_grad_t,
@@ -157,3 +158,32 @@ def test_active_inputs_are_the_nonzero_columns_of_each_row():
         bad[row, 7] = value
         assert active_inputs(bad) is None
     assert active_inputs(s, max_density=0.1) is None  # denser than the limit
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("width", [1, 7, 8, 37, 256])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_active_inputs_are_the_nonzero_columns(dtype, width, threads, monkeypatch):
+    """CSR of the active inputs equals torch.nonzero, for widths that are and are not
+    multiples of the 8-entry blocks, rows with nothing active, -0.0 (inactive), and rows
+    split over several threads (a row never writes into the next one's indices)."""
+    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+    gen = torch.Generator().manual_seed(width)
+    for density in (0.0, 0.03, 0.5, 1.0):
+        x = (torch.rand(200, width, generator=gen) < density).to(dtype)
+        x[::7] = 0.0  # whole rows silent
+        x[x == 0] = torch.where(torch.rand(int((x == 0).sum()), generator=gen) < 0.5,
+                                -0.0, 0.0).to(dtype)
+        ptr, idx = active_inputs(x)
+        nz = torch.nonzero(x)
+        np.testing.assert_array_equal(idx, nz[:, 1].numpy())
+        np.testing.assert_array_equal(np.diff(ptr), (x != 0).sum(1).numpy())
+
+
+def test_half_precision_takes_the_dense_path_and_the_scan_says_why():
+    x = (torch.rand(6, 80, generator=torch.Generator().manual_seed(0)) < 0.1).half()
+    lin = SpikeLinear(80, 64).half()
+    torch.testing.assert_close(lin(x), torch.nn.functional.linear(x, lin.weight, lin.bias))
+    assert lin.last_path == "dense"
+    with pytest.raises(ParameterError, match="spikes_2d.*float32 or float64"):
+        active_inputs(x)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from spikewave import ParameterError
+from spikewave.sim import masquelier_input
 from spikewave.sim.fastrng import seed_state
 from spikewave.sim.masquelier_input import (
     PatternInputParams,
@@ -68,3 +69,23 @@ def test_bad_parameters():
         PatternInputParams(jitter_ms=-1.0)
     with pytest.raises(ParameterError, match="n_afferents"):
         PatternInputParams(n_afferents=10.5)
+
+
+def test_fused_key_path_equals_the_general_sort(monkeypatch):
+    """The fused pack/radix-sort path and the general fallback (keep mask, sort_spikes)
+    give the same block, with several patterns (each replacing its own afferents)."""
+    params = SMALL.replace(n_patterns=2, jitter_ms=0.5)
+    fused = make_pattern_input(params, 11)
+    monkeypatch.setattr(masquelier_input, "SORT_SCALE", 2.0**60)  # keys would overflow
+    general = make_pattern_input(params, 11)
+    np.testing.assert_array_equal(fused.trains.times_ms, general.trains.times_ms)
+    np.testing.assert_array_equal(fused.trains.afferents, general.trains.afferents)
+    np.testing.assert_array_equal(fused.is_pattern_spike, general.is_pattern_spike)
+    # no drift spike of a pattern's afferents is left inside that pattern's slots
+    tr = fused.trains
+    slot = np.minimum(tr.times_ms // 50.0, params.n_slots - 1).astype(int)
+    for onset, q in zip(fused.pattern_onsets_ms, fused.pattern_ids, strict=True):
+        inside = (slot == int(onset // 50.0)) & ~fused.is_pattern_spike
+        own = fused.pattern_members[q][tr.afferents[inside]]
+        # what is left there is the 10 Hz noise (about 50 spikes), not the ~54 Hz drift
+        assert own.sum() < 2 * 10.0 * 0.05 * fused.n_pattern

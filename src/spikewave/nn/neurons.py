@@ -223,13 +223,19 @@ class SpikeLinear(nn.Linear):
 def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                            max_density: float) -> tuple[torch.Tensor, str]:
     """``x @ weight.T + bias`` and the path taken: ``"event"`` (gather over the active
-    inputs) for binary CPU input with at most ``max_density`` active (less for a weight too
-    large for the cache, none for fewer than 64 outputs:
+    inputs) for binary float32/float64 CPU input with at most ``max_density`` active
+    (less for a weight too large for the cache, none for fewer than 64 outputs:
     :func:`~spikewave.kernels.spike_linear.event_density_limit`), else ``"dense"``."""
-    from spikewave.kernels.spike_linear import active_inputs, event_density_limit, spike_linear
+    from spikewave.kernels.spike_linear import (
+        EVENT_DTYPES,
+        active_inputs,
+        event_density_limit,
+        spike_linear,
+    )
 
     limit = event_density_limit(weight, max_density)
-    if x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype and limit > 0:
+    if (x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype
+            and x.dtype in EVENT_DTYPES and limit > 0):
         x = x.contiguous()
         active = active_inputs(x.reshape(-1, x.shape[-1]), limit)
         if active is not None:

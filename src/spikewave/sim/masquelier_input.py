@@ -168,21 +168,46 @@ def _drifting_trains(n_aff, n_steps, dt_ms, max_rate, max_silence, max_speed,
 
 
 @njit
+def _slot_of(t, slot_ms, n_slots, exact):  # pragma: no cover - compiled
+    """``min(t // slot_ms, n_slots - 1)`` for a time ``t >= 0``. Python's floor division is
+    exact (it goes through ``fmod``, ~15 ns); for an integer ``slot_ms`` (``exact``) the
+    rounded quotient, corrected by one exact product, gives the same integer several times
+    faster."""
+    if exact and t < 2.0**32:
+        q = math.floor(t / slot_ms)
+        if q * slot_ms > t:  # the quotient was rounded up to the next integer
+            q -= 1.0
+        return min(int(q), n_slots - 1)
+    return min(int(t // slot_ms), n_slots - 1)
+
+
+@njit
 def _slot_index(times, slot_ms, n_slots):  # pragma: no cover - compiled
-    """``min(t // slot_ms, n_slots - 1)`` for every time ``t >= 0``. Python's floor division
-    is exact (it goes through ``fmod``, ~15 ns); for an integer ``slot_ms`` the rounded
-    quotient, corrected by one exact product, gives the same integer several times faster."""
+    """:func:`_slot_of` of every time."""
     out = np.empty(times.shape[0], np.int64)
     exact = slot_ms == math.floor(slot_ms) and slot_ms < 2.0**20
     for i in range(times.shape[0]):
-        t = times[i]
-        if exact and t < 2.0**32:
-            q = math.floor(t / slot_ms)
-            if q * slot_ms > t:  # the quotient was rounded up to the next integer
-                q -= 1.0
-            out[i] = min(int(q), n_slots - 1)
-        else:
-            out[i] = min(int(t // slot_ms), n_slots - 1)
+        out[i] = _slot_of(times[i], slot_ms, n_slots, exact)
+    return out
+
+
+@njit
+def _first_slot_spikes(times, aff, slot, slot_ms, n_slots, member):  # pragma: no cover
+    """Indices of the spikes of the ``member`` afferents in slot ``slot``: what a
+    pattern's afferents did in its first slot (the pattern itself)."""
+    exact = slot_ms == math.floor(slot_ms) and slot_ms < 2.0**20
+    start = slot * slot_ms
+    n = 0
+    for i in range(times.shape[0]):  # a cheap pre-test on the time, then the exact slot
+        if times[i] >= start and member[aff[i]]:
+            n += _slot_of(times[i], slot_ms, n_slots, exact) == slot
+    out = np.empty(n, np.int64)
+    j = 0
+    for i in range(times.shape[0]):
+        if times[i] >= start and member[aff[i]]:
+            if _slot_of(times[i], slot_ms, n_slots, exact) == slot:
+                out[j] = i
+                j += 1
     return out
 
 
@@ -197,18 +222,18 @@ def _outside_own_pattern(slot_of, aff, slot_pattern, members):  # pragma: no cov
 
 
 @njit
-def _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times, noise_aff, n_aff,
-                     aff_bits, scale):  # pragma: no cover - compiled
+def _pack_block_keys(times, aff, slot_ms, n_slots, slot_pattern, members, copy_times, copy_aff,
+                     noise_times, noise_aff, n_aff, aff_bits, scale):  # pragma: no cover
     """The packed sort keys of :func:`~spikewave.sim.spiketrains.sort_spikes` (time in
-    units of ``1/scale`` ms, then afferent) of the kept drift spikes, the pattern copies
+    units of ``1/scale`` ms, then afferent) of the drift spikes that no pattern copy
+    replaces (those of a pattern's afferents in that pattern's slots), the pattern copies
     (afferent + ``n_aff``) and the noise, written straight into one array."""
-    n_keep = 0
-    for i in range(keep.shape[0]):
-        n_keep += keep[i]
-    keys = np.empty(n_keep + copy_times.shape[0] + noise_times.shape[0], np.int64)
+    keys = np.empty(times.shape[0] + copy_times.shape[0] + noise_times.shape[0], np.int64)
+    exact = slot_ms == math.floor(slot_ms) and slot_ms < 2.0**20
     j = 0
     for i in range(times.shape[0]):
-        if keep[i]:
+        q = slot_pattern[_slot_of(times[i], slot_ms, n_slots, exact)]
+        if q < 0 or not members[q, aff[i]]:
             keys[j] = spike_key(times[i], aff[i], aff_bits, scale)
             j += 1
     for i in range(copy_times.shape[0]):
@@ -217,7 +242,7 @@ def _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times, noise_
     for i in range(noise_times.shape[0]):
         keys[j] = spike_key(noise_times[i], noise_aff[i], aff_bits, scale)
         j += 1
-    return keys
+    return keys[:j]
 
 
 @njit
@@ -272,14 +297,12 @@ def make_pattern_input(p: PatternInputParams | None = None,
     members[0, :n_pat] = True  # pattern 0 uses afferents 0 .. n_pattern-1 (easy to plot)
     for q in range(1, n_pats):
         members[q, gen.choice(n_aff, n_pat, replace=False)] = True
-    slot_of = _slot_index(times, p.pattern_ms, p.n_slots)
-    keep = _outside_own_pattern(slot_of, aff, slot_pattern, members)
     copies_t, copies_a, refs = [], [], []
     for q in range(n_pats):
         q_slots = slots[slot_pattern[slots] == q]
-        ref_mask = members[q, aff] & (slot_of == q_slots[0])
-        ref_times = times[ref_mask] - q_slots[0] * p.pattern_ms
-        ref_aff = aff[ref_mask]
+        ref = _first_slot_spikes(times, aff, q_slots[0], p.pattern_ms, p.n_slots, members[q])
+        ref_times = times[ref] - q_slots[0] * p.pattern_ms
+        ref_aff = aff[ref]
         refs.append((ref_times, ref_aff))
         q_onsets = q_slots * p.pattern_ms
         n_ref = ref_times.size
@@ -304,14 +327,17 @@ def make_pattern_input(p: PatternInputParams | None = None,
     # mark pattern copies by an afferent offset that survives the sort, then strip it
     aff_bits = max(1, int(2 * n_aff - 1).bit_length())
     if block_ms * SORT_SCALE * 2.0**aff_bits < 2.0**62:  # sort_spikes' packed keys, fused
-        keys = _pack_block_keys(times, aff, keep, copy_times, copy_aff, noise_times,
-                                noise_aff, n_aff, aff_bits, SORT_SCALE)
+        keys = _pack_block_keys(times, aff, p.pattern_ms, p.n_slots, slot_pattern, members,
+                                copy_times, copy_aff, noise_times, noise_aff, n_aff, aff_bits,
+                                SORT_SCALE)
         # radix (spikewave.sim.keysort): about half the time of NumPy's timsort, which
         # itself beat quicksort by merging the 2000 per-afferent ascending runs
         keys = sort_keys(keys)
         sorted_times, sorted_aff, is_copy = _unpack_block_keys(keys, n_aff, aff_bits,
                                                                SORT_SCALE)
     else:
+        keep = _outside_own_pattern(_slot_index(times, p.pattern_ms, p.n_slots), aff,
+                                    slot_pattern, members)
         all_times = np.concatenate([times[keep], copy_times, noise_times])
         all_aff = np.concatenate([aff[keep], copy_aff, noise_aff]).astype(np.int64)
         n_keep = int(keep.sum())
