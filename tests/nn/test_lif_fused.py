@@ -121,3 +121,26 @@ def test_torch_compile_traces_the_fused_layer_without_graph_breaks():
     (g_out,) = torch.autograd.grad(out.sum(), x)
     assert torch.equal(out, eager) and eager.sum() > 0
     torch.testing.assert_close(g_out, g_eager)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_fixed_beta_skips_its_gradient_and_keeps_the_input_gradient(reset):
+    """With a constant beta the backward pass leaves out the beta gradient (a pass over U
+    fewer) and the input gradient is the reference's, bit for bit the same as when the
+    beta gradient is computed alongside."""
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.randn(30, 2, 9, generator=gen, dtype=torch.float64) * 0.6 + 0.3)
+    g = torch.randn(30, 2, 9, generator=gen, dtype=torch.float64)
+    beta = torch.full((9,), 0.9, dtype=torch.float64)
+    grads = []
+    for learn in (False, True):
+        xi = x.clone().requires_grad_(True)
+        b = beta.clone().requires_grad_(learn)
+        s, v = lif_multistep_fused(xi, b, 1.0, reset, FastSigmoid(), False)
+        wrt = (xi, b) if learn else (xi,)
+        grads.append(torch.autograd.grad((s * g).sum() + v.sum(), wrt))
+    xr = x.clone().requires_grad_(True)
+    s, v = lif_multistep_reference(xr, beta, 1.0, reset, FastSigmoid(), False)
+    (g_ref,) = torch.autograd.grad((s * g).sum() + v.sum(), (xr,))
+    assert torch.equal(grads[0][0], grads[1][0])
+    torch.testing.assert_close(grads[0][0], g_ref, rtol=1e-10, atol=1e-10)

@@ -86,7 +86,8 @@ def _gradient_row(g_s_row, sg, u_row, u_prev, has_prev, beta, thr, reset, cut, g
                   g_x_row, g_beta):  # pragma: no cover - compiled
     """One reverse step over a row: ``gV = gS sg + gVr dVr/dV`` into ``g_x_row``, ``gVr``
     carried to the step before (``beta gV``), ``g_beta += gV Vr[t-1]`` when there is a step
-    before (``has_prev``; ``u_prev`` is its ``U``). ``cut`` is 0 for a detached reset."""
+    before (``has_prev``; ``u_prev`` is its ``U``; False too when no gradient of beta is
+    wanted, which saves a pass over ``U``). ``cut`` is 0 for a detached reset."""
     one, zero = g_vr.dtype.type(1.0), g_vr.dtype.type(0.0)
     c_thr = cut * thr
     if reset == 0:  # dVr/dV = 1 - cut thr sg
@@ -130,9 +131,10 @@ def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no c
 
 @njit
 def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1,
-              g_x, g_beta, v_init, g_vinit):  # pragma: no cover - compiled
+              g_x, g_beta, v_init, g_vinit, need_beta=True):  # pragma: no cover - compiled
     """Reverse pass over ``u_all[T, cols]``; ``v_init`` is the state before step 0 (zeros
     for a fresh start) and ``g_vinit`` receives its gradient (in the arrays' precision).
+    ``g_beta`` is left at zero without ``need_beta``.
     ``g_s`` has ``T`` rows, or one row shared by every step (a gradient broadcast over
     time, as ``spikes.sum()`` gives: no ``[T, cols]`` copy of it is made)."""
     real = u_all.dtype.type
@@ -145,10 +147,11 @@ def _backward(g_s, g_vlast, u_all, beta, thr, reset, detach, kind, scale, m0, m1
     for t in range(u_all.shape[0] - 1, -1, -1):
         _sg_row(u_all[t], kind, scale, m0, m1, sg)
         _gradient_row(_step_row(g_s, t)[m0:m1], sg, u_all[t, m0:m1],
-                      u_all[t - 1 if t > 0 else 0, m0:m1], t > 0, beta[m0:m1], thr, reset,
-                      cut, g_vr, g_x[t, m0:m1], gb)
+                      u_all[t - 1 if t > 0 else 0, m0:m1], need_beta and t > 0, beta[m0:m1],
+                      thr, reset, cut, g_vr, g_x[t, m0:m1], gb)
     for m in range(m1 - m0):
-        gb[m] += g_x[0, m0 + m] * v_init[m0 + m]
+        if need_beta:
+            gb[m] += g_x[0, m0 + m] * v_init[m0 + m]
         g_vinit[m0 + m] = g_vr[m]
 
 
@@ -197,8 +200,10 @@ def _rows(g_s: torch.Tensor, dtype: torch.dtype) -> np.ndarray:
 @torch.library.custom_op("spikewave::lif_backward", mutates_args=())
 def lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Tensor,
                     beta_full: torch.Tensor, threshold: float, reset: int, detach: bool,
-                    kind: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients ``(g_x, g_beta_full)`` from those of the spikes and of ``v_last``."""
+                    kind: int, scale: float, need_beta: bool = True
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients ``(g_x, g_beta_full)`` from those of the spikes and of ``v_last``;
+    ``g_beta_full`` is zeros, not computed, without ``need_beta``."""
     t = u.shape[0]
     u2 = u.reshape(t, -1).contiguous().numpy()
     gs = _rows(g_s, u.dtype)
@@ -209,14 +214,14 @@ def lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Tensor,
     zeros = np.zeros(u2.shape[1], u2.dtype)
     g_v0 = np.empty(u2.shape[1], u2.dtype)
     parallel_for(lambda r: _backward(gs, gv, u2, b, threshold, reset, detach, kind, scale,
-                                     r[0], r[1], g_x, g_beta, zeros, g_v0),
+                                     r[0], r[1], g_x, g_beta, zeros, g_v0, need_beta),
                  _blocks(u2.shape[1]))
     return (torch.from_numpy(g_x).reshape(u.shape),
             torch.from_numpy(g_beta).reshape(beta_full.shape))
 
 
 @lif_backward_op.register_fake
-def _(g_s, g_v, u, beta_full, threshold, reset, detach, kind, scale):
+def _(g_s, g_v, u, beta_full, threshold, reset, detach, kind, scale, need_beta=True):
     return torch.empty_like(u), beta_full.new_empty(beta_full.shape)
 
 
@@ -231,8 +236,9 @@ def _backward_rule(ctx, g_s, g_u, g_v):
     u, beta_full = ctx.saved_tensors
     g_s = u.new_zeros((1, *u.shape[1:])) if g_s is None else g_s  # one row for all steps
     g_v = u.new_zeros(u.shape[1:]) if g_v is None else g_v
-    g_x, g_beta = lif_backward_op(g_s, g_v, u, beta_full, *ctx.cfg)
-    return g_x, g_beta, None, None, None, None, None, None
+    need_beta = bool(ctx.needs_input_grad[1])
+    g_x, g_beta = lif_backward_op(g_s, g_v, u, beta_full, *ctx.cfg, need_beta=need_beta)
+    return g_x, g_beta if need_beta else None, None, None, None, None, None, None
 
 
 lif_forward_op.register_autograd(_backward_rule, setup_context=_setup_context)
