@@ -19,13 +19,6 @@ def njit(func: Callable[..., Any]) -> Any:
     return numba.njit(cache=True, nogil=True)(func)
 
 
-def njit_vectorized(func: Callable[..., Any]) -> Any:
-    """:func:`njit` with NumPy's error model: no check for division by zero (which would
-    stop the compiler from vectorising a loop that divides); use it only where a zero
-    divisor cannot occur or an ``inf`` is the wanted result."""
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(func)
-
-
 @njit
 def grow(array, n):  # pragma: no cover - compiled
     """A twice-larger array holding ``array[:n]``: amortised appends in compiled loops."""

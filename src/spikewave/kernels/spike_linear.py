@@ -159,7 +159,8 @@ def _fill_active(bits, magnitude, ptr, idx, r0, r1):  # pragma: no cover - compi
     entries at a time: a block with none active (most of them at a few percent density) is
     passed over with one test; in the others every index is written and the cursor moves
     on only past an active one (no branch on the data; a row never writes past its own
-    end). Measured 3-7x faster than the same cursor loop over every entry."""
+    end). Alone, on one thread, 2.4-7.5x faster than the same cursor loop over every entry
+    at 10 % to 1.4 % density ([3200, 512-1024] rows)."""
     for r in range(r0, r1):
         row = bits[r]
         j = ptr[r]
