@@ -32,22 +32,60 @@ def test_values_and_gradients_equal_the_dense_product(density, bias):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
-def test_a_weight_too_large_for_the_cache_takes_the_event_path_only_when_sparser():
-    from spikewave.kernels.spike_linear import LARGE_WEIGHT_BYTES, event_density_limit
+def test_the_default_crossover_is_measured_once_per_shape(monkeypatch):
+    from spikewave.kernels import dispatch
+    from spikewave.kernels.spike_linear import event_density_limit
 
-    small, large = torch.zeros(1024, 1024), torch.zeros(2100, 2100)  # 4 MiB, 16.8 MiB
-    assert large.numel() * 4 > LARGE_WEIGHT_BYTES
-    assert event_density_limit(small, 0.15) == 0.15
-    assert event_density_limit(large, 0.15) == 0.05
-    assert event_density_limit(large, 0.01) == 0.01
-    layer = SpikeLinear(2100, 2100)
+    monkeypatch.delenv(dispatch.ENV_OVERRIDE, raising=False)
+    monkeypatch.setattr(dispatch, "_MEASURED", {})
+    probes = []
+
+    def fake_probe(n_in, n_out, dtype):
+        probes.append((n_in, n_out, dtype))
+        return 0.125 if n_in == 70 else 0.5
+    monkeypatch.setattr(dispatch, "_probe", fake_probe)
+    layer, other = SpikeLinear(70, 64), SpikeLinear(71, 64)
     gen = torch.Generator().manual_seed(0)
-    for density, path in ((0.1, "dense"), (0.02, "event")):
-        x = (torch.rand(4, 2100, generator=gen) < density).float()
+    for density, path in ((0.05, "event"), (0.2, "dense"), (0.1, "event")):
+        x = (torch.rand(40, 70, generator=gen) < density).float()
         y = layer(x)
         assert layer.last_path == path
         torch.testing.assert_close(y, torch.nn.functional.linear(x, layer.weight, layer.bias),
                                    rtol=1e-5, atol=1e-5)
+    other((torch.rand(40, 71, generator=gen) < 0.3).float())
+    assert other.last_path == "event"  # its own crossover, 0.5
+    assert probes == [(70, 64, torch.float32), (71, 64, torch.float32)]  # once per shape
+    # a fixed max_density skips the measurement; so does the environment variable
+    assert event_density_limit(torch.zeros(64, 72), 0.07) == 0.07
+    monkeypatch.setenv(dispatch.ENV_OVERRIDE, "0.3")
+    assert event_density_limit(torch.zeros(64, 72), None) == 0.3
+    assert len(probes) == 2
+    for bad in ("1.5", "-0.1", "many"):
+        monkeypatch.setenv(dispatch.ENV_OVERRIDE, bad)
+        with pytest.raises(ParameterError, match=dispatch.ENV_OVERRIDE):
+            event_density_limit(torch.zeros(64, 72), None)
+
+
+def test_crossover_from_costs():
+    from spikewave.kernels.dispatch import crossover_from_costs
+
+    # event 2 + 20 p ms, dense 8 ms: they meet at p = 0.3
+    assert crossover_from_costs((3.0, 8.0), 8.0, (0.05, 0.3)) == pytest.approx(0.3)
+    assert crossover_from_costs((3.0, 8.0), 6.0, (0.05, 0.3)) == pytest.approx(0.2)
+    assert crossover_from_costs((3.0, 8.0), 100.0, (0.05, 0.3)) == 1.0  # never slower
+    assert crossover_from_costs((3.0, 8.0), 1.0, (0.05, 0.3)) == 0.0  # never faster
+    assert crossover_from_costs((3.0, 2.9), 4.0, (0.05, 0.3)) == 1.0  # flat, cheaper
+    assert crossover_from_costs((5.0, 4.9), 4.0, (0.05, 0.3)) == 0.0  # flat, dearer
+
+
+def test_the_probe_measures_both_paths_without_touching_the_global_generator():
+    from spikewave.kernels import dispatch
+
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    p = dispatch._probe(96, 80, torch.float64)
+    assert 0.0 <= p <= 1.0
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_layers_with_few_outputs_take_the_dense_product_without_a_scan(monkeypatch):

@@ -87,7 +87,7 @@ def lif_multistep(x, beta, threshold, reset, spike_fn, detach_reset=False, v0=No
 
 
 def linear_lif(x, weight, bias, beta, threshold, reset, spike_fn, detach_reset=False,
-               chunk_steps=16, max_density=0.15):
+               chunk_steps=16, max_density=None):
     """LIF neurons driven by ``x[T, B, in] @ weight.T + bias``: spikes ``[T, B, out]``. The
     chunked kernel of :mod:`spikewave.kernels.chunked_lif` (the forward and backward pass hold
     ``T / chunk_steps`` states instead of every step's current and potential) when it

@@ -38,7 +38,7 @@ class _Chunks:
     """The per-chunk current ``I = x W^T + b``: gathered over active inputs, or dense."""
 
     def __init__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 max_density: float) -> None:
+                 max_density: float | None) -> None:
         self.t, self.b, self.n_in = x.shape
         self.x = x
         self.weight_param = weight  # the parameter itself: its W.T is cached across calls
@@ -176,16 +176,19 @@ def supports(x: torch.Tensor, weight: torch.Tensor, beta, spike_fn) -> bool:
 
 def linear_lif_chunked(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                        beta, threshold: float, reset: str, spike_fn, detach_reset: bool = False,
-                       chunk_steps: int = 16, max_density: float = 0.15) -> torch.Tensor:
+                       chunk_steps: int = 16, max_density: float | None = None
+                       ) -> torch.Tensor:
     """Spikes ``[T, B, out]`` of LIF neurons driven by ``x[T, B, in] @ weight.T + bias``,
     with gradients to ``x``, ``weight``, ``bias`` and a tensor ``beta`` (see the module
     docstring; :func:`supports` says when it applies). Binary input with at most
-    ``max_density`` active entries takes the event-driven gather."""
+    ``max_density`` active entries (default: the crossover measured on this machine,
+    :mod:`spikewave.kernels.dispatch`) takes the event-driven gather."""
     t, b, _ = x.shape
+    density = None if max_density is None else float(max_density)
     n = weight.shape[0]
     if not isinstance(beta, torch.Tensor):
         beta = torch.tensor(float(beta), dtype=x.dtype)
     beta_full = beta.to(x.dtype).expand(b, n)
     return _LinearLIF.apply(x.contiguous(), weight, bias, beta_full, float(threshold), reset,
                             bool(detach_reset), KINDS[type(spike_fn)], float(spike_fn.scale),
-                            int(chunk_steps), float(max_density))
+                            int(chunk_steps), density)

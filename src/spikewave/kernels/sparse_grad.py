@@ -128,13 +128,14 @@ def supports(x: torch.Tensor, weight: torch.Tensor, beta, threshold: float, rese
 
 
 def linear_lif_sparse_grad(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                           beta, threshold: float, spike_fn, max_density: float = 0.15
+                           beta, threshold: float, spike_fn, max_density: float | None = None
                            ) -> torch.Tensor:
     """Spikes ``[T, B, out]`` of LIF neurons (subtract reset) driven by
     ``x @ weight.T + bias``, with the sparse backward pass of the module docstring
     (:func:`supports` says when it applies)."""
     beta_f = float(beta.item() if isinstance(beta, torch.Tensor) else beta)
     base = spike_fn.base
+    density = None if max_density is None else float(max_density)
     return _SparseGradLinearLIF.apply(x.contiguous(), weight, bias, beta_f, float(threshold),
                                       KINDS[type(base)], float(base.scale),
-                                      float(spike_fn.band), float(max_density))
+                                      float(spike_fn.band), density)

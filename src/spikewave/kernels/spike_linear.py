@@ -187,8 +187,6 @@ _SAME_WIDTH_INT = {4: np.int32, 8: np.int64}
 EVENT_DTYPES = (torch.float32, torch.float64)  # the event-driven path's input types
 
 
-LARGE_WEIGHT_BYTES = 16 * 2**20  # half this machine's last-level cache (32 MiB)
-LARGE_WEIGHT_DENSITY = 0.05
 # Below this many outputs the dense product costs less than finding the active inputs
 # (3200 rows, 2 threads, scan + gather vs F.linear: 512 inputs -> 10 outputs 2.4-3.1 vs
 # 1.3-1.4 ms, -> 32: 2.5-2.8 vs 1.0-1.2 ms, -> 64: 2.6-3.1 vs 1.8-3.5 ms, -> 128: event
@@ -196,23 +194,21 @@ LARGE_WEIGHT_DENSITY = 0.05
 MIN_EVENT_OUTPUTS = 64
 
 
-def event_density_limit(weight: torch.Tensor, max_density: float) -> float:
-    """The input density up to which the event-driven gather is used for ``weight``.
-
-    ``max_density`` while ``W.T`` fits in half the last-level cache, at most
-    ``LARGE_WEIGHT_DENSITY`` above: each active input then fetches its row from memory.
-    Measured (``benchmarks/run.py``, T = 100, B = 32, forward + backward with the LIF,
-    2 threads): 1024 x 1024 (4 MiB) event 131 ms vs dense-GEMM limit 144 ms at density
-    0.1; 4096 x 4096 (64 MiB) event 1.03 s at 0.02 and 3.8 s at 0.1 against 2.15 s for
-    the dense products alone: the crossover there is near 0.055.
-
-    0 (dense, the input not even scanned) for fewer than ``MIN_EVENT_OUTPUTS`` outputs.
-    """
+def event_density_limit(weight: torch.Tensor, max_density: float | None) -> float:
+    """The input density up to which the event-driven gather is used for ``weight``:
+    ``max_density`` when given, else the crossover measured on this machine for the
+    weight's shape (:func:`spikewave.kernels.dispatch.measured_crossover`). 0 (dense, the
+    input not even scanned) for fewer than ``MIN_EVENT_OUTPUTS`` outputs or a dtype the
+    compiled kernels do not take."""
     if weight.shape[0] < MIN_EVENT_OUTPUTS:
         return 0.0
-    if weight.numel() * weight.element_size() <= LARGE_WEIGHT_BYTES:
-        return max_density
-    return min(max_density, LARGE_WEIGHT_DENSITY)
+    if max_density is not None:
+        return float(max_density)
+    if weight.dtype not in EVENT_DTYPES:
+        return 0.0
+    from spikewave.kernels.dispatch import measured_crossover
+
+    return measured_crossover(weight.shape[1], weight.shape[0], weight.dtype)
 
 
 def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
@@ -245,6 +241,17 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
     return ptr, idx
 
 
+def gather_linear(active: tuple[np.ndarray, np.ndarray], w_t: np.ndarray, bias: np.ndarray
+                  ) -> np.ndarray:
+    """``[R, out]``: row r is ``bias`` plus the rows of ``w_t`` (``W.T``, ``[in, out]``)
+    of the inputs active in row r (``active``: CSR of :func:`active_inputs`)."""
+    ptr, idx = active
+    out = np.empty((len(ptr) - 1, w_t.shape[1]), w_t.dtype)
+    parallel_for(lambda r: _gather_rows(ptr, idx, w_t, bias, r[0], r[1], out),
+                 split_range(len(ptr) - 1))
+    return out
+
+
 _CACHE: dict[int, tuple[int, torch.Tensor, np.ndarray]] = {}
 
 
@@ -265,16 +272,12 @@ def _transposed(weight: torch.Tensor) -> np.ndarray:
 class _SpikeLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spikes, weight, bias, active):
-        x2 = spikes.reshape(-1, spikes.shape[-1])
-        ptr, idx = active
         w_t = _transposed(weight)
         b = (bias.detach().numpy() if bias is not None
              else np.zeros(weight.shape[0], w_t.dtype))
-        out = np.empty((x2.shape[0], weight.shape[0]), w_t.dtype)
-        parallel_for(lambda r: _gather_rows(ptr, idx, w_t, b, r[0], r[1], out),
-                     split_range(x2.shape[0]))
+        out = gather_linear(active, w_t, b)
         ctx.save_for_backward(weight)
-        ctx.active = (ptr, idx)
+        ctx.active = active
         ctx.has_bias = bias is not None
         ctx.in_shape = spikes.shape
         return torch.from_numpy(out).reshape(*spikes.shape[:-1], weight.shape[0])

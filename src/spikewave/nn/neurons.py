@@ -199,20 +199,27 @@ class TimeDistributed(nn.Module):
         return y.reshape(t, b, *y.shape[1:])
 
 
+def _check_density(max_density: float | None, owner: str) -> float | None:
+    if max_density is None:
+        return None
+    return check_number("max_density", max_density, NON_NEGATIVE, owner)
+
+
 class SpikeLinear(nn.Linear):
     """``nn.Linear`` that takes the event-driven path
     (:func:`spikewave.kernels.spike_linear.spike_linear`) when its input is binary spikes on
     the CPU with at most ``max_density`` of them active, and the dense product otherwise.
-    The default crossover, 0.15, is where the two took the same time on the 2-core CPU this
-    was built on (``python benchmarks/run.py``); a layer with fewer than 64 outputs is
-    always dense (the product costs less than finding the active inputs). Works on
-    ``[..., in_features]``."""
+    By default (``max_density=None``) the crossover is the density at which the two take
+    the same time on this machine, measured the first time a weight shape is seen
+    (:mod:`spikewave.kernels.dispatch`: about 0.15 on a CPU with AVX-512 and a fast sgemm,
+    about 0.5 on an AVX2 one with a slow sgemm); a number fixes it (the same path on every
+    run). A layer with fewer than 64 outputs is always dense (the product costs less than
+    finding the active inputs). Works on ``[..., in_features]``."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 max_density: float = 0.15) -> None:
+                 max_density: float | None = None) -> None:
         super().__init__(in_features, out_features, bias)
-        self.max_density = check_number("max_density", max_density, NON_NEGATIVE,
-                                        "SpikeLinear")
+        self.max_density = _check_density(max_density, "SpikeLinear")
         self.last_path = "dense"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,10 +228,10 @@ class SpikeLinear(nn.Linear):
 
 
 def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                           max_density: float) -> tuple[torch.Tensor, str]:
+                           max_density: float | None) -> tuple[torch.Tensor, str]:
     """``x @ weight.T + bias`` and the path taken: ``"event"`` (gather over the active
     inputs) for binary float32/float64 CPU input with at most ``max_density`` active
-    (less for a weight too large for the cache, none for fewer than 64 outputs:
+    (None: the crossover measured on this machine; none for fewer than 64 outputs:
     :func:`~spikewave.kernels.spike_linear.event_density_limit`), else ``"dense"``."""
     from spikewave.kernels.spike_linear import (
         EVENT_DTYPES,
@@ -233,9 +240,9 @@ def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
         spike_linear,
     )
 
-    limit = event_density_limit(weight, max_density)
     if (x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype
-            and x.dtype in EVENT_DTYPES and limit > 0):
+            and x.dtype in EVENT_DTYPES
+            and (limit := event_density_limit(weight, max_density)) > 0):
         x = x.contiguous()
         active = active_inputs(x.reshape(-1, x.shape[-1]), limit)
         if active is not None:
@@ -258,7 +265,8 @@ class LinearLIF(LIF):
     recomputes the chunk (checkpointing over time). The memory of a training step is then
     the output spikes plus ``T / chunk_steps`` states, instead of a current and a potential
     per step; the price is one more forward pass over the layer, event-driven (a gather of
-    weight rows) when the input is binary spikes with at most ``max_density`` active.
+    weight rows) when the input is binary spikes with at most ``max_density`` active
+    (default: the crossover measured on this machine, as for :class:`SpikeLinear`).
     ``learn_beta`` learns one time constant per output neuron.
 
     With a :class:`~spikewave.nn.BandLimited` surrogate, ``detach_reset=True``, the subtract
@@ -269,7 +277,7 @@ class LinearLIF(LIF):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 chunk_steps: int | None = None, max_density: float = 0.15,
+                 chunk_steps: int | None = None, max_density: float | None = None,
                  **lif_options) -> None:
         n_in = check_int("in_features", in_features, 1, owner="LinearLIF")
         n_out = check_int("out_features", out_features, 1, owner="LinearLIF")
@@ -280,7 +288,7 @@ class LinearLIF(LIF):
         self.bias = ref.bias
         self.chunk_steps = (None if chunk_steps is None else
                             check_int("chunk_steps", chunk_steps, 1, owner="LinearLIF"))
-        self.max_density = check_number("max_density", max_density, NON_NEGATIVE, "LinearLIF")
+        self.max_density = _check_density(max_density, "LinearLIF")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.weight.shape[1]:
