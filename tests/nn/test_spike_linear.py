@@ -40,9 +40,9 @@ def test_the_default_crossover_is_measured_once_per_shape(monkeypatch):
     monkeypatch.setattr(dispatch, "_MEASURED", {})
     probes = []
 
-    def fake_probe(n_in, n_out, dtype):
-        probes.append((n_in, n_out, dtype))
-        return 0.125 if n_in == 70 else 0.5
+    def fake_probe(n_in, n_out, dtype, train):
+        probes.append((n_in, n_out, dtype, train))
+        return (0.125 if train else 0.25) if n_in == 70 else 0.5
     monkeypatch.setattr(dispatch, "_probe", fake_probe)
     layer, other = SpikeLinear(70, 64), SpikeLinear(71, 64)
     gen = torch.Generator().manual_seed(0)
@@ -54,12 +54,16 @@ def test_the_default_crossover_is_measured_once_per_shape(monkeypatch):
                                    rtol=1e-5, atol=1e-5)
     other((torch.rand(40, 71, generator=gen) < 0.3).float())
     assert other.last_path == "event"  # its own crossover, 0.5
-    assert probes == [(70, 64, torch.float32), (71, 64, torch.float32)]  # once per shape
+    with torch.no_grad():  # inference: the crossover of the forward product alone, 0.25
+        layer((torch.rand(40, 70, generator=gen) < 0.2).float())
+    assert layer.last_path == "event"
+    assert probes == [(70, 64, torch.float32, True), (71, 64, torch.float32, True),
+                      (70, 64, torch.float32, False)]  # once per shape and use
     # a fixed max_density skips the measurement; so does the environment variable
     assert event_density_limit(torch.zeros(64, 72), 0.07) == 0.07
     monkeypatch.setenv(dispatch.ENV_OVERRIDE, "0.3")
     assert event_density_limit(torch.zeros(64, 72), None) == 0.3
-    assert len(probes) == 2
+    assert len(probes) == 3
     for bad in ("1.5", "-0.1", "many"):
         monkeypatch.setenv(dispatch.ENV_OVERRIDE, bad)
         with pytest.raises(ParameterError, match=dispatch.ENV_OVERRIDE):
@@ -83,8 +87,8 @@ def test_the_probe_measures_both_paths_without_touching_the_global_generator():
 
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    p = dispatch._probe(96, 80, torch.float64)
-    assert 0.0 <= p <= 1.0
+    for train in (False, True):
+        assert 0.0 <= dispatch._probe(96, 80, torch.float64, train) <= 1.0
     assert torch.equal(torch.get_rng_state(), state)
 
 

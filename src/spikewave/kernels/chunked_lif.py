@@ -38,7 +38,7 @@ class _Chunks:
     """The per-chunk current ``I = x W^T + b``: gathered over active inputs, or dense."""
 
     def __init__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 max_density: float | None) -> None:
+                 max_density: float | None, train: bool) -> None:
         self.t, self.b, self.n_in = x.shape
         self.x = x
         self.weight_param = weight  # the parameter itself: its W.T is cached across calls
@@ -46,7 +46,7 @@ class _Chunks:
         self.n_out = weight.shape[0]
         self.bias = (bias.detach().numpy() if bias is not None
                      else np.zeros(self.n_out, self.weight.numpy().dtype))
-        limit = event_density_limit(weight, max_density)
+        limit = event_density_limit(weight, max_density, train)
         self.active = active_inputs(x.reshape(-1, self.n_in), limit) if limit > 0 else None
 
     def current(self, t0: int, t1: int, out: np.ndarray) -> None:
@@ -79,7 +79,7 @@ class _LinearLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, beta_full, threshold, reset, detach, kind, scale,
                 chunk_steps, max_density):
-        chunks = _Chunks(x.detach(), weight, bias, max_density)
+        chunks = _Chunks(x.detach(), weight, bias, max_density, ctx.needs_input_grad[1])
         t, b, n = chunks.t, chunks.b, chunks.n_out
         dtype = chunks.bias.dtype
         beta = beta_full.detach().reshape(-1).contiguous().numpy()

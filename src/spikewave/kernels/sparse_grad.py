@@ -55,7 +55,7 @@ class _SparseGradLinearLIF(torch.autograd.Function):
     def forward(ctx, x, weight, bias, beta, threshold, kind, scale, band, max_density):
         from spikewave.kernels.chunked_lif import _Chunks
 
-        chunks = _Chunks(x.detach(), weight, bias, max_density)
+        chunks = _Chunks(x.detach(), weight, bias, max_density, ctx.needs_input_grad[1])
         t, b, n = chunks.t, chunks.b, chunks.n_out
         dtype = chunks.bias.dtype
         cols = b * n

@@ -194,12 +194,14 @@ EVENT_DTYPES = (torch.float32, torch.float64)  # the event-driven path's input t
 MIN_EVENT_OUTPUTS = 64
 
 
-def event_density_limit(weight: torch.Tensor, max_density: float | None) -> float:
+def event_density_limit(weight: torch.Tensor, max_density: float | None,
+                        train: bool | None = None) -> float:
     """The input density up to which the event-driven gather is used for ``weight``:
     ``max_density`` when given, else the crossover measured on this machine for the
-    weight's shape (:func:`spikewave.kernels.dispatch.measured_crossover`). 0 (dense, the
-    input not even scanned) for fewer than ``MIN_EVENT_OUTPUTS`` outputs or a dtype the
-    compiled kernels do not take."""
+    weight's shape (:func:`spikewave.kernels.dispatch.measured_crossover`), counting the
+    weight gradient when ``train`` (default: the weight requires a gradient and autograd
+    is on). 0 (dense, the input not even scanned) for fewer than ``MIN_EVENT_OUTPUTS``
+    outputs or a dtype the compiled kernels do not take."""
     if weight.shape[0] < MIN_EVENT_OUTPUTS:
         return 0.0
     if max_density is not None:
@@ -208,7 +210,9 @@ def event_density_limit(weight: torch.Tensor, max_density: float | None) -> floa
         return 0.0
     from spikewave.kernels.dispatch import measured_crossover
 
-    return measured_crossover(weight.shape[1], weight.shape[0], weight.dtype)
+    if train is None:
+        train = weight.requires_grad and torch.is_grad_enabled()
+    return measured_crossover(weight.shape[1], weight.shape[0], weight.dtype, train)
 
 
 def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
