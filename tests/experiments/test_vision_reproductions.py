@@ -86,3 +86,17 @@ def test_conv2_threshold_option_reaches_the_network(monkeypatch, tmp_path):
     assert seen["arch"].layers[1].threshold == 10.0  # SpykeTorch's MozafariDeep
     with pytest.raises(ParameterError, match="'conv2_threshold'"):
         mozafari2019.run(ctx, conv2_threshold=0.0)
+
+
+def test_stdp_images_per_layer_and_no_convergence_stop(tmp_path):
+    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
+    run = REPRODUCTIONS["mozafari2019"].execute
+    js = run(ctx, stdp_images=[120, 230], convergence_stop=0.0, epochs=1).to_json()
+    assert js["learning_images"] == [120, 230]  # every image, no early stop
+    assert js["config"]["stdp_images"] == [120, 230]
+    assert js["config"]["convergence_stop"] == [0.0, 0.0]
+    from spikewave.experiments import mozafari2019
+    with pytest.raises(ParameterError, match="'stdp_images'"):
+        mozafari2019.run(ctx, stdp_images=[10, 20, 30])
+    with pytest.raises(ParameterError, match="'convergence_stop'"):
+        mozafari2019.run(ctx, convergence_stop=0.5)

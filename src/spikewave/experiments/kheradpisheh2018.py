@@ -27,7 +27,13 @@ import numpy as np
 
 from spikewave._validation import check_int, fail
 from spikewave.coding.retina import dog_filter
-from spikewave.experiments._vision import add_data_arguments, check_options, load, train_stdp_layers
+from spikewave.experiments._vision import (
+    add_data_arguments,
+    check_options,
+    load,
+    train_stdp_layers,
+    with_convergence_stop,
+)
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.nn.stdp_net import STDPConvNet, mnist_architecture
 from spikewave.plot import vision as plots
@@ -86,15 +92,15 @@ def _label_curve(ftr, ytr, fte, yte, points, c, seed, all_accuracy: float,
 
 
 def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
-        train_images: int | None = None, stdp_images: int | None = None,
+        train_images: int | None = None, stdp_images: int | list[int] | None = None,
         labels_per_class: str = "10,20,50,100,all", grid: int = 3, time_steps: int = 15,
-        svm_c: float = 0.1) -> Result:
+        svm_c: float = 0.1, convergence_stop: float | None = None) -> Result:
     n_stdp = check_options(ctx, dataset, stdp_images)
     points = parse_labels(labels_per_class)
     grid = check_int("grid", grid, 1, 8)
     time_steps = check_int("time_steps", time_steps, 2, 255)
     x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
-    arch = mnist_architecture(time_steps)
+    arch = with_convergence_stop(mnist_architecture(time_steps), convergence_stop)
     net = STDPConvNet(arch, seed=ctx.seed)
     untrained = STDPConvNet(arch, seed=ctx.seed)
     bar = ctx.progress_bar

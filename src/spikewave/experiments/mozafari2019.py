@@ -6,7 +6,9 @@ conv2 (250 maps 3x3, STDP) -> pool 3x3 -> decision layer (200 maps 5x5, 20 per d
 by R-STDP: the neuron with the largest final potential decides; a right decision rewards it
 with STDP, a wrong one punishes it with anti-STDP; rates adapt after each batch (reward x
 miss fraction, punishment x hit fraction). The two STDP layers learn one image at a time
-until C = mean w(1-w) < 0.01, as in :mod:`spikewave.experiments.kheradpisheh2018`; their
+until C = mean w(1-w) < 0.01, as in :mod:`spikewave.experiments.kheradpisheh2018` (with
+``--convergence-stop 0`` on all ``--stdp-images`` images, one count per layer if two are
+given, like SpykeTorch's fixed epochs: 2 for conv1, 4 for conv2); their
 outputs are computed once, then the decision layer trains for ``--epochs`` passes (shuffled
 each epoch, batches of ``--batch-size``). Reported: the test accuracy after the last epoch
 (no selection of the best epoch on the test set), silent test images count as errors.
@@ -30,7 +32,13 @@ import numpy as np
 import torch
 
 from spikewave._validation import POSITIVE, Interval, check_int, check_number, fail
-from spikewave.experiments._vision import add_data_arguments, check_options, load, train_stdp_layers
+from spikewave.experiments._vision import (
+    add_data_arguments,
+    check_options,
+    load,
+    train_stdp_layers,
+    with_convergence_stop,
+)
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.nn.decision import RSTDPDecision
 from spikewave.nn.stdp_net import STDPConvNet, mozafari_architecture
@@ -61,10 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
-        train_images: int | None = None, stdp_images: int | None = None,
+        train_images: int | None = None, stdp_images: int | list[int] | None = None,
         epochs: int | None = None, batch_size: int | None = None,
         forward_inhibition: str | None = None, dropout: float = 0.0,
-        conv2_threshold: float | None = None) -> Result:
+        conv2_threshold: float | None = None, convergence_stop: float | None = None) -> Result:
     n_stdp = check_options(ctx, dataset, stdp_images)
     small = dataset == "digits"
     n_epochs = check_int("epochs", epochs if epochs is not None else
@@ -76,7 +84,8 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     if inhibit not in ("on", "off"):
         raise fail("forward_inhibition", forward_inhibition, "'on' or 'off'")
     x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
-    arch = dataclasses.replace(mozafari_architecture(), forward_inhibition=inhibit == "on")
+    arch = dataclasses.replace(with_convergence_stop(mozafari_architecture(), convergence_stop),
+                               forward_inhibition=inhibit == "on")
     conv1, conv2 = arch.layers
     if conv2_threshold is not None:
         conv2 = dataclasses.replace(conv2, threshold=check_number(
@@ -145,6 +154,7 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         config={"dataset": dataset, "stdp_images": n_stdp, "epochs": n_epochs,
                 "batch_size": batch, "forward_inhibition": inhibit, "dropout": dropout,
                 "conv2_threshold": conv2.threshold,
+                "convergence_stop": [layer.convergence_stop for layer in arch.layers],
                 "seed": ctx.seed})
 
 
