@@ -13,11 +13,16 @@ import numpy as np
 import torch
 
 
+def thread_count() -> int:
+    """The threads the kernels spread over: ``SPIKEWAVE_THREADS``, else torch's count."""
+    return int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
+
+
 def split_range(n: int, min_chunk: int = 1, threads: int | None = None
                 ) -> list[tuple[int, int]]:
     """``[0, n)`` cut into one contiguous ``(start, stop)`` per thread, each at least
     ``min_chunk`` long (a single range when ``n`` is small)."""
-    want = threads or int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
+    want = threads or thread_count()
     k = max(1, min(want, n // max(min_chunk, 1)))
     bounds = np.linspace(0, n, k + 1).astype(int)
     return [(int(bounds[i]), int(bounds[i + 1])) for i in range(k)]

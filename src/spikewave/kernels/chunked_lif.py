@@ -184,11 +184,10 @@ def linear_lif_chunked(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     ``max_density`` active entries (default: the crossover measured on this machine,
     :mod:`spikewave.kernels.dispatch`) takes the event-driven gather."""
     t, b, _ = x.shape
-    density = None if max_density is None else float(max_density)
     n = weight.shape[0]
     if not isinstance(beta, torch.Tensor):
         beta = torch.tensor(float(beta), dtype=x.dtype)
     beta_full = beta.to(x.dtype).expand(b, n)
     return _LinearLIF.apply(x.contiguous(), weight, bias, beta_full, float(threshold), reset,
                             bool(detach_reset), KINDS[type(spike_fn)], float(spike_fn.scale),
-                            int(chunk_steps), density)
+                            int(chunk_steps), max_density)

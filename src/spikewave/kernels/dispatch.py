@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from spikewave._validation import fail
+from spikewave.kernels._threads import thread_count
 
 PROBE_WORK = 2**29  # rows x in x out of one probe product (256 to 2048 rows)
 PROBE_ROWS = (256, 2048)
@@ -111,10 +112,6 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
 
 
-def _threads() -> int:
-    return int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
-
-
 def measured_crossover(n_in: int, n_out: int, dtype: torch.dtype, train: bool = False
                        ) -> float:
     """The input density up to which the event-driven product of an ``[n_out, n_in]``
@@ -130,13 +127,8 @@ def measured_crossover(n_in: int, n_out: int, dtype: torch.dtype, train: bool = 
         if not 0.0 <= value <= 1.0:
             raise fail(ENV_OVERRIDE, fixed, "a density in [0, 1] (or unset: measured)")
         return value
-    key = (int(n_in), int(n_out), dtype, _threads(), bool(train))
+    key = (int(n_in), int(n_out), dtype, thread_count(), bool(train))
     if key not in _MEASURED:
         _MEASURED[key] = _probe(int(n_in), int(n_out), dtype, bool(train))
     return _MEASURED[key]
 
-
-def measured() -> dict[tuple, float]:
-    """The crossovers measured so far in this process:
-    ``{(in, out, dtype, threads, train): p*}``."""
-    return dict(_MEASURED)

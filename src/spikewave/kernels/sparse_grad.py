@@ -135,7 +135,6 @@ def linear_lif_sparse_grad(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
     (:func:`supports` says when it applies)."""
     beta_f = float(beta.item() if isinstance(beta, torch.Tensor) else beta)
     base = spike_fn.base
-    density = None if max_density is None else float(max_density)
     return _SparseGradLinearLIF.apply(x.contiguous(), weight, bias, beta_f, float(threshold),
                                       KINDS[type(base)], float(base.scale),
-                                      float(spike_fn.band), density)
+                                      float(spike_fn.band), max_density)
