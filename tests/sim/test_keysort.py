@@ -37,12 +37,18 @@ def test_small_and_negative_keys_fall_back_to_numpy():
         np.testing.assert_array_equal(sort_keys(keys), np.sort(keys))
 
 
-@pytest.mark.parametrize("top_bits,digit_bits", [(3, 4), (11, 10), (20, 7)])
-def test_bucket_and_digit_widths_do_not_change_the_result(top_bits, digit_bits):
-    keys = np.random.default_rng(3).integers(10**6, 2**33, 30_000)
+@pytest.mark.parametrize("top_bits,sub_bits,digit_bits",
+                         [(3, 2, 4), (11, 12, 10), (20, 7, 7), (5, 16, 8), (8, 3, 5)])
+@pytest.mark.parametrize("crowded", [False, True])
+def test_bucket_and_digit_widths_do_not_change_the_result(top_bits, sub_bits, digit_bits,
+                                                          crowded):
+    rng = np.random.default_rng(3)
+    keys = rng.integers(10**6, 2**33, 30_000)
+    if crowded:  # most keys in one sub-bucket: the LSD fallback, next to tiny ones
+        keys[:20_000] = rng.integers(2**32, 2**32 + 5000, 20_000)
     kmin = keys.min()
     n_bits = int(keys.max() - kmin).bit_length()
-    out = _bucket_radix_sort(keys, kmin, n_bits, top_bits, digit_bits, 16)
+    out = _bucket_radix_sort(keys, kmin, n_bits, top_bits, sub_bits, digit_bits, 16)
     np.testing.assert_array_equal(out, np.sort(keys))
 
 
