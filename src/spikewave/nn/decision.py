@@ -24,25 +24,55 @@ import torch.nn.functional as F
 from spikewave._numba import njit
 from spikewave._validation import Interval, check_int, check_number, fail
 from spikewave.kernels._threads import parallel_for, split_range
+from spikewave.kernels.spike_linear import _sum_rows
 from spikewave.plasticity.reward import RSTDPParams, adapted_rates
 from spikewave.plasticity.stdp import ordinal_stdp_update
 
 
 @njit
-def _potentials(pot, lo, hi, act_c, act_y, act_x, w_ckkf, pad):  # pragma: no cover - compiled
-    """``pot[oy, ox, f]`` of one image from its fired inputs ``lo:hi``: each adds its weight
-    row ``w[c, dy, dx, :]`` to the outputs whose window covers it (ranges, no branches)."""
-    k, n_f = w_ckkf.shape[1], w_ckkf.shape[3]
+def _potentials(pot, lo, hi, act_c, act_y, act_x, w_rows, k, pad, start,
+                rows):  # pragma: no cover - compiled
+    """``pot[oy, ox, :]`` of one image from its fired inputs ``lo:hi``: the sum of the weight
+    rows ``w_rows[(c k + dy) k + dx]`` (``w[c, dy, dx, :]``) of the inputs in the window of
+    each output, four rows per pass over the output's row (:func:`_sum_rows`). The rows of
+    each output are listed first (a counting pass, then a fill into ``rows``, with
+    ``start`` of length ``ho wo + 1``): measured 1.45x faster than adding each input's rows
+    to the outputs it reaches, one row at a time (MNIST decision layer, 250 maps of 4 x 4
+    at 20 % active, one thread)."""
     ho, wo = pot.shape[0], pot.shape[1]
-    pot[:] = 0.0
+    start[:] = 0
+    for j in range(lo, hi):
+        y, x = act_y[j] + pad, act_x[j] + pad
+        for dy in range(max(0, y - ho + 1), min(k, y + 1)):
+            for dx in range(max(0, x - wo + 1), min(k, x + 1)):
+                start[(y - dy) * wo + (x - dx) + 1] += 1
+    for q in range(ho * wo):
+        start[q + 1] += start[q]
     for j in range(lo, hi):
         c, y, x = act_c[j], act_y[j] + pad, act_x[j] + pad
         for dy in range(max(0, y - ho + 1), min(k, y + 1)):
             for dx in range(max(0, x - wo + 1), min(k, x + 1)):
-                row = w_ckkf[c, dy, dx]
-                out = pot[y - dy, x - dx]
-                for f in range(n_f):
-                    out[f] += row[f]
+                q = (y - dy) * wo + (x - dx)
+                rows[start[q]] = (c * k + dy) * k + dx
+                start[q] += 1
+    begin = 0
+    for oy in range(ho):
+        for ox in range(wo):
+            end = start[oy * wo + ox]
+            acc = pot[oy, ox]
+            acc[:] = 0.0
+            _sum_rows(w_rows, rows, begin, end, acc)
+            begin = end
+
+
+@njit
+def _scratch(ptr, lo, hi, k, n_pos):  # pragma: no cover - compiled
+    """``(start, rows)`` for :func:`_potentials` on images ``lo:hi``: room for the k x k
+    rows of every fired input of the busiest image."""
+    most = 1
+    for i in range(lo, hi):
+        most = max(most, ptr[i + 1] - ptr[i])
+    return np.zeros(n_pos + 1, np.int64), np.empty(most * k * k, np.int64)
 
 
 @njit
@@ -64,10 +94,13 @@ def _winner(pot, enabled):  # pragma: no cover - compiled
 @njit
 def _decide_kernel(ptr, act_c, act_y, act_x, w_ckkf, map_class, pad, ho, wo, lo, hi,
                    decisions):  # pragma: no cover - compiled
+    k = w_ckkf.shape[1]
+    w_rows = w_ckkf.reshape(w_ckkf.shape[0] * k * k, w_ckkf.shape[3])
     pot = np.zeros((ho, wo, w_ckkf.shape[3]), w_ckkf.dtype)
     enabled = np.ones(w_ckkf.shape[3], np.bool_)
+    start, rows = _scratch(ptr, lo, hi, k, ho * wo)
     for i in range(lo, hi):
-        _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
+        _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_rows, k, pad, start, rows)
         bf = _winner(pot, enabled)[0]
         decisions[i] = -1 if bf < 0 else map_class[bf]
 
@@ -81,10 +114,12 @@ def _rstdp_kernel(ptr, act_c, act_y, act_x, labels, w_ckkf, map_class, enabled, 
     k, n_f = w_ckkf.shape[1], w_ckkf.shape[3]
     ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
     pot = np.zeros((ho, wo, n_f), w_ckkf.dtype)
+    w_rows = w_ckkf.reshape(n_c * k * k, n_f)  # a view: the updates below show in it
+    start, rows = _scratch(ptr, 0, len(ptr) - 1, k, ho * wo)
     bitmap = np.zeros((n_c, h + 2 * pad, w + 2 * pad), np.bool_)
     w_min, w_max = w_bounds[0], w_bounds[1]
     for i in range(len(ptr) - 1):
-        _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_ckkf, pad)
+        _potentials(pot, ptr[i], ptr[i + 1], act_c, act_y, act_x, w_rows, k, pad, start, rows)
         bf, by, bx = _winner(pot, enabled)
         decisions[i] = -1 if bf < 0 else map_class[bf]
         if bf < 0:
