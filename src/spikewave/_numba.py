@@ -14,9 +14,19 @@ import numba
 import numpy as np
 
 
-def njit(func: Callable[..., Any]) -> Any:
-    """Compile ``func`` in nopython mode with an on-disk cache."""
-    return numba.njit(cache=True, nogil=True)(func)
+def njit(func: Callable[..., Any] | None = None, *, error_model: str = "python") -> Any:
+    """Compile ``func`` in nopython mode with an on-disk cache (``@njit`` or
+    ``@njit(error_model="numpy")``).
+
+    ``error_model="numpy"`` is for hot loops that divide by values that cannot be zero:
+    under Python's model every division tests its divisor and may raise, and that branch
+    keeps LLVM from vectorising the loop (the surrogate derivative ``1 / (1 + s|u|)^2``
+    over 3.3 M float32 values: 5.6 ms scalar, 1.4 ms vectorised, the same bits). A zero
+    divisor then gives inf or nan instead of ``ZeroDivisionError``."""
+    if error_model not in ("python", "numpy"):
+        raise ValueError(f"error_model must be 'python' or 'numpy', not {error_model!r}")
+    compile_ = numba.njit(cache=True, nogil=True, error_model=error_model)
+    return compile_ if func is None else compile_(func)
 
 
 @njit

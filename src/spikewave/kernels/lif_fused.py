@@ -39,7 +39,7 @@ KINDS = {FastSigmoid: 0, ATan: 1, Sigmoid: 2, Triangle: 3, Boxcar: 4}
 RESETS = {"subtract": 0, "zero": 1}
 
 
-@njit
+@njit(error_model="numpy")  # divisors >= 1: no zero test, so the loops vectorise
 def _sg_row(u_row, kind, s, m0, m1, out):  # pragma: no cover - compiled
     """The surrogate derivative ``P'(u)`` over a row segment, one branch-free loop per kind
     (in the arrays' precision: every constant is cast to their dtype)."""
