@@ -78,6 +78,25 @@ def _insertion_sort(a):  # pragma: no cover - compiled
 
 
 @njit
+def _scatter_by_digit(src, dst, base, shift, n_buckets):  # pragma: no cover - compiled
+    """One counting pass: ``src`` into ``dst`` grouped by the bucket ``(v - base) >> shift``
+    (every bucket ``< n_buckets``), in input order within a bucket; returns the
+    ``n_buckets + 1`` bucket boundaries in ``dst``."""
+    start = np.zeros(n_buckets + 1, np.int64)
+    for i in range(src.shape[0]):
+        start[((src[i] - base) >> shift) + 1] += 1
+    for b in range(n_buckets):
+        start[b + 1] += start[b]
+    fill = start[:n_buckets].copy()
+    for i in range(src.shape[0]):
+        v = src[i]
+        b = (v - base) >> shift
+        dst[fill[b]] = v
+        fill[b] += 1
+    return start
+
+
+@njit
 def _sort_bucket(a, tmp, scratch, base, n_bits, sub_bits, digit_bits,
                  small):  # pragma: no cover - compiled
     """Sort ``a`` in place (every ``0 <= v - base < 2**n_bits``): a counting pass on the top
@@ -85,28 +104,14 @@ def _sort_bucket(a, tmp, scratch, base, n_bits, sub_bits, digit_bits,
     ``small`` keys) or LSD radix through ``scratch``."""
     n = a.shape[0]
     low = max(n_bits - sub_bits, 0)
-    n_sub = ((a.max() - base) >> low) + 1
-    end = np.zeros(n_sub, np.int64)
-    for i in range(n):
-        end[(a[i] - base) >> low] += 1
-    total = 0
-    for s in range(n_sub):  # end[s] := start of sub-bucket s, advanced to its end below
-        c = end[s]
-        end[s] = total
-        total += c
-    for i in range(n):
-        v = a[i]
-        s = (v - base) >> low
-        tmp[end[s]] = v
-        end[s] += 1
-    lo = 0
-    for s in range(n_sub):
-        hi = end[s]
-        if hi - lo > small and low > 0:
-            _lsd_radix(tmp[lo:hi], scratch, base + (s << low), low, digit_bits)
-        elif hi - lo > 1 and low > 0:
-            _insertion_sort(tmp[lo:hi])
-        lo = hi
+    start = _scatter_by_digit(a, tmp, base, low, ((a.max() - base) >> low) + 1)
+    if low > 0:  # else every sub-bucket holds one value
+        for s in range(start.shape[0] - 1):
+            lo, hi = start[s], start[s + 1]
+            if hi - lo > small:
+                _lsd_radix(tmp[lo:hi], scratch, base + (s << low), low, digit_bits)
+            elif hi - lo > 1:
+                _insertion_sort(tmp[lo:hi])
     a[:] = tmp[:n]
 
 
@@ -114,27 +119,15 @@ def _sort_bucket(a, tmp, scratch, base, n_bits, sub_bits, digit_bits,
 def _bucket_radix_sort(keys, kmin, n_bits, top_bits, sub_bits, digit_bits,
                        small):  # pragma: no cover
     """Sorted copy of ``keys`` (all ``0 <= key - kmin < 2**n_bits``)."""
-    n = keys.shape[0]
     low = max(n_bits - top_bits, 0)
-    n_buckets = ((keys.max() - kmin) >> low) + 1
-    start = np.zeros(n_buckets + 1, np.int64)
-    for i in range(n):
-        start[((keys[i] - kmin) >> low) + 1] += 1
-    for b in range(n_buckets):
-        start[b + 1] += start[b]
     out = np.empty_like(keys)
-    fill = start[:n_buckets].copy()
-    for i in range(n):
-        v = keys[i]
-        b = (v - kmin) >> low
-        out[fill[b]] = v
-        fill[b] += 1
+    start = _scatter_by_digit(keys, out, kmin, low, ((keys.max() - kmin) >> low) + 1)
     largest = 0
-    for b in range(n_buckets):
+    for b in range(start.shape[0] - 1):
         largest = max(largest, start[b + 1] - start[b])
     tmp = np.empty(largest, np.int64)
     scratch = np.empty(largest, np.int64)
-    for b in range(n_buckets):
+    for b in range(start.shape[0] - 1):
         lo, hi = start[b], start[b + 1]
         if hi - lo > small:
             _sort_bucket(out[lo:hi], tmp, scratch, kmin + (b << low), low, sub_bits,
