@@ -107,7 +107,8 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     rng = np.random.default_rng(ctx.seed)
     curve: list[dict[str, float]] = []
     start = time.perf_counter()
-    for epoch in bar(range(n_epochs), desc="R-STDP epochs"):
+    epochs_bar = bar(range(n_epochs), desc="R-STDP epochs")
+    for epoch in epochs_bar:
         order = rng.permutation(len(fired_tr))
         made = np.empty(len(order), np.int64)
         for s in range(0, len(order), batch):
@@ -118,6 +119,8 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         curve.append({"epoch": epoch + 1, "train_hit": float(np.mean(made == labels)),
                       "train_silent": float(np.mean(made < 0)),
                       "test_accuracy": float(np.mean(test_pred == y_te))})
+        epochs_bar.set_postfix(train=f"{curve[-1]['train_hit']:.4f}",
+                               test=f"{curve[-1]['test_accuracy']:.4f}")
         if not np.all(np.isfinite(decision.weight.numpy())):  # pragma: no cover - guard
             raise RuntimeError(f"non-finite weights after epoch {epoch + 1}")
     rstdp_s = time.perf_counter() - start
