@@ -28,7 +28,11 @@ pass itself). Peers run in the Python given by ``--peers-python`` (default
 ``../.peers-venv/bin/python`` when it exists; ``bash ../shared/peers/install.sh`` makes it),
 each in its own process; missing ones are skipped. With ``--json`` the last line is one
 object per workload with ``ours_ms``, ``ours_checkpointed_ms``, ``<peer>_ms``,
-``gemm_limit_ms``, ``speedup_vs_fastest_peer``, ``peak_rss_mb`` and ``step_peak_mb``.
+``gemm_limit_ms``, ``speedup_vs_fastest_peer``, ``peak_rss_mb`` and ``step_peak_mb``, and
+for the MLP workloads ``layer_input_density`` (``first`` / ``last``: the fraction of each
+layer's inputs that are spikes before the first and after the last timed step of ours'
+first round -- ``mlp_train`` trains one batch over and over, so its hidden layers' activity
+climbs while it is timed, and the event-driven layers' cost with it).
 With ``--rounds R`` the libraries take turns R times (ours, ours-ckpt, GEMM, peers, then
 again), each turn a fresh process timing ``--repeats`` steps, and every median and min-max
 is over all R x repeats steps: on a shared machine a slow spell then lands on every library
@@ -154,13 +158,21 @@ def worker(lib: str, name: str, repeats: int) -> dict:
         opt = torch.optim.Adam(params, lr=1e-3)
         labels = torch.randint(0, 10, (p["B"],), generator=gen)
 
-        def forward():
+        def forward(densities=None):
             h = x
             for i, lin in enumerate(lins):
+                if densities is not None:  # the fraction of each layer's inputs that spike
+                    densities.append(float((h != 0).float().mean()))
                 h = lin(h.reshape(-1, h.shape[-1])).reshape(p["T"], p["B"], -1)
                 if i < len(lifs):
                     h = lifs[i](h)
             return h.mean(0)
+
+        def layer_input_density() -> list[float]:
+            densities: list[float] = []
+            with torch.no_grad():
+                forward(densities)
+            return densities
 
         if p["kind"] == "mlp_train":
             def step():
@@ -171,6 +183,9 @@ def worker(lib: str, name: str, repeats: int) -> dict:
             def step():
                 with torch.no_grad():
                     forward()
+        # training moves the activity while the steps are timed (the same batch, Adam):
+        # the layers' input densities before the first and after the last timed step
+        return _timed(step, repeats, layer_input_density)
     return _timed(step, repeats)
 
 
@@ -242,9 +257,12 @@ def _proc_status_mb(field: str) -> float | None:
     return None
 
 
-def _timed(step, repeats: int) -> dict:
+def _timed(step, repeats: int, densities=None) -> dict:
+    """Times ``repeats`` steps after two warm-ups; ``densities()``, when given, is read
+    (untimed) before the first and after the last timed step."""
     for _ in range(2):
         step()
+    first = densities() if densities is not None else None
     # the memory the steps add on top of what the process holds before them (libraries,
     # inputs, weights, compiled code): after the warm-ups, hand freed heap back to the
     # system, reset the peak-RSS mark (Linux >= 4.0) and read it back at the end
@@ -267,7 +285,10 @@ def _timed(step, repeats: int) -> dict:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     hwm = _proc_status_mb("VmHWM")
     step_peak = hwm - before if before is not None and hwm is not None else None
-    return {"times_ms": times, "peak_rss_mb": rss, "step_peak_mb": step_peak}
+    out = {"times_ms": times, "peak_rss_mb": rss, "step_peak_mb": step_peak}
+    if densities is not None:
+        out["layer_input_density"] = {"first": first, "last": densities()}
+    return out
 
 
 # ----------------------------------------------------------------------------- driver
@@ -323,7 +344,8 @@ def main() -> None:
             steps = [part["step_peak_mb"] for part in parts if part["step_peak_mb"] is not None]
             row[lib] = {"ms": statistics.median(times), "min": min(times), "max": max(times),
                         "peak_rss_mb": max(part["peak_rss_mb"] for part in parts),
-                        "step_peak_mb": max(steps) if steps else None}
+                        "step_peak_mb": max(steps) if steps else None,
+                        "density": parts[0].get("layer_input_density")}
         peers = {k: row[k]["ms"] for k in PEERS if k in row}
         print(f"\n{name}")
         print(f"  {'library':<13} {'median ms':>10} {'min-max ms':>17} {'peak RSS MB':>12} "
@@ -336,6 +358,12 @@ def main() -> None:
                 print(f"  {label:<13} {r['ms']:>10.1f} {r['min']:>8.1f}-{r['max']:<8.1f} "
                       f"{r['peak_rss_mb']:>12.0f} {_mb(r.get('step_peak_mb')):>8} "
                       f"{ratio:>7.2f}")
+        density = row.get("ours", {}).get("density")
+        if density:
+            print("  layer input densities (ours, first round): "
+                  + ", ".join(f"{a:.3f} -> {b:.3f}"
+                              for a, b in zip(density["first"], density["last"], strict=True))
+                  + "  (before the first -> after the last timed step)")
         out = {"workload": name, "ours_ms": row.get("ours", {}).get("ms"),
                **{f"{k}_ms": v for k, v in peers.items()},
                "ours_checkpointed_ms": row.get("ours_ckpt", {}).get("ms"),
@@ -344,7 +372,8 @@ def main() -> None:
                                            if peers and "ours" in row else None),
                "peak_rss_mb": {k: row[k]["peak_rss_mb"] for k in ("ours", *PEERS) if k in row},
                "step_peak_mb": {k: row[k].get("step_peak_mb")
-                                for k in ("ours", "ours_ckpt", *PEERS) if k in row}}
+                                for k in ("ours", "ours_ckpt", *PEERS) if k in row},
+               **({"layer_input_density": density} if density else {})}
         results.append(out)
     if args.json:
         print(json.dumps(results))
