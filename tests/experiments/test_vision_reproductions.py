@@ -61,6 +61,7 @@ def test_rstdp_decision_layer_learns_on_the_embedded_digits(tmp_path):
     assert js["initial_test_accuracy"] < 0.3  # chance is 0.1
     assert js["test_accuracy"] > js["initial_test_accuracy"] + 0.2
     assert result.passed and len(result.figures) == 4
+    assert not (tmp_path / "checkpoint.pt").exists()  # written only on request
 
 
 def test_conv2_threshold_option_reaches_the_network(monkeypatch, tmp_path):
@@ -100,3 +101,38 @@ def test_stdp_images_per_layer_and_no_convergence_stop(tmp_path):
         mozafari2019.run(ctx, stdp_images=[10, 20, 30])
     with pytest.raises(ParameterError, match="'convergence_stop'"):
         mozafari2019.run(ctx, convergence_stop=0.5)
+
+
+def test_mozafari_resume_continues_as_an_uninterrupted_run(tmp_path):
+    import torch
+
+    from spikewave.experiments import mozafari2019
+
+    run = REPRODUCTIONS["mozafari2019"].execute
+    # dropout: its generator is saved and restored as well
+    opts = dict(stdp_images=300, dropout=0.25, train_images=400)
+    whole_ctx = RunContext(quick=True, seed=0, out_dir=tmp_path / "whole", progress=False)
+    whole = run(whole_ctx, epochs=4, checkpoint=True, **opts).to_json()
+    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path / "cut", progress=False)
+    first = run(ctx, epochs=2, checkpoint=True, **opts).to_json()
+    assert first["curve"] == whole["curve"][:2]
+    at_two = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
+    resumed = run(ctx, epochs=4, resume=True, **opts).to_json()
+    assert resumed["curve"] == whole["curve"]  # the same epochs, to the last bit
+    assert resumed["test_accuracy"] == whole["test_accuracy"]
+    assert resumed["learning_images"] == whole["learning_images"]
+    assert resumed["config"]["resumed_at_epoch"] == 2
+    assert whole["config"]["resumed_at_epoch"] is None
+    w_resumed = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
+    w_whole = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
+    assert torch.equal(w_resumed["decision_weight"], w_whole["decision_weight"])
+    assert not torch.equal(w_resumed["decision_weight"], at_two["decision_weight"])  # learnt
+    again = run(ctx, epochs=4, resume=True, **opts).to_json()  # nothing left to do
+    assert again["curve"] == whole["curve"] and again["test_accuracy"] == whole["test_accuracy"]
+    with pytest.raises(ParameterError, match="'resume'.*dropout"):
+        mozafari2019.run(ctx, epochs=4, resume=True, **{**opts, "dropout": 0.5})
+    with pytest.raises(ParameterError, match="'epochs'"):
+        mozafari2019.run(ctx, epochs=3, resume=True, **opts)
+    empty = RunContext(quick=True, seed=0, out_dir=tmp_path / "none", progress=False)
+    with pytest.raises(ParameterError, match="'resume'"):
+        mozafari2019.run(empty, epochs=4, resume=True, **opts)
