@@ -125,8 +125,8 @@ def test_mozafari_resume_continues_as_an_uninterrupted_run(tmp_path):
     assert whole["config"]["resumed_at_epoch"] is None
     w_resumed = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
     w_whole = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
-    assert torch.equal(w_resumed["decision_weight"], w_whole["decision_weight"])
-    assert not torch.equal(w_resumed["decision_weight"], at_two["decision_weight"])  # learnt
+    assert torch.equal(w_resumed["decision"]["weight"], w_whole["decision"]["weight"])
+    assert not torch.equal(w_resumed["decision"]["weight"], at_two["decision"]["weight"])
     again = run(ctx, epochs=4, resume=True, **opts).to_json()  # nothing left to do
     assert again["curve"] == whole["curve"] and again["test_accuracy"] == whole["test_accuracy"]
     with pytest.raises(ParameterError, match="'resume'.*dropout"):

@@ -121,3 +121,24 @@ def test_adaptive_rates_and_bad_input():
         layer.decide(torch.zeros(1, 3, 5, 5))
     with pytest.raises(ParameterError, match="'labels'"):
         layer.learn_batch(torch.zeros(2, 2, 5, 5), np.zeros(3))
+
+
+def test_state_round_trip_continues_learning_exactly():
+    """A layer rebuilt from :meth:`state` after one batch learns the next batch exactly as
+    the original does (weights, adapted rates and the dropout draw all carried over)."""
+    fired = _fired((30, 4, 5, 5), 0.3, seed=7)
+    labels = np.random.default_rng(3).integers(0, 3, 30)
+    layer = RSTDPDecision(4, 3, 4, 3, seed=2, dropout=0.5)
+    layer.learn_batch(fired[:15], labels[:15])
+    saved = layer.state()
+    scratch = layer.state()
+    scratch["weight"].fill_(0.5)  # a copy, not a view of the layer's weights
+    assert not torch.equal(layer.weight, scratch["weight"])
+    twin = RSTDPDecision(4, 3, 4, 3, seed=9, dropout=0.5)  # another seed: all state comes in
+    twin.load_state(saved)
+    assert twin.rates == layer.rates and np.array_equal(twin.enabled, layer.enabled)
+    made = layer.learn_batch(fired[15:], labels[15:])
+    assert np.array_equal(twin.learn_batch(fired[15:], labels[15:]), made)
+    assert torch.equal(twin.weight, layer.weight)
+    with pytest.raises(ParameterError, match="'state'"):
+        RSTDPDecision(4, 3, 2, 3).load_state(saved)

@@ -140,9 +140,7 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     curve: list[dict[str, float]] = []
     rstdp_before_s = 0.0
     if state is not None:
-        decision.weight = state["decision_weight"]
-        decision.rates = tuple(float(r) for r in state["decision_rates"])
-        decision._dropout_rng.bit_generator.state = state["dropout_rng"]
+        decision.load_state(state["decision"])
         rng.bit_generator.state = state["rng"]
         curve = list(state["curve"])
         rstdp_before_s = float(state["rstdp_s"])
@@ -151,9 +149,7 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         buf = io.BytesIO()
         torch.save({"config": config, "stdp_weights": [layer.weight for layer in net.layers],
                     "histories": [[list(h) for h in hist] for hist in histories],
-                    "stdp_s": stdp_s, "decision_weight": decision.weight,
-                    "decision_rates": list(decision.rates),
-                    "dropout_rng": decision._dropout_rng.bit_generator.state,
+                    "stdp_s": stdp_s, "decision": decision.state(),
                     "rng": rng.bit_generator.state, "curve": curve, "rstdp_s": rstdp_s}, buf)
         atomic_write_bytes(ckpt_path, buf.getvalue())
 

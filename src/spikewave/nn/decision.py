@@ -183,6 +183,24 @@ class RSTDPDecision:
         self._dropout_rng = np.random.default_rng(seed)
         self.enabled = np.ones(n_f, bool)
 
+    def state(self) -> dict:
+        """What learning changes, for a checkpoint: the weights, the adapted rates, the
+        dropout generator's state and the maps it left enabled (plain types and tensors)."""
+        return {"weight": self.weight.clone(), "rates": [float(r) for r in self.rates],
+                "dropout_rng": self._dropout_rng.bit_generator.state,
+                "enabled": torch.from_numpy(self.enabled.copy())}
+
+    def load_state(self, state: dict) -> None:
+        """Continue from :meth:`state` (of a layer of the same shape)."""
+        weight = state["weight"]
+        if weight.shape != self.weight.shape:
+            raise fail("state", f"weights of shape {tuple(weight.shape)}",
+                       f"weights of shape {tuple(self.weight.shape)}")
+        self.weight = weight.to(self.weight.dtype).clone()
+        self.rates = tuple(float(r) for r in state["rates"])
+        self._dropout_rng.bit_generator.state = state["dropout_rng"]
+        self.enabled = state["enabled"].numpy().astype(bool)
+
     # -- reference ------------------------------------------------------------------
     def decide_reference(self, fired: torch.Tensor) -> torch.Tensor:
         pot = F.conv2d(fired.to(self.weight.dtype), self.weight, padding=self.padding)
