@@ -102,7 +102,6 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     inhibit = forward_inhibition or ("on" if small else "off")
     if inhibit not in ("on", "off"):
         raise fail("forward_inhibition", forward_inhibition, "'on' or 'off'")
-    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
     arch = dataclasses.replace(with_convergence_stop(mozafari_architecture(), convergence_stop),
                                forward_inhibition=inhibit == "on")
     conv1, conv2 = arch.layers
@@ -117,6 +116,8 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
               "seed": ctx.seed}
     ckpt_path = ctx.out_dir / CHECKPOINT
     state = _load_checkpoint(ckpt_path, config, n_epochs) if resume else None
+    # the dataset after the checkpoint: a bad --resume fails before MNIST is read
+    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
     net = STDPConvNet(arch, seed=ctx.seed)
     bar = ctx.progress_bar
 
