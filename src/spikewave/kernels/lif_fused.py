@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from spikewave._numba import njit
+from spikewave.kernels import _buffers as buffers
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Surrogate, Triangle
 
@@ -169,8 +170,8 @@ def lif_forward_op(x: torch.Tensor, beta_full: torch.Tensor, threshold: float, r
     t = x.shape[0]
     x2 = x.detach().reshape(t, -1).contiguous().numpy()
     b = beta_full.detach().reshape(-1).contiguous().numpy()
-    u = np.empty_like(x2) if keep_u else np.empty((1, x2.shape[1]), x2.dtype)
-    s = np.empty_like(x2)
+    u = buffers.empty_like(x2) if keep_u else np.empty((1, x2.shape[1]), x2.dtype)
+    s = buffers.empty_like(x2)
     v_last = np.zeros(x2.shape[1], x2.dtype)
     parallel_for(lambda r: _forward(x2, b, threshold, reset, r[0], r[1], u, s, v_last),
                  _blocks(x2.shape[1]))
@@ -209,7 +210,7 @@ def lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Tensor,
     gs = _rows(g_s, u.dtype)
     gv = g_v.detach().reshape(-1).to(u.dtype).contiguous().numpy()
     b = beta_full.detach().reshape(-1).contiguous().numpy()
-    g_x = np.empty_like(u2)
+    g_x = buffers.empty_like(u2)
     g_beta = np.empty(u2.shape[1], u2.dtype)
     zeros = np.zeros(u2.shape[1], u2.dtype)
     g_v0 = np.empty(u2.shape[1], u2.dtype)

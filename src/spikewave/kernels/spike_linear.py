@@ -21,6 +21,7 @@ import torch
 
 from spikewave._numba import njit
 from spikewave._validation import fail
+from spikewave.kernels import _buffers as buffers
 from spikewave.kernels._threads import parallel_for, split_range
 
 
@@ -237,7 +238,7 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
     np.cumsum(counts, out=ptr[1:])
     if x2.size and ptr[-1] > max_density * x2.size:
         return None
-    idx = np.empty(ptr[-1], np.int64)
+    idx = buffers.empty((ptr[-1],), np.int64)
     int_type = _SAME_WIDTH_INT[x2.dtype.itemsize]
     bits = x2.view(int_type)
     magnitude = int_type(np.iinfo(int_type).max)  # every bit but the sign
@@ -250,7 +251,7 @@ def gather_linear(active: tuple[np.ndarray, np.ndarray], w_t: np.ndarray, bias: 
     """``[R, out]``: row r is ``bias`` plus the rows of ``w_t`` (``W.T``, ``[in, out]``)
     of the inputs active in row r (``active``: CSR of :func:`active_inputs`)."""
     ptr, idx = active
-    out = np.empty((len(ptr) - 1, w_t.shape[1]), w_t.dtype)
+    out = buffers.empty((len(ptr) - 1, w_t.shape[1]), w_t.dtype)
     parallel_for(lambda r: _gather_rows(ptr, idx, w_t, bias, r[0], r[1], out),
                  split_range(len(ptr) - 1))
     return out
@@ -296,7 +297,7 @@ class _SpikeLinear(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             ptr, idx = ctx.active
             g_np = g2.detach().numpy()
-            g_w_t = np.empty((weight.shape[1], weight.shape[0]), g_np.dtype)
+            g_w_t = buffers.empty((weight.shape[1], weight.shape[0]), g_np.dtype)
             add_weight_grad_t(ptr, idx, g_np, g_w_t, accumulate=False)
             # torch's blocked transpose: 3-4 ms for 1024 x 1024 float32 (numpy's: 8 ms)
             g_w = torch.from_numpy(g_w_t).T.contiguous()

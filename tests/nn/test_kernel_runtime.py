@@ -1,0 +1,178 @@
+"""What the compiled kernels run on: the threads that share their work out (torch's OpenMP
+team or a pool of our own) and the pool of reused output arrays."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from spikewave.kernels import _buffers as buffers
+from spikewave.kernels import _threads
+from spikewave.kernels.lif_fused import lif_multistep_fused
+from spikewave.kernels.spike_linear import spike_linear
+from spikewave.nn.surrogate import FastSigmoid
+
+
+@pytest.fixture(params=["openmp", "pool"])
+def backend(request, monkeypatch):
+    """Each test once on torch's OpenMP threads (where torch has them) and once on the
+    pool of Python threads."""
+    if request.param == "pool":
+        monkeypatch.setattr(_threads._OpenMP, "pid", os.getpid())
+        monkeypatch.setattr(_threads._OpenMP, "lib", None)
+    elif _threads.threading_backend() != "openmp":
+        pytest.skip("torch does not run on an OpenMP runtime here")
+    assert _threads.threading_backend() == request.param
+    return request.param
+
+
+def test_every_item_runs_once_and_on_several_threads(backend):
+    seen, threads = [], set()
+    lock = threading.Lock()
+
+    def work(item):
+        with lock:
+            seen.append(item)
+            threads.add(threading.get_ident())
+        time.sleep(0.01)  # so that one thread does not take every item of the pool
+
+    _threads.parallel_for(work, range(7))
+    assert sorted(seen) == list(range(7))
+    assert len(threads) > 1
+
+
+def test_an_exception_of_an_item_reaches_the_caller_after_all_items_ran(backend):
+    done = []
+
+    def work(item):
+        if item == 1:
+            raise KeyError("item one")
+        done.append(item)
+
+    with pytest.raises(KeyError, match="item one"):
+        _threads.parallel_for(work, range(4))
+    assert sorted(done) == [0, 2, 3]
+
+
+def test_a_call_from_inside_a_region_runs_inline(backend):
+    inner = []
+    _threads.parallel_for(lambda i: _threads.parallel_for(lambda j: inner.append((i, j)),
+                                                          range(3)), range(2))
+    assert sorted(inner) == [(i, j) for i in range(2) for j in range(3)]
+
+
+def _layer_run():
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(20, 6, 300, generator=gen) < 0.1).float()
+    w = torch.randn(200, 300, generator=gen, requires_grad=True)
+    cur = spike_linear(x, w)
+    spikes, _ = lif_multistep_fused(cur, 0.9, 1.0, "subtract", FastSigmoid(10.0))
+    (g_w,) = torch.autograd.grad(spikes.sum() + cur.square().sum(), [w])
+    return cur.detach(), spikes, g_w
+
+
+def test_the_kernels_give_the_same_bits_on_either_backend(monkeypatch):
+    if _threads.threading_backend() != "openmp":
+        pytest.skip("torch does not run on an OpenMP runtime here")
+    on_openmp = _layer_run()
+    monkeypatch.setattr(_threads._OpenMP, "lib", None)
+    assert _threads.threading_backend() == "pool"
+    on_pool = _layer_run()
+    assert on_openmp[1].sum() > 0
+    for a, b in zip(on_openmp, on_pool, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_bad_threading_choice_is_one_clear_error():
+    code = "from spikewave.kernels._threads import threading_backend; threading_backend()"
+    env = dict(os.environ, SPIKEWAVE_THREADING="fibres")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True)
+    assert run.returncode != 0
+    assert "SPIKEWAVE_THREADING must be 'openmp' or 'pool', not 'fibres'" in run.stderr
+
+
+def test_a_forked_child_uses_its_own_threads():
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        out = []
+        _threads.parallel_for(out.append, range(3))
+        os.write(write, f"{_threads.threading_backend()} {sorted(out)}".encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 100).decode() == "pool [0, 1, 2]"
+
+
+@pytest.fixture
+def small_pool(monkeypatch):
+    """Arrays of any size pooled, the pool empty before and after the test."""
+    monkeypatch.setattr(buffers, "MIN_BYTES", 0)
+    buffers.clear()
+    yield
+    buffers.clear()
+
+
+def test_an_array_is_handed_out_again_only_once_nobody_holds_it(small_pool):
+    a = buffers.empty((4, 5), np.float32)
+    b = buffers.empty((4, 5), np.float32)
+    assert a is not b
+    view = a[1:]
+    tensor = torch.from_numpy(b).reshape(20)
+    del a, b
+    c = buffers.empty((4, 5), np.float32)  # both still held: by a view, by a tensor
+    assert not np.shares_memory(c, view) and not np.shares_memory(c, tensor.numpy())
+    del view
+    d = buffers.empty((4, 5), np.float32)
+    assert d.base is None and d.shape == (4, 5)
+    assert not np.shares_memory(d, tensor.numpy()) and not np.shares_memory(d, c)
+    del tensor
+    assert buffers.empty((4, 5), np.float32).dtype == np.float32
+    assert buffers.empty((4, 5), np.float64).dtype == np.float64  # another key
+
+
+def test_the_pool_keeps_no_more_than_its_limit(small_pool, monkeypatch):
+    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", str(1000 / 2**20))  # 1000 bytes
+    held = [buffers.empty((100,), np.float32) for _ in range(3)]  # 400 bytes each
+    assert buffers.held_bytes() == 800
+    del held
+    buffers.empty((200,), np.float32)  # 800 bytes: the two free ones make room
+    assert buffers.held_bytes() == 800
+    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", "0")
+    buffers.clear()
+    buffers.empty((100,), np.float32)
+    assert buffers.held_bytes() == 0
+
+
+@pytest.mark.parametrize("text", ["lots", "-1", "nan"])
+def test_a_bad_pool_size_is_one_clear_error(monkeypatch, text):
+    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", text)
+    with pytest.raises(ValueError, match=f"SPIKEWAVE_BUFFER_POOL_MB must be a number of "
+                                         f"MiB >= 0, not '{text}'"):
+        buffers.empty((1 << 20,), np.float32)
+
+
+def test_outputs_kept_by_the_caller_are_not_overwritten_by_later_calls(small_pool):
+    gen = torch.Generator().manual_seed(5)
+    runs = []
+    for _ in range(3):
+        x = torch.randn(15, 4, 50, generator=gen, requires_grad=True)
+        spikes, v_last = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))
+        (g_x,) = torch.autograd.grad(spikes.sum(), [x])
+        runs.append((x.detach(), spikes, g_x, spikes.clone(), g_x.clone()))
+    for _x, spikes, g_x, spikes_copy, g_x_copy in runs:
+        assert torch.equal(spikes, spikes_copy) and torch.equal(g_x, g_x_copy)
+    assert len({r[1].data_ptr() for r in runs}) == 3  # all three still held: three arrays
+    del runs
+    x = torch.randn(15, 4, 50, generator=gen)
+    first = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))[0].data_ptr()
+    again = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))[0].data_ptr()
+    assert first == again  # the first one's spikes were let go: reused
