@@ -265,7 +265,12 @@ def _timed(step, repeats: int, densities=None) -> dict:
     first = densities() if densities is not None else None
     # the memory the steps add on top of what the process holds before them (libraries,
     # inputs, weights, compiled code): after the warm-ups, hand freed heap back to the
-    # system, reset the peak-RSS mark (Linux >= 4.0) and read it back at the end
+    # system (and spikewave's pool of kernel outputs, whose arrays a step would otherwise
+    # find already resident), reset the peak-RSS mark (Linux >= 4.0) and read it back at
+    # the end
+    pool = sys.modules.get("spikewave.kernels._buffers")
+    if pool is not None:
+        pool.clear()
     try:
         import ctypes
 

@@ -20,6 +20,7 @@ kernels that use it write every element.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -64,7 +65,7 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     and dtype is free (see the module's text)."""
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
-    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    nbytes = dtype.itemsize * math.prod(shape)
     limit = limit_bytes()
     if nbytes < MIN_BYTES or nbytes > limit:
         return np.empty(shape, dtype)

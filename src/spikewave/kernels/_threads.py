@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
 import torch
 
 
@@ -40,8 +39,7 @@ def split_range(n: int, min_chunk: int = 1, threads: int | None = None
     ``min_chunk`` long (a single range when ``n`` is small)."""
     want = threads or thread_count()
     k = max(1, min(want, n // max(min_chunk, 1)))
-    bounds = np.linspace(0, n, k + 1).astype(int)
-    return [(int(bounds[i]), int(bounds[i + 1])) for i in range(k)]
+    return [(n * i // k, n * (i + 1) // k) for i in range(k)]
 
 
 _OMP_NAME = re.compile(r"(/\S*/lib(?:gomp|iomp5|omp)[^/\s]*\.so[^/\s]*)$")
