@@ -10,6 +10,7 @@ from spikewave.kernels.spike_linear import (
     add_weight_grad_t,
     input_columns,
     spike_linear,
+    weight_grad,
     weight_grad_tile,
 )
 from spikewave.nn import SpikeLinear
@@ -173,6 +174,21 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(monkeypatch, 
     np.testing.assert_allclose(g_w_t, want, rtol=1e-12, atol=1e-12)
     add_weight_grad_t(ptr[first_row:], idx, g[first_row:].numpy(), g_w_t, accumulate=False)
     np.testing.assert_allclose(g_w_t, want - start, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_in", [1, 8, 37, 301])  # blocks of eight inputs and their tails
+def test_weight_gradient_in_the_weights_layout_equals_the_dense_product(n_in):
+    gen = torch.Generator().manual_seed(n_in)
+    s = (torch.rand(90, n_in, generator=gen) < 0.3).float()
+    g = torch.randn(90, 23, generator=gen)
+    ptr, idx = active_inputs(s)
+    got = weight_grad(ptr, idx, g.numpy(), n_in)
+    assert got.shape == (23, n_in) and got.flags.c_contiguous
+    np.testing.assert_allclose(got, (g.double().T @ s.double()).numpy(), rtol=1e-5,
+                               atol=1e-5)
+    g_w_t = np.empty((n_in, 23), np.float32)
+    add_weight_grad_t(ptr, idx, g.numpy(), g_w_t, accumulate=False)
+    assert np.array_equal(got, g_w_t.T)  # the same sums, only moved
 
 
 def test_weight_gradient_tiles_follow_the_cache_and_density_rule():

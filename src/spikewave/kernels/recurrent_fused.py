@@ -44,7 +44,7 @@ from spikewave.kernels.lif_fused import (
     _sg_row,
     loop_supports,
 )
-from spikewave.kernels.spike_linear import _sum_rows, active_inputs, add_weight_grad_t
+from spikewave.kernels.spike_linear import _sum_rows, active_inputs, weight_grad
 from spikewave.nn.surrogate import Surrogate
 
 
@@ -157,9 +157,7 @@ def recurrent_lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Ten
     g_v_after = g_x3[1:].reshape(-1, n)
     active = active_inputs(spikes_before, EVENT_DENSITY_LIMIT)  # None when denser
     if active is not None:  # for each presynaptic neuron j, the rows (t, b) where it spiked
-        g_w_t = np.empty((w.shape[1], w.shape[0]), u2.dtype)
-        add_weight_grad_t(*active, g_v_after.numpy(), g_w_t, accumulate=False)
-        g_w = torch.from_numpy(g_w_t).t().contiguous()
+        g_w = torch.from_numpy(weight_grad(*active, g_v_after.numpy(), w.shape[1]))
     else:
         g_w = g_v_after.t() @ spikes_before
     return g_x3, g_w, torch.from_numpy(g_beta).reshape(beta_full.shape)

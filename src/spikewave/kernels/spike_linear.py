@@ -117,6 +117,25 @@ def weight_grad_tile(n_rows: int, row_bytes: int, density: float) -> int:
     return tile
 
 
+def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int
+                ) -> np.ndarray:
+    """``grad.T @ s`` (``[out, in]``, the weight's layout) for the spikes ``s`` whose
+    active inputs are the CSR ``(ptr, idx)``: :func:`add_weight_grad_t` into scratch rows,
+    each thread then writing its inputs' rows transposed into their columns (2 threads,
+    ``[3200, 1024] -> 1024``, medians of 3 x 30 alternating: 8.0 against 9.1 ms at 2 %
+    active inputs, 23.5 against 24.9 ms at 10 %, for the same rows transposed by torch)."""
+    col_ptr, rows = input_columns(ptr, idx, n_in)
+    n_rows, n_out = ptr.shape[0] - 1, grad.shape[1]
+    g_w_t = buffers.empty((n_in, n_out), grad.dtype)
+    g_w = buffers.empty((n_out, n_in), grad.dtype)
+    density = rows.shape[0] / max(n_rows * n_in, 1)
+    tile = weight_grad_tile(n_rows, n_out * grad.itemsize, density)
+    parallel_for(lambda q: _gather_cols_transposed(col_ptr, rows, grad, q[0], q[1], g_w_t,
+                                                   n_rows, tile, g_w),
+                 split_range(n_in))
+    return g_w
+
+
 def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
                       g_w_t: np.ndarray, accumulate: bool) -> None:
     """``g_w_t[in, out] (+)= (grad.T @ s).T`` for the spikes ``s`` whose active inputs are
@@ -130,6 +149,22 @@ def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
     parallel_for(lambda q: _gather_cols(col_ptr, rows, grad, q[0], q[1], accumulate, g_w_t,
                                         n_rows, tile),
                  split_range(g_w_t.shape[0]))
+
+
+@njit
+def _gather_cols_transposed(col_ptr, rows, grad, i0, i1, g_w_t, n_rows, tile,
+                            g_w):  # pragma: no cover - compiled
+    """:func:`_gather_cols` into the scratch rows ``g_w_t[i0:i1]``, then those rows written
+    transposed into the columns ``g_w[:, i0:i1]`` (``[out, in]``, a weight's layout),
+    eight inputs at a time: each output row gets 32 contiguous bytes per pass, and the
+    64 KiB of ``g_w`` rows a pass touches are still cached for the next eight."""
+    _gather_cols(col_ptr, rows, grad, i0, i1, False, g_w_t, n_rows, tile)
+    n_out = g_w_t.shape[1]
+    for ib in range(i0, i1, 8):
+        ie = min(ib + 8, i1)
+        for o in range(n_out):
+            for i in range(ib, ie):
+                g_w[o, i] = g_w_t[i, o]
 
 
 @njit
@@ -296,11 +331,8 @@ class _SpikeLinear(torch.autograd.Function):
             g_in = (g2 @ weight).reshape(ctx.in_shape)
         if ctx.needs_input_grad[1]:
             ptr, idx = ctx.active
-            g_np = g2.detach().numpy()
-            g_w_t = buffers.empty((weight.shape[1], weight.shape[0]), g_np.dtype)
-            add_weight_grad_t(ptr, idx, g_np, g_w_t, accumulate=False)
-            # torch's blocked transpose: 3-4 ms for 1024 x 1024 float32 (numpy's: 8 ms)
-            g_w = torch.from_numpy(g_w_t).T.contiguous()
+            g_w = torch.from_numpy(weight_grad(ptr, idx, g2.detach().numpy(),
+                                               weight.shape[1]))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             g_b = g2.sum(0)
         return g_in, g_w, g_b, None
