@@ -238,6 +238,22 @@ def test_active_inputs_are_the_nonzero_columns(dtype, width, threads, monkeypatc
         np.testing.assert_array_equal(np.diff(ptr), (x != 0).sum(1).numpy())
 
 
+def test_the_scan_grows_its_buffer_and_stops_at_the_density_limit_exactly():
+    # 3000 x 90 all-ones rows: each thread's part holds more indices than its first
+    # buffer (65,536), which has to grow; the density limit is the whole input's, so a
+    # limit just below the true density gives None and one at it gives the CSR
+    x = torch.ones(3000, 90)
+    x[::5, ::3] = 0.0
+    true = float(x.mean())
+    ptr, idx = active_inputs(x, max_density=true)
+    nz = torch.nonzero(x)
+    np.testing.assert_array_equal(idx, nz[:, 1].numpy())
+    np.testing.assert_array_equal(np.diff(ptr), (x != 0).sum(1).numpy())
+    assert active_inputs(x, max_density=true - 1e-6) is None
+    x[2999, 89] = 3.0  # non-binary in the last row, after a grown buffer
+    assert active_inputs(x) is None
+
+
 def test_half_precision_takes_the_dense_path_and_the_scan_says_why():
     x = (torch.rand(6, 80, generator=torch.Generator().manual_seed(0)) < 0.1).half()
     lin = SpikeLinear(80, 64).half()
