@@ -179,7 +179,8 @@ def _scan_active(bits, magnitude, one, r0, r1, cap, counts, idx):  # pragma: no 
     others every index is written and the cursor moves on only past an active one (no
     branch on the data; the buffer has room for a whole row). The count, the binary test
     and the fill in one pass: the input read once (a counting pass, then a filling pass,
-    read it twice until the eighth session)."""
+    read it twice until the eighth session; ``[3200, 1024]``, 2 threads, medians of 50:
+    1.7 against 2.1-2.5 ms at 2 % active, 4.0-4.2 ms either way at 10 %)."""
     n = 0
     width = bits.shape[1]
     for r in range(r0, r1):
