@@ -159,12 +159,31 @@ def _gather_cols_transposed(col_ptr, rows, grad, i0, i1, g_w_t, n_rows, tile,
     eight inputs at a time: each output row gets 32 contiguous bytes per pass, and the
     64 KiB of ``g_w`` rows a pass touches are still cached for the next eight."""
     _gather_cols(col_ptr, rows, grad, i0, i1, False, g_w_t, n_rows, tile)
-    n_out = g_w_t.shape[1]
-    for ib in range(i0, i1, 8):
-        ie = min(ib + 8, i1)
-        for o in range(n_out):
-            for i in range(ib, ie):
-                g_w[o, i] = g_w_t[i, o]
+    _transpose_rows(g_w_t, i0, i1, g_w)
+
+
+@njit
+def _transpose_rows(src, r0, r1, dst):  # pragma: no cover - compiled
+    """``dst[:, r0:r1] = src[r0:r1].T``, eight rows of ``src`` at a time: each row of
+    ``dst`` gets 32 contiguous bytes per pass, and the rows of ``dst`` a pass touches are
+    still cached for the next eight."""
+    n_cols = src.shape[1]
+    for rb in range(r0, r1, 8):
+        re = min(rb + 8, r1)
+        for c in range(n_cols):
+            for r in range(rb, re):
+                dst[c, r] = src[r, c]
+
+
+def transposed_copy(a: np.ndarray) -> np.ndarray:
+    """``a.T`` as a new C-contiguous array, rows of ``a`` split over the threads
+    (:func:`_transpose_rows`). Float32, 2 threads, medians of 50, against
+    ``np.ascontiguousarray(a.T)``, whose time depends on the stride: ``[1024, 1024]``
+    1.06 against 9.0 ms, ``[512, 512]`` 0.37 against 1.02 ms, ``[512, 784]`` 0.44
+    against 0.28 ms."""
+    out = buffers.empty((a.shape[1], a.shape[0]), a.dtype)
+    parallel_for(lambda q: _transpose_rows(a, q[0], q[1], out), split_range(a.shape[0], 8))
+    return out
 
 
 @njit
@@ -310,7 +329,7 @@ def _transposed(weight: torch.Tensor) -> np.ndarray:
     hit = _CACHE.get(key)
     if hit is not None and hit[1] is weight and hit[0] == weight._version:
         return hit[2]
-    w_t = np.ascontiguousarray(weight.detach().numpy().T)
+    w_t = transposed_copy(weight.detach().contiguous().numpy())
     if len(_CACHE) > 64:
         _CACHE.clear()
     _CACHE[key] = (weight._version, weight, w_t)
