@@ -191,6 +191,20 @@ def test_weight_gradient_in_the_weights_layout_equals_the_dense_product(n_in):
     assert np.array_equal(got, g_w_t.T)  # the same sums, only moved
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_input_columns_keep_row_order_when_the_rows_are_split_over_threads(threads,
+                                                                           monkeypatch):
+    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+    gen = torch.Generator().manual_seed(threads)
+    s = (torch.rand(1500, 29, generator=gen) < 0.2).float()
+    s[:, 5] = 0.0  # an input never active
+    ptr, idx = active_inputs(s)
+    col_ptr, rows = input_columns(ptr[10:], idx, 29)  # a slice, as the chunked layer passes
+    for i in range(29):
+        np.testing.assert_array_equal(rows[col_ptr[i]:col_ptr[i + 1]],
+                                      np.flatnonzero(s[10:, i].numpy()))
+
+
 def test_weight_gradient_tiles_follow_the_cache_and_density_rule():
     # 1024 float32 outputs: 4 KiB a gradient row, 256 rows in a 1 MiB tile
     assert weight_grad_tile(3200, 4096, 0.1) == 256

@@ -79,22 +79,45 @@ def _gather_cols(col_ptr, rows, grad, i0, i1, accumulate, g_w_t, n_rows,
 
 
 @njit
-def input_columns(ptr, idx, n_in):  # pragma: no cover - compiled
-    """The CSC transpose ``(col_ptr, rows)`` of the CSR ``(ptr, idx)`` of active inputs:
-    for each input, the rows (relative to ``ptr``'s first row) where it was active, in
-    increasing order. ``ptr`` may be a slice of a longer one (its offsets index ``idx``)."""
-    col_ptr = np.zeros(n_in + 1, np.int64)
-    for j in range(ptr[0], ptr[ptr.shape[0] - 1]):
-        col_ptr[idx[j] + 1] += 1
-    for i in range(n_in):
-        col_ptr[i + 1] += col_ptr[i]
-    fill = col_ptr[:-1].copy()
-    rows = np.empty(col_ptr[n_in], np.int64)
-    for r in range(ptr.shape[0] - 1):
+def _count_columns(ptr, idx, r0, r1, counts):  # pragma: no cover - compiled
+    """``counts[i]`` = how often input i is active in rows r0..r1 of the CSR."""
+    counts[:] = 0
+    for j in range(ptr[r0], ptr[r1]):
+        counts[idx[j]] += 1
+
+
+@njit
+def _fill_columns(ptr, idx, r0, r1, fill, rows):  # pragma: no cover - compiled
+    """Rows r0..r1 into their inputs' column lists, from the cursors ``fill``."""
+    for r in range(r0, r1):
         for j in range(ptr[r], ptr[r + 1]):
             i = idx[j]
             rows[fill[i]] = r
             fill[i] += 1
+
+
+def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The CSC transpose ``(col_ptr, rows)`` of the CSR ``(ptr, idx)`` of active inputs:
+    for each input, the rows (relative to ``ptr``'s first row) where it was active, in
+    increasing order. ``ptr`` may be a slice of a longer one (its offsets index ``idx``).
+
+    A counting sort with the rows split over the threads: each counts its rows' inputs,
+    then fills its rows in from where the threads before it end in each column, so every
+    column stays in row order (2 threads against the same sort on one, medians of 40:
+    ``[3200, 784]`` at 10 % active 1.4-1.7 against 2.6-2.8 ms, ``[3200, 1024]`` at 10 %
+    1.6-1.9 against 3.5-3.6 ms, at 2 % 0.3-0.5 against 0.4-0.5 ms)."""
+    n_rows = ptr.shape[0] - 1
+    parts = split_range(n_rows, min_chunk=256)
+    counts = np.empty((len(parts), n_in), np.int64)
+    parallel_for(lambda k: _count_columns(ptr, idx, parts[k][0], parts[k][1], counts[k]),
+                 range(len(parts)))
+    col_ptr = np.zeros(n_in + 1, np.int64)
+    np.cumsum(counts.sum(0), out=col_ptr[1:])
+    starts = col_ptr[:-1] + np.cumsum(counts, axis=0) - counts  # each part's cursors
+    rows = buffers.empty((int(col_ptr[-1]),), np.int64)
+    parallel_for(lambda k: _fill_columns(ptr, idx, parts[k][0], parts[k][1], starts[k],
+                                         rows), range(len(parts)))
     return col_ptr, rows
 
 
