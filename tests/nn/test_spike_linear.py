@@ -8,6 +8,7 @@ from spikewave import ParameterError
 from spikewave.kernels.spike_linear import (
     active_inputs,
     add_weight_grad_t,
+    balanced_split,
     input_columns,
     spike_linear,
     weight_grad,
@@ -223,6 +224,19 @@ def test_the_bias_gradient_summed_beside_the_weight_gradient_is_the_row_sum(
     g_w, g_b = weight_grad(ptr, idx, g.numpy(), 31, with_bias=True)
     np.testing.assert_allclose(g_b, g.double().sum(0).numpy(), rtol=1e-5)
     np.testing.assert_allclose(g_w, (g.double().T @ s.double()).numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_work_is_split_into_contiguous_ranges_of_equal_cost(threads, monkeypatch):
+    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+    counts = np.array([0, 90, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0] * 3)
+    offsets = np.concatenate([[7], 7 + np.cumsum(counts)])  # offsets need not start at 0
+    parts = balanced_split(offsets, 1.0)
+    assert len(parts) == threads and parts[0][0] == 0 and parts[-1][1] == len(counts)
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))
+    cost = [int(counts[a:b].sum()) + (b - a) for a, b in parts]
+    assert max(cost) - min(cost) <= 90 + 1  # within one item of each other
+    assert balanced_split(np.array([0]), 1.0) == [(0, 0)]
 
 
 def test_weight_gradient_tiles_follow_the_cache_and_density_rule():

@@ -161,6 +161,24 @@ def weight_grad_tile(n_rows: int, row_bytes: int, density: float) -> int:
     return tile
 
 
+def balanced_split(offsets: np.ndarray, fixed_cost: float) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into one contiguous range per thread of about equal work, for items
+    (rows of a CSR, columns of a CSC) whose entries are ``offsets[i]:offsets[i + 1]``: an
+    item costs its entries plus ``fixed_cost`` entries. The inputs of a hidden layer fire
+    at very different rates and its early time steps have fewer spikes than its later
+    ones, so equal numbers of items are not equal work (2 threads, weight and bias gradient
+    of ``[3200, 512] -> 512`` whose inputs' rates are spread lognormally, sorted: 7.2-7.7
+    against 11.2-11.5 ms)."""
+    n = offsets.shape[0] - 1
+    k = len(split_range(n))
+    if k <= 1:
+        return [(0, n)]
+    work = offsets - offsets[0] + fixed_cost * np.arange(n + 1)
+    cuts = np.searchsorted(work, work[-1] * np.arange(1, k) / k)
+    bounds = [0, *(int(c) for c in cuts), n]
+    return [(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
 def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
                 with_bias: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``(grad.T @ s, grad.sum(0) or None)``: the weight gradient (``[out, in]``, the
@@ -179,7 +197,7 @@ def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
     g_w = buffers.empty((n_out, n_in), grad.dtype)
     density = rows.shape[0] / max(n_rows * n_in, 1)
     tile = weight_grad_tile(n_rows, n_out * grad.itemsize, density)
-    parts = split_range(n_in)
+    parts = balanced_split(col_ptr, 2.0)  # + zeroing and moving an input's row
     bias_parts = np.zeros((len(parts), n_out if with_bias else 0), grad.dtype)
     parallel_for(lambda k: _gather_cols_transposed(
         col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, g_w,
@@ -200,7 +218,7 @@ def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
     no_bias = np.zeros(0, grad.dtype)
     parallel_for(lambda q: _gather_cols(col_ptr, rows, grad, q[0], q[1], accumulate, g_w_t,
                                         n_rows, tile, no_bias, 0, 1),
-                 split_range(g_w_t.shape[0]))
+                 balanced_split(col_ptr, 1.0))
 
 
 @njit
@@ -367,7 +385,7 @@ def gather_linear(active: tuple[np.ndarray, np.ndarray], w_t: np.ndarray, bias: 
     ptr, idx = active
     out = buffers.empty((len(ptr) - 1, w_t.shape[1]), w_t.dtype)
     parallel_for(lambda r: _gather_rows(ptr, idx, w_t, bias, r[0], r[1], out),
-                 split_range(len(ptr) - 1))
+                 balanced_split(ptr, 1.0))  # + the bias copied into each row
     return out
 
 
