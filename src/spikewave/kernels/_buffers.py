@@ -4,8 +4,9 @@ gradients), so that a training loop does not fault fresh pages in at every step.
 Why: a training step of the LIF layer allocates and frees some 60 MB of ``[T x B, N]``
 arrays. glibc returns the freed top of its heap to the system once it exceeds the trim
 threshold (at most 64 MiB by default), and the next step faults the same memory back in,
-zeroed page by page: measured 650 faults and 6 ms of a 40 ms step at
-``[100 x 32, 1024]``, 2 % input density (``benchmarks/run.py lif_T100_N1024_p0.02``).
+zeroed page by page: 650-1260 faults a step at ``[100 x 32, 1024]``, 2 % input density
+(the workload ``lif_T100_N1024_p0.02`` of ``benchmarks/run.py``); with the pool none, and
+the step 36.5 against 38.7 ms (2 threads, medians of 4 x 60, alternating processes).
 
 How: :func:`empty` hands out an array of this pool whose every outside reference is gone
 (its reference count is the pool's own: the torch tensors made from it with

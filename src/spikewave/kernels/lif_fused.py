@@ -210,7 +210,7 @@ def _backward_impl(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Tensor,
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """The body of :func:`lif_backward_op`."""
     t = u.shape[0]
-    u2 = u.reshape(t, -1).contiguous().numpy()
+    u2 = u.detach().reshape(t, -1).contiguous().numpy()
     gs = _rows(g_s, u.dtype)
     gv = g_v.detach().reshape(-1).to(u.dtype).contiguous().numpy()
     b = beta_full.detach().reshape(-1).contiguous().numpy()
