@@ -14,7 +14,7 @@ import torch
 from spikewave.kernels import _buffers as buffers
 from spikewave.kernels import _threads
 from spikewave.kernels.lif_fused import lif_multistep_fused
-from spikewave.kernels.spike_linear import spike_linear
+from spikewave.kernels.spike_linear import active_inputs, input_columns, spike_linear
 from spikewave.nn.surrogate import FastSigmoid
 
 
@@ -176,3 +176,14 @@ def test_outputs_kept_by_the_caller_are_not_overwritten_by_later_calls(small_poo
     first = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))[0].data_ptr()
     again = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))[0].data_ptr()
     assert first == again  # the first one's spikes were let go: reused
+
+
+def test_index_arrays_whose_length_follows_the_spikes_stay_out_of_the_pool():
+    buffers.clear()
+    gen = torch.Generator().manual_seed(8)
+    for p in (0.10, 0.11, 0.12):  # 330,000-400,000 active entries: 2.6-3.2 MB of indices
+        x = (torch.rand(3200, 1024, generator=gen) < p).float()
+        ptr, idx = active_inputs(x)
+        input_columns(ptr, idx, 1024)
+    assert buffers.held_bytes() == 0
+    buffers.clear()

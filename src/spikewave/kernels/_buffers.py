@@ -14,7 +14,10 @@ How: :func:`empty` hands out an array of this pool whose every outside reference
 by anyone is never handed out again), else a new one that the pool keeps. Arrays under
 ``MIN_BYTES`` come from numpy as before (malloc keeps those). The pool holds at most
 ``SPIKEWAVE_BUFFER_POOL_MB`` (default 256; 0 turns it off) -- beyond that the oldest free
-arrays are let go, and when every kept array is in use a new one is simply not kept.
+arrays are let go, and when every kept array is in use a new one is simply not kept. It
+is for arrays whose shape repeats from step to step (a layer's currents, potentials,
+gradients); an array whose length follows the spikes would match no later request and
+only fill the pool.
 :func:`clear` lets every free array go. Contents are undefined, as with ``np.empty``: the
 kernels that use it write every element.
 """

@@ -136,7 +136,7 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
     col_ptr = np.zeros(n_in + 1, np.int64)
     np.cumsum(counts.sum(0), out=col_ptr[1:])
     starts = col_ptr[:-1] + np.cumsum(counts, axis=0) - counts  # each part's cursors
-    rows = buffers.empty((int(col_ptr[-1]),), np.int64)
+    rows = np.empty(int(col_ptr[-1]), np.int64)  # its length changes: not pooled
     parallel_for(lambda k: _fill_columns(ptr, idx, parts[k][0], parts[k][1], starts[k],
                                          rows), range(len(parts)))
     return col_ptr, rows
@@ -370,7 +370,7 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
         return None
     ptr = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
-    idx = buffers.empty((total,), np.int64)
+    idx = np.empty(total, np.int64)  # its length changes with the spikes: not pooled
     at = 0
     for part_idx, n, _ in found:
         idx[at:at + n] = part_idx[:n]
