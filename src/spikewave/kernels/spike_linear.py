@@ -161,6 +161,17 @@ def weight_grad_tile(n_rows: int, row_bytes: int, density: float) -> int:
     return tile
 
 
+def _columns_and_tile(ptr: np.ndarray, idx: np.ndarray, n_in: int, row_bytes: int
+                      ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """What both weight-gradient drivers start from: the :func:`input_columns` of the
+    CSR, its number of rows and the rows per tile (:func:`weight_grad_tile`) for gradient
+    rows of ``row_bytes``."""
+    col_ptr, rows = input_columns(ptr, idx, n_in)
+    n_rows = ptr.shape[0] - 1
+    density = rows.shape[0] / max(n_rows * n_in, 1)
+    return col_ptr, rows, n_rows, weight_grad_tile(n_rows, row_bytes, density)
+
+
 def balanced_split(offsets: np.ndarray, fixed_cost: float) -> list[tuple[int, int]]:
     """``[0, n)`` cut into one contiguous range per thread of about equal work, for items
     (rows of a CSR, columns of a CSC) whose entries are ``offsets[i]:offsets[i + 1]``: an
@@ -191,12 +202,10 @@ def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
     the tile is cached (weight and bias gradients, medians of 3 x 30: 7.1-7.2 against
     8.3-8.4 ms with torch's ``sum(0)`` after, ``[3200, 1024] -> 1024`` at 2 %; 20.2-20.9
     against 21.1-22.5 at 10 %; ``[3200, 784] -> 512`` at 10 % 8.4-8.6 against 8.8-9.0)."""
-    col_ptr, rows = input_columns(ptr, idx, n_in)
-    n_rows, n_out = ptr.shape[0] - 1, grad.shape[1]
+    n_out = grad.shape[1]
+    col_ptr, rows, n_rows, tile = _columns_and_tile(ptr, idx, n_in, n_out * grad.itemsize)
     g_w_t = buffers.empty((n_in, n_out), grad.dtype)
     g_w = buffers.empty((n_out, n_in), grad.dtype)
-    density = rows.shape[0] / max(n_rows * n_in, 1)
-    tile = weight_grad_tile(n_rows, n_out * grad.itemsize, density)
     parts = balanced_split(col_ptr, 2.0)  # + zeroing and moving an input's row
     bias_parts = np.zeros((len(parts), n_out if with_bias else 0), grad.dtype)
     parallel_for(lambda k: _gather_cols_transposed(
@@ -211,10 +220,8 @@ def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
     the CSR ``(ptr, idx)`` (rows of ``grad`` match ``ptr``'s rows): each input's row sums
     the gradient rows where it fired, over tiles of batch rows (:func:`weight_grad_tile`);
     inputs split over threads (disjoint rows, so no per-thread accumulators to add up)."""
-    col_ptr, rows = input_columns(ptr, idx, g_w_t.shape[0])
-    n_rows = ptr.shape[0] - 1
-    density = rows.shape[0] / max(n_rows * g_w_t.shape[0], 1)
-    tile = weight_grad_tile(n_rows, g_w_t.shape[1] * g_w_t.itemsize, density)
+    col_ptr, rows, n_rows, tile = _columns_and_tile(ptr, idx, g_w_t.shape[0],
+                                                    g_w_t.shape[1] * g_w_t.itemsize)
     no_bias = np.zeros(0, grad.dtype)
     parallel_for(lambda q: _gather_cols(col_ptr, rows, grad, q[0], q[1], accumulate, g_w_t,
                                         n_rows, tile, no_bias, 0, 1),
@@ -274,10 +281,8 @@ def _scan_active(bits, magnitude, one, r0, r1, cap, counts, idx):  # pragma: no 
     width = bits.shape[1]
     for r in range(r0, r1):
         row = bits[r]
-        if idx.shape[0] - n < width:
+        while idx.shape[0] - n < width:  # room for a whole row
             idx = grow(idx, n)
-            if idx.shape[0] - n < width:
-                idx = grow(idx, n)
         start = n
         bad = False
         i = 0
