@@ -309,3 +309,67 @@ def test_half_precision_takes_the_dense_path_and_the_scan_says_why():
     assert lin.last_path == "dense"
     with pytest.raises(ParameterError, match="spikes_2d.*float32 or float64"):
         active_inputs(x)
+
+
+@pytest.mark.parametrize("min_outputs, want_input_major", [(1, True), (64, False)])
+def test_the_weight_is_stored_input_by_input_where_the_event_path_can_run(
+        monkeypatch, min_outputs, want_input_major):
+    # conftest lets every layer take the event path; 64 is the library's own floor
+    monkeypatch.setattr("spikewave.kernels.spike_linear.MIN_EVENT_OUTPUTS", min_outputs)
+    torch.manual_seed(0)
+    layer = SpikeLinear(30, 12, max_density=1.0).double()
+    torch.manual_seed(0)
+    ref = torch.nn.Linear(30, 12).double()
+    assert layer.weight.shape == (12, 30)
+    assert layer.weight.T.is_contiguous() == want_input_major
+    torch.testing.assert_close(layer.weight, ref.weight, rtol=0, atol=0)  # same init
+    opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(25, 30, generator=gen, dtype=torch.float64) < 0.2).double()
+    for _ in range(3):
+        for lin, o in ((layer, opt), (ref, ref_opt)):
+            o.zero_grad()
+            lin(x).sin().sum().backward()
+        # the gradient lands in the weight's own layout (autograd keeps it, no copy)
+        assert layer.weight.grad.stride() == layer.weight.stride()
+        torch.testing.assert_close(layer.weight.grad, ref.weight.grad, rtol=1e-10, atol=1e-10)
+        opt.step()
+        ref_opt.step()
+        assert layer.weight.T.is_contiguous() == want_input_major  # Adam keeps the layout
+    assert layer.last_path == ("event" if want_input_major else "dense")
+    torch.testing.assert_close(layer.weight, ref.weight, rtol=1e-9, atol=1e-9)
+    # the state dict is nn.Linear's, both ways
+    back = torch.nn.Linear(30, 12).double()
+    back.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(back.weight, layer.weight, rtol=0, atol=0)
+    layer.load_state_dict(ref.state_dict())
+    assert layer.weight.T.is_contiguous() == want_input_major
+    torch.testing.assert_close(layer(x), ref(x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_weight_assigned_in_the_usual_layout_takes_the_cached_transpose():
+    layer = SpikeLinear(30, 12, max_density=1.0).double()
+    layer.weight = torch.nn.Parameter(torch.randn(12, 30, dtype=torch.float64))
+    assert layer.weight.is_contiguous() and not layer.weight.T.is_contiguous()
+    x = (torch.rand(25, 30, dtype=torch.float64) < 0.2).double()
+    y = layer(x)
+    assert layer.last_path == "event"
+    torch.testing.assert_close(y, torch.nn.functional.linear(x, layer.weight, layer.bias))
+    y.sum().backward()
+    assert layer.weight.grad.is_contiguous()
+    torch.testing.assert_close(layer.weight.grad, (torch.ones(25, 12, dtype=torch.float64).T @ x))
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_the_weight_gradient_written_input_by_input_is_the_same_sums(with_bias):
+    gen = torch.Generator().manual_seed(5)
+    s = (torch.rand(90, 37, generator=gen) < 0.3).float()
+    g = torch.randn(90, 23, generator=gen)
+    ptr, idx = active_inputs(s)
+    want, want_b = weight_grad(ptr, idx, g.numpy(), 37, with_bias=with_bias)
+    got, got_b = weight_grad(ptr, idx, g.numpy(), 37, with_bias=with_bias, input_major=True)
+    assert got.shape == (23, 37) and got.T.flags.c_contiguous
+    assert np.array_equal(got, want)
+    if with_bias:
+        assert np.array_equal(got_b, want_b)

@@ -191,26 +191,36 @@ def balanced_split(offsets: np.ndarray, fixed_cost: float) -> list[tuple[int, in
 
 
 def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
-                with_bias: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(grad.T @ s, grad.sum(0) or None)``: the weight gradient (``[out, in]``, the
-    weight's layout) for the spikes ``s`` whose active inputs are the CSR ``(ptr, idx)``,
-    and, ``with_bias``, the bias gradient. :func:`add_weight_grad_t` into scratch rows,
-    each thread then writing its inputs' rows transposed into their columns (2 threads,
-    ``[3200, 1024] -> 1024``, medians of 3 x 30 alternating: 8.0 against 9.1 ms at 2 %
-    active inputs, 23.5 against 24.9 ms at 10 %, for the same rows transposed by torch);
-    the bias gradient summed by the same threads, each a share of every tile's rows while
-    the tile is cached (weight and bias gradients, medians of 3 x 30: 7.1-7.2 against
-    8.3-8.4 ms with torch's ``sum(0)`` after, ``[3200, 1024] -> 1024`` at 2 %; 20.2-20.9
-    against 21.1-22.5 at 10 %; ``[3200, 784] -> 512`` at 10 % 8.4-8.6 against 8.8-9.0)."""
+                with_bias: bool = False, input_major: bool = False
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(grad.T @ s, grad.sum(0) or None)``: the weight gradient ``[out, in]`` for the
+    spikes ``s`` whose active inputs are the CSR ``(ptr, idx)``, and, ``with_bias``, the
+    bias gradient. Each input's row of ``g_w_t = (grad.T @ s).T`` is summed by
+    :func:`_gather_cols`; with ``input_major`` the result is the view ``g_w_t.T`` (the
+    layout of a weight stored input by input, :func:`input_major`), else each thread
+    writes its inputs' rows transposed into their columns of a C-contiguous ``[out, in]``
+    (2 threads, ``[3200, 1024] -> 1024``, medians of 3 x 30 alternating: 8.0 against
+    9.1 ms at 2 % active inputs, 23.5 against 24.9 ms at 10 %, for the same rows
+    transposed by torch); the bias gradient summed by the same threads, each a share of
+    every tile's rows while the tile is cached (weight and bias gradients, medians of
+    3 x 30: 7.1-7.2 against 8.3-8.4 ms with torch's ``sum(0)`` after, ``[3200, 1024] ->
+    1024`` at 2 %; 20.2-20.9 against 21.1-22.5 at 10 %; ``[3200, 784] -> 512`` at 10 %
+    8.4-8.6 against 8.8-9.0)."""
     n_out = grad.shape[1]
     col_ptr, rows, n_rows, tile = _columns_and_tile(ptr, idx, n_in, n_out * grad.itemsize)
     g_w_t = buffers.empty((n_in, n_out), grad.dtype)
-    g_w = buffers.empty((n_out, n_in), grad.dtype)
     parts = balanced_split(col_ptr, 2.0)  # + zeroing and moving an input's row
     bias_parts = np.zeros((len(parts), n_out if with_bias else 0), grad.dtype)
-    parallel_for(lambda k: _gather_cols_transposed(
-        col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, g_w,
-        bias_parts[k], k, len(parts)), range(len(parts)))
+    if input_major:
+        g_w = g_w_t.T
+        parallel_for(lambda k: _gather_cols(
+            col_ptr, rows, grad, parts[k][0], parts[k][1], False, g_w_t, n_rows, tile,
+            bias_parts[k], k, len(parts)), range(len(parts)))
+    else:
+        g_w = buffers.empty((n_out, n_in), grad.dtype)
+        parallel_for(lambda k: _gather_cols_transposed(
+            col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, g_w,
+            bias_parts[k], k, len(parts)), range(len(parts)))
     return g_w, (bias_parts.sum(0) if with_bias else None)
 
 
@@ -397,9 +407,24 @@ def gather_linear(active: tuple[np.ndarray, np.ndarray], w_t: np.ndarray, bias: 
 _CACHE: dict[int, tuple[int, torch.Tensor, np.ndarray]] = {}
 
 
+def input_major(weight: torch.Tensor) -> bool:
+    """Whether ``weight[out, in]`` is stored input by input, ``weight.T`` contiguous (how
+    :class:`~spikewave.nn.SpikeLinear` keeps its weight: the rows the gather adds up are
+    then the weight itself, and its gradient is written without a transpose)."""
+    return weight.dim() == 2 and weight.T.is_contiguous()
+
+
+def input_major_copy(weight: torch.Tensor) -> torch.Tensor:
+    """The values of ``weight[out, in]`` stored input by input (:func:`input_major`)."""
+    return weight.detach().T.contiguous().T
+
+
 def _transposed(weight: torch.Tensor) -> np.ndarray:
-    """``W.T`` as a contiguous array, re-made only when the weight changed (its version
-    counter moves on every in-place update, e.g. an optimiser step)."""
+    """``W.T`` as a contiguous array: the weight's own memory when it is stored input by
+    input (:func:`input_major`), else a copy re-made only when the weight changed (its
+    version counter moves on every in-place update, e.g. an optimiser step)."""
+    if input_major(weight):
+        return weight.detach().T.numpy()
     key = id(weight)
     hit = _CACHE.get(key)
     if hit is not None and hit[1] is weight and hit[0] == weight._version:
@@ -435,7 +460,7 @@ class _SpikeLinear(torch.autograd.Function):
             ptr, idx = ctx.active
             want_b = ctx.has_bias and ctx.needs_input_grad[2]
             g_w_np, g_b_np = weight_grad(ptr, idx, g2.detach().numpy(), weight.shape[1],
-                                         with_bias=want_b)
+                                         with_bias=want_b, input_major=input_major(weight))
             g_w = torch.from_numpy(g_w_np)
             g_b = torch.from_numpy(g_b_np) if want_b else None
         elif ctx.has_bias and ctx.needs_input_grad[2]:
