@@ -286,6 +286,37 @@ def test_active_inputs_are_the_nonzero_columns(dtype, width, threads, monkeypatc
         np.testing.assert_array_equal(np.diff(ptr), (x != 0).sum(1).numpy())
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_pattern_of_eight_entries_is_packed_in_order(dtype):
+    # the vector scan packs each block of eight by a table lookup on its mask: all 256
+    # masks, at both block positions of a 19-wide row (two blocks and a tail of three)
+    masks = torch.arange(256)
+    bits = ((masks[:, None] >> torch.arange(8)) & 1).to(dtype)
+    x = torch.zeros(256, 19, dtype=dtype)
+    x[:, 0:8] = bits
+    x[:, 8:16] = bits.flip(0)
+    x[:, 16:] = bits[:, :3]
+    ptr, idx = active_inputs(x)
+    nz = torch.nonzero(x)
+    np.testing.assert_array_equal(idx, nz[:, 1].numpy())
+    np.testing.assert_array_equal(np.diff(ptr), (x != 0).sum(1).numpy())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("column", [0, 5, 7, 8, 15, 16, 18])  # in a block or in the tail
+@pytest.mark.parametrize("value", [0.5, 2.0, -1.0, float("inf"), float("nan"), 1e-310])
+def test_a_value_that_is_not_0_or_1_is_found_in_any_lane(dtype, column, value):
+    x = (torch.rand(40, 19, generator=torch.Generator().manual_seed(column)) < 0.3).to(dtype)
+    x[17, column] = value
+    if dtype == torch.float32 and value == 1e-310:
+        x[17, column] = 1e-40  # a float32 subnormal: non-zero magnitude bits
+    assert x[17, column] != 0
+    assert active_inputs(x) is None
+    x[17, column] = -0.0  # the sign bit alone is zero
+    ptr, idx = active_inputs(x)
+    np.testing.assert_array_equal(idx, torch.nonzero(x)[:, 1].numpy())
+
+
 def test_the_scan_grows_its_buffer_and_stops_at_the_density_limit_exactly():
     # 3000 x 90 all-ones rows: each thread's part holds more indices than its first
     # buffer (65,536), which has to grow; the density limit is the whole input's, so a

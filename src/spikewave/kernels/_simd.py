@@ -1,0 +1,84 @@
+"""Vector operations that Numba's loop vectoriser does not find, written as LLVM IR
+(``numba.extending.intrinsic``) and inlined into the compiled kernels.
+
+:func:`compress_active` finds the active entries among eight values with one vector
+comparison and writes their positions with one table lookup (the "left-pack" of SIMD
+stream compaction): no branch on the data and no per-entry loop. LLVM lowers the
+eight-lane vectors to whatever the CPU has (two SSE or one AVX2 register of float32, or
+AVX2 pairs for float64; NEON on ARM), so the IR is portable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+LANES = 8  # values per compress_active call
+
+
+def _left_pack_table(lanes: int) -> np.ndarray:
+    """``table[m]``: the positions of the set bits of ``m`` in increasing order, then zeros
+    (``[2**lanes, lanes]`` int64)."""
+    table = np.zeros((1 << lanes, lanes), np.int64)
+    for mask in range(1 << lanes):
+        positions = [k for k in range(lanes) if mask >> k & 1]
+        table[mask, :len(positions)] = positions
+    return table
+
+
+LEFT_PACK = _left_pack_table(LANES)
+
+
+@intrinsic
+def compress_active(typingctx, row, start, table, out, n, one):
+    """``compress_active(row, start, LEFT_PACK, out, n, one)`` for the eight values
+    ``row[start:start + 8]`` (float bits seen as same-width integers): writes ``start + k``
+    for each value ``k`` whose magnitude bits are not zero (not 0.0 or -0.0) to ``out[n],
+    out[n + 1], ...`` and returns their count, plus 256 when one of them is not ``one``
+    (the bits of 1.0: a value that is neither 0 nor 1). Always stores eight entries from
+    ``out[n]`` (those past the count are junk): ``out`` needs room for ``n + 8``."""
+    sig = types.int64(row, start, table, out, n, one)
+
+    def codegen(context, builder, signature, args):
+        row_v, start_v, table_v, out_v, n_v, one_v = args
+        row_t, start_t, table_t, out_t, n_t, one_t = signature.args
+        row_p = context.make_array(row_t)(context, builder, row_v).data
+        table_p = context.make_array(table_t)(context, builder, table_v).data
+        out_p = context.make_array(out_t)(context, builder, out_v).data
+        int_t = context.get_value_type(row_t.dtype)
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        values_t = ir.VectorType(int_t, LANES)
+        index_t = ir.VectorType(i64, LANES)
+
+        def splat(value, vector_t):
+            vector = ir.Constant(vector_t, ir.Undefined)
+            for k in range(LANES):
+                vector = builder.insert_element(vector, value, ir.Constant(i32, k))
+            return vector
+
+        first = context.cast(builder, start_v, start_t, types.int64)
+        at = context.cast(builder, n_v, n_t, types.int64)
+        one_bits = context.cast(builder, one_v, one_t, row_t.dtype)
+        values = builder.load(builder.bitcast(builder.gep(row_p, [first]),
+                                              values_t.as_pointer()), align=int_t.width // 8)
+        magnitude = ir.Constant(values_t, [ir.Constant(int_t, (1 << (int_t.width - 1)) - 1)]
+                                * LANES)
+        zero = ir.Constant(values_t, [ir.Constant(int_t, 0)] * LANES)
+        active = builder.icmp_unsigned("!=", builder.and_(values, magnitude), zero)
+        not_one = builder.icmp_unsigned("!=", values, splat(one_bits, values_t))
+        bad = builder.and_(active, not_one)
+        mask = builder.zext(builder.bitcast(active, ir.IntType(LANES)), i64)
+        bad_mask = builder.zext(builder.bitcast(bad, ir.IntType(LANES)), i64)
+        row_of_table = builder.gep(table_p, [builder.mul(mask, ir.Constant(i64, LANES))])
+        positions = builder.load(builder.bitcast(row_of_table, index_t.as_pointer()), align=8)
+        builder.store(builder.add(positions, splat(first, index_t)),
+                      builder.bitcast(builder.gep(out_p, [at]), index_t.as_pointer()),
+                      align=8)
+        count = builder.ctpop(mask)
+        any_bad = builder.zext(builder.icmp_unsigned("!=", bad_mask, ir.Constant(i64, 0)),
+                               i64)
+        return builder.or_(count, builder.shl(any_bad, ir.Constant(i64, 8)))
+
+    return sig, codegen
