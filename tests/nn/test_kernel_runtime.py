@@ -178,12 +178,24 @@ def test_outputs_kept_by_the_caller_are_not_overwritten_by_later_calls(small_poo
     assert first == again  # the first one's spikes were let go: reused
 
 
-def test_index_arrays_whose_length_follows_the_spikes_stay_out_of_the_pool():
+def test_index_arrays_whose_length_follows_the_spikes_reuse_power_of_two_pool_arrays():
+    # 330,000-400,000 active entries a call (2.6-3.2 MB of indices): their arrays are the
+    # first entries of pooled arrays of 2**19 entries, so the pool stops growing once the
+    # densities have been seen; an array still held is never handed out again
     buffers.clear()
     gen = torch.Generator().manual_seed(8)
-    for p in (0.10, 0.11, 0.12):  # 330,000-400,000 active entries: 2.6-3.2 MB of indices
+    held, kept = [], None
+    for p in (0.10, 0.11, 0.12, 0.10, 0.11, 0.12):
         x = (torch.rand(3200, 1024, generator=gen) < p).float()
         ptr, idx = active_inputs(x)
-        input_columns(ptr, idx, 1024)
-    assert buffers.held_bytes() == 0
+        col_ptr, rows = input_columns(ptr, idx, 1024)
+        assert idx.shape == (ptr[-1],) and rows.shape == (ptr[-1],)
+        np.testing.assert_array_equal(idx, torch.nonzero(x)[:, 1].numpy())
+        assert np.array_equal(np.diff(col_ptr), (x != 0).sum(0).numpy())
+        if kept is None:
+            kept = (idx, idx.copy())
+        held.append(buffers.held_bytes())
+        del ptr, idx, col_ptr, rows
+    assert np.array_equal(kept[0], kept[1])
+    assert held[3] == held[4] == held[5] and held[5] <= 48 * 2**20
     buffers.clear()
