@@ -38,7 +38,15 @@ def compress_active(typingctx, row, start, table, out, n, one):
     for each value ``k`` whose magnitude bits are not zero (not 0.0 or -0.0) to ``out[n],
     out[n + 1], ...`` and returns their count, plus 256 when one of them is not ``one``
     (the bits of 1.0: a value that is neither 0 nor 1). Always stores eight entries from
-    ``out[n]`` (those past the count are junk): ``out`` needs room for ``n + 8``."""
+    ``out[n]`` (those past the count are junk): ``out`` needs room for ``n + 8``. ``row``
+    (int32 or int64) and ``out`` (int64) are C-contiguous 1-D arrays (typing fails
+    otherwise); nothing is bounds-checked."""
+    arrays = (row, table, out)
+    if not all(isinstance(a, types.Array) and a.layout == "C" for a in arrays):
+        return None  # contiguous arrays only: the loads and stores take unit strides
+    if (row.ndim != 1 or row.dtype not in (types.int32, types.int64)
+            or table.dtype != types.int64 or out.ndim != 1 or out.dtype != types.int64):
+        return None
     sig = types.int64(row, start, table, out, n, one)
 
     def codegen(context, builder, signature, args):
