@@ -98,9 +98,9 @@ def empty_prefix(n: int, dtype) -> np.ndarray:
     """An uninitialised 1-D array of ``n`` entries whose length follows the data (the
     indices of the active inputs): the first ``n`` of a pooled array of the next power of
     two entries, so that the next steps' arrays of similar length reuse it. The view holds
-    the whole array, which goes back to the pool with it. ``[3200, 512]`` spikes at 14 %,
-    finding the active inputs: 1.1 against 1.7 ms with ``np.empty`` (fresh pages of 1.8 MB
-    faulted in at every call)."""
+    the whole array, which goes back to the pool with it. Finding the active inputs of
+    ``[3200, 512]`` spikes at 14 % (the scan's buffers and the indices from here): 0.83
+    against 1.12 ms with ``np.empty`` (fresh pages faulted in at every call)."""
     length = 1 << max(int(n) - 1, 0).bit_length()
     return empty((length,), dtype)[:int(n)]
 
