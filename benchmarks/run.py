@@ -14,9 +14,11 @@ Workloads (issue 6):
   MNIST-shaped Bernoulli input, T = 25, B = 128.
 - ``mlp_infer``: the same network, forward only, no autograd.
 
-"ours" is spikewave's default layers (``SpikeLinear`` + ``LIF``); "ours, ckpt" is
-``LinearLIF(chunk_steps=20)``, whose backward pass recomputes each chunk of 20 steps from
-its saved start state instead of keeping every step (less memory, one more forward pass).
+"ours" is spikewave's layers ``SpikeLinear`` + ``LIF``, with ``input_major=True`` (the weight
+stored input by input) where a layer has 64 outputs or more; "ours, ckpt" is
+``LinearLIF(chunk_steps=20)`` (same option), whose backward pass recomputes each chunk of 20
+steps from its saved start state instead of keeping every step (less memory, one more
+forward pass).
 
 ``gemm_limit_ms`` is the time of only the matrix products a dense implementation must do for
 the same shapes (forward ``[T B, N] x [N, N]``, and for training the weight gradient and,
@@ -139,7 +141,7 @@ def worker(lib: str, name: str, repeats: int) -> dict:
         return _gemm_worker(torch, p, x, repeats)
     linear = torch.nn.Linear
     if lib == "ours":  # event-driven when the input is sparse binary spikes
-        from spikewave.nn import SpikeLinear as linear
+        linear = _ours_linear
     if lib == "ours_ckpt":
         return _checkpointed_worker(torch, p, x, gen, repeats)
     if p["kind"] == "lif":
@@ -189,19 +191,33 @@ def worker(lib: str, name: str, repeats: int) -> dict:
     return _timed(step, repeats)
 
 
+def _input_major(n_out: int) -> bool:
+    """Whether ours stores a layer's weight input by input: where the event path can run
+    (``SpikeLinear(..., input_major=True)``; see its docstring)."""
+    from spikewave.kernels.spike_linear import MIN_EVENT_OUTPUTS
+    return n_out >= MIN_EVENT_OUTPUTS
+
+
+def _ours_linear(n_in: int, n_out: int):
+    from spikewave.nn import SpikeLinear
+    return SpikeLinear(n_in, n_out, input_major=_input_major(n_out))
+
+
 def _checkpointed_worker(torch, p, x, gen, repeats: int) -> dict:
     """Ours with BPTT checkpointed over chunks of time (:class:`spikewave.nn.LinearLIF`)."""
     from spikewave.nn import LinearLIF
 
     if p["kind"] == "lif":
-        layer = LinearLIF(p["N"], p["N"], tau_steps=20.0, chunk_steps=CHUNK_STEPS)
+        layer = LinearLIF(p["N"], p["N"], tau_steps=20.0, chunk_steps=CHUNK_STEPS,
+                          input_major=_input_major(p["N"]))
 
         def step():
             layer.zero_grad(set_to_none=True)
             layer(x).sum().backward()
         return _timed(step, repeats)
     sizes = p["sizes"]
-    hidden = [LinearLIF(a, b, tau_steps=20.0, chunk_steps=CHUNK_STEPS)
+    hidden = [LinearLIF(a, b, tau_steps=20.0, chunk_steps=CHUNK_STEPS,
+                        input_major=_input_major(b))
               for a, b in zip(sizes[:-2], sizes[1:-1], strict=True)]
     last = torch.nn.Linear(sizes[-2], sizes[-1])
     params = [q for m in (*hidden, last) for q in m.parameters()]

@@ -14,7 +14,7 @@ from spikewave.kernels.spike_linear import (
     weight_grad,
     weight_grad_tile,
 )
-from spikewave.nn import SpikeLinear
+from spikewave.nn import LinearLIF, SpikeLinear
 
 
 @pytest.mark.parametrize("density", [0.0, 0.05, 0.3, 1.0])
@@ -342,13 +342,10 @@ def test_half_precision_takes_the_dense_path_and_the_scan_says_why():
         active_inputs(x)
 
 
-@pytest.mark.parametrize("min_outputs, want_input_major", [(1, True), (64, False)])
-def test_the_weight_is_stored_input_by_input_where_the_event_path_can_run(
-        monkeypatch, min_outputs, want_input_major):
-    # conftest lets every layer take the event path; 64 is the library's own floor
-    monkeypatch.setattr("spikewave.kernels.spike_linear.MIN_EVENT_OUTPUTS", min_outputs)
+@pytest.mark.parametrize("want_input_major", [True, False])
+def test_a_weight_stored_input_by_input_trains_like_nn_linear(want_input_major):
     torch.manual_seed(0)
-    layer = SpikeLinear(30, 12, max_density=1.0).double()
+    layer = SpikeLinear(30, 12, max_density=1.0, input_major=want_input_major).double()
     torch.manual_seed(0)
     ref = torch.nn.Linear(30, 12).double()
     assert layer.weight.shape == (12, 30)
@@ -368,7 +365,7 @@ def test_the_weight_is_stored_input_by_input_where_the_event_path_can_run(
         opt.step()
         ref_opt.step()
         assert layer.weight.T.is_contiguous() == want_input_major  # Adam keeps the layout
-    assert layer.last_path == ("event" if want_input_major else "dense")
+    assert layer.last_path == "event"  # conftest lets every layer take the event path
     torch.testing.assert_close(layer.weight, ref.weight, rtol=1e-9, atol=1e-9)
     # the state dict is nn.Linear's, both ways
     back = torch.nn.Linear(30, 12).double()
@@ -379,8 +376,42 @@ def test_the_weight_is_stored_input_by_input_where_the_event_path_can_run(
     torch.testing.assert_close(layer(x), ref(x), rtol=1e-12, atol=1e-12)
 
 
+def test_the_default_layout_is_nn_linears_so_parameters_flatten():
+    layer = SpikeLinear(30, 12)
+    assert layer.weight.is_contiguous()
+    flat = torch.nn.utils.parameters_to_vector(layer.parameters())  # view(-1) inside
+    assert flat.shape == (30 * 12 + 12,)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        torch.nn.utils.parameters_to_vector(SpikeLinear(30, 12, input_major=True).parameters())
+
+
+@pytest.mark.parametrize("owner", [SpikeLinear, LinearLIF])
+def test_input_major_must_be_a_bool(owner):
+    with pytest.raises(ParameterError, match="input_major.*True or False"):
+        owner(30, 12, input_major=1)
+
+
+@pytest.mark.parametrize("chunk_steps", [None, 4])
+def test_linear_lif_with_a_weight_stored_input_by_input_has_the_same_gradients(chunk_steps):
+    torch.manual_seed(3)
+    ref = LinearLIF(20, 16, chunk_steps=chunk_steps, max_density=1.0).double()
+    layer = LinearLIF(20, 16, chunk_steps=chunk_steps, max_density=1.0,
+                      input_major=True).double()
+    layer.load_state_dict(ref.state_dict())
+    assert layer.weight.T.is_contiguous() and not ref.weight.T.is_contiguous()
+    x = (torch.rand(9, 3, 20, generator=torch.Generator().manual_seed(4)) < 0.3).double()
+    out, want = layer(x), ref(x)
+    torch.testing.assert_close(out, want, rtol=0, atol=0)
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(5), dtype=out.dtype)
+    got = torch.autograd.grad(out, [layer.weight, layer.bias], g)
+    ref_grads = torch.autograd.grad(want, [ref.weight, ref.bias], g)
+    assert got[0].stride() == layer.weight.stride()
+    for a, b in zip(got, ref_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
 def test_a_weight_assigned_in_the_usual_layout_takes_the_cached_transpose():
-    layer = SpikeLinear(30, 12, max_density=1.0).double()
+    layer = SpikeLinear(30, 12, max_density=1.0, input_major=True).double()
     layer.weight = torch.nn.Parameter(torch.randn(12, 30, dtype=torch.float64))
     assert layer.weight.is_contiguous() and not layer.weight.T.is_contiguous()
     x = (torch.rand(25, 30, dtype=torch.float64) < 0.2).double()

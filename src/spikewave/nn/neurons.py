@@ -200,6 +200,12 @@ class TimeDistributed(nn.Module):
         return y.reshape(t, b, *y.shape[1:])
 
 
+def _check_flag(value: bool, name: str, owner: str) -> bool:
+    if not isinstance(value, bool):
+        raise fail(name, value, "True or False", owner)
+    return value
+
+
 def _check_density(max_density: float | None, owner: str) -> float | None:
     if max_density is None:
         return None
@@ -217,21 +223,23 @@ class SpikeLinear(nn.Linear):
     run). A layer with fewer than 64 outputs is always dense (the product costs less than
     finding the active inputs). Works on ``[..., in_features]``.
 
-    The weight has ``nn.Linear``'s shape ``[out_features, in_features]``, initialisation
-    and state-dict entry; with 64 outputs or more (where the event path can run) it is
-    stored input by input (``weight.T`` contiguous,
-    :func:`~spikewave.kernels.spike_linear.input_major`): the rows the gather adds up are
-    the weight's own memory, no transposed copy is re-made after each optimiser step, and
-    the weight gradient is written in that layout without a transpose. Narrower layers keep
-    ``nn.Linear``'s layout: torch's backward of a ``[3200, 512] -> 10`` product is 3.4x
-    slower (12.6 against 3.75 ms) with the weight stored input by input; at 512 outputs
-    the dense product takes the same time either way. A weight assigned in another layout
-    works too, through a cached transposed copy."""
+    ``input_major=True`` stores the weight input by input (``weight.T`` contiguous,
+    :func:`~spikewave.kernels.spike_linear.input_major`; the same shape ``[out_features,
+    in_features]``, initialisation and state-dict entry as ``nn.Linear``'s): the rows the
+    gather adds up are then the weight's own memory, no transposed copy is re-made after
+    each optimiser step, and the weight gradient is written in that layout without a
+    transpose (MLP training step of ``benchmarks/run.py``: 67.4 against 69.0 ms). Not the
+    default: ``torch.nn.utils.parameters_to_vector`` and ``torch.optim.LBFGS`` flatten
+    parameters with ``view(-1)``, which needs the usual layout, and torch's own backward of
+    a narrow dense layer is slower with it (``[3200, 512] -> 10``: 12.6 against 3.75 ms;
+    at 512 outputs the same either way), so it pays only where the event path runs (64
+    outputs or more). A weight assigned later in either layout works (the usual one through
+    a cached transposed copy)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 max_density: float | None = None) -> None:
+                 max_density: float | None = None, input_major: bool = False) -> None:
         super().__init__(in_features, out_features, bias)
-        if out_features >= _spike_linear.MIN_EVENT_OUTPUTS:
+        if _check_flag(input_major, "input_major", "SpikeLinear"):
             self.weight = nn.Parameter(_spike_linear.input_major_copy(self.weight))
         self.max_density = _check_density(max_density, "SpikeLinear")
         self.last_path = "dense"
@@ -281,7 +289,8 @@ class LinearLIF(LIF):
     per step; the price is one more forward pass over the layer, event-driven (a gather of
     weight rows) when the input is binary spikes with at most ``max_density`` active
     (default: the crossover measured on this machine, as for :class:`SpikeLinear`).
-    ``learn_beta`` learns one time constant per output neuron.
+    ``learn_beta`` learns one time constant per output neuron; ``input_major`` stores the
+    weight as :class:`SpikeLinear` does with it.
 
     With a :class:`~spikewave.nn.BandLimited` surrogate, ``detach_reset=True``, the subtract
     reset and a fixed time constant, the backward pass is the sparse one of Perez-Nieves &
@@ -292,15 +301,15 @@ class LinearLIF(LIF):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  chunk_steps: int | None = None, max_density: float | None = None,
-                 **lif_options) -> None:
+                 input_major: bool = False, **lif_options) -> None:
         n_in = check_int("in_features", in_features, 1, owner="LinearLIF")
         n_out = check_int("out_features", out_features, 1, owner="LinearLIF")
         learn = lif_options.pop("learn_beta", False)
         super().__init__(learn_beta=learn, n_neurons=n_out if learn else None, **lif_options)
         ref = nn.Linear(n_in, n_out, bias)
         self.weight = (nn.Parameter(_spike_linear.input_major_copy(ref.weight))
-                       if n_out >= _spike_linear.MIN_EVENT_OUTPUTS  # as SpikeLinear's
-                       else ref.weight)
+                       if _check_flag(input_major, "input_major", "LinearLIF")
+                       else ref.weight)  # input_major: as SpikeLinear's
         self.bias = ref.bias
         self.chunk_steps = (None if chunk_steps is None else
                             check_int("chunk_steps", chunk_steps, 1, owner="LinearLIF"))
