@@ -212,16 +212,11 @@ def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
     g_w_t = buffers.empty((n_in, n_out), grad.dtype)
     parts = balanced_split(col_ptr, 2.0)  # + zeroing and moving an input's row
     bias_parts = np.zeros((len(parts), n_out if with_bias else 0), grad.dtype)
-    if input_major:
-        g_w = g_w_t.T
-        parallel_for(lambda k: _gather_cols(
-            col_ptr, rows, grad, parts[k][0], parts[k][1], False, g_w_t, n_rows, tile,
-            bias_parts[k], k, len(parts)), range(len(parts)))
-    else:
-        g_w = buffers.empty((n_out, n_in), grad.dtype)
-        parallel_for(lambda k: _gather_cols_transposed(
-            col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, g_w,
-            bias_parts[k], k, len(parts)), range(len(parts)))
+    g_w = g_w_t.T if input_major else buffers.empty((n_out, n_in), grad.dtype)
+    into = np.empty((0, 0), grad.dtype) if input_major else g_w  # empty: no transpose
+    parallel_for(lambda k: _gather_cols_transposed(
+        col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, into,
+        bias_parts[k], k, len(parts)), range(len(parts)))
     return g_w, (bias_parts.sum(0) if with_bias else None)
 
 
@@ -242,12 +237,13 @@ def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
 @njit
 def _gather_cols_transposed(col_ptr, rows, grad, i0, i1, g_w_t, n_rows, tile, g_w,
                             bias_part, part, n_parts):  # pragma: no cover - compiled
-    """:func:`_gather_cols` into the scratch rows ``g_w_t[i0:i1]``, then those rows written
-    transposed into the columns ``g_w[:, i0:i1]`` (``[out, in]``, a weight's layout) by
-    :func:`_transpose_rows`."""
+    """:func:`_gather_cols` into the rows ``g_w_t[i0:i1]``, then, unless ``g_w`` is empty,
+    those rows written transposed into the columns ``g_w[:, i0:i1]`` (``[out, in]``, a
+    weight's layout) by :func:`_transpose_rows`."""
     _gather_cols(col_ptr, rows, grad, i0, i1, False, g_w_t, n_rows, tile, bias_part, part,
                  n_parts)
-    _transpose_rows(g_w_t, i0, i1, g_w)
+    if g_w.size:
+        _transpose_rows(g_w_t, i0, i1, g_w)
 
 
 @njit
