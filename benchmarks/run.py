@@ -14,11 +14,14 @@ Workloads (issue 6):
   MNIST-shaped Bernoulli input, T = 25, B = 128.
 - ``mlp_infer``: the same network, forward only, no autograd.
 
-"ours" is spikewave's layers ``SpikeLinear`` + ``LIF``, with ``input_major=True`` (the weight
-stored input by input) where a layer has 64 outputs or more; "ours, ckpt" is
+"ours" is spikewave's ``LinearLIF`` for each Linear + LIF (event-driven for sparse spikes:
+the current summed and the neurons stepped in one pass, the spikes listed for the next
+layer on the way) and ``SpikeLinear`` for the MLP's output layer, with ``input_major=True``
+(the weight stored input by input) where a layer has 64 outputs or more; "ours, ckpt" is
 ``LinearLIF(chunk_steps=20)`` (same option), whose backward pass recomputes each chunk of 20
 steps from its saved start state instead of keeping every step (less memory, one more
-forward pass).
+forward pass). (Until the ninth session "ours" was ``SpikeLinear`` then ``LIF``: the same
+arithmetic in two passes.)
 
 ``gemm_limit_ms`` is the time of only the matrix products a dense implementation must do for
 the same shapes (forward ``[T B, N] x [N, N]``, and for training the weight gradient and,
@@ -139,56 +142,92 @@ def worker(lib: str, name: str, repeats: int) -> dict:
     x = _input(torch, p, gen)
     if lib == "gemm":
         return _gemm_worker(torch, p, x, repeats)
-    linear = torch.nn.Linear
-    if lib == "ours":  # event-driven when the input is sparse binary spikes
-        linear = _ours_linear
-    if lib == "ours_ckpt":
-        return _checkpointed_worker(torch, p, x, gen, repeats)
-    if p["kind"] == "lif":
-        lin = linear(p["N"], p["N"])
-        lif = _lif_stepper(lib, torch, p["N"])
-
-        def step():
-            lin.zero_grad(set_to_none=True)
-            cur = lin(x.reshape(-1, p["N"])).reshape(p["T"], p["B"], p["N"])
-            lif(cur).sum().backward()
+    sizes = (p["N"], p["N"]) if p["kind"] == "lif" else p["sizes"]
+    # one function per layer, [T, B, in] -> [T, B, out]: Linear + LIF for the hidden layers
+    # (the LIF layer workload has one), a Linear for the MLP's output layer
+    if lib in ("ours", "ours_ckpt"):
+        hidden, last = _ours_layers(torch, sizes, p["kind"] == "lif",
+                                    CHUNK_STEPS if lib == "ours_ckpt" else None)
     else:
-        sizes = p["sizes"]
-        lins = [linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-        lifs = [_lif_stepper(lib, torch, b) for b in sizes[1:-1]]
-        params = [q for m in lins for q in m.parameters()]
-        opt = torch.optim.Adam(params, lr=1e-3)
-        labels = torch.randint(0, 10, (p["B"],), generator=gen)
+        hidden, last = _peer_layers(torch, lib, sizes, p["kind"] == "lif")
+    modules = [m for stage in (*hidden, *([last] if last else [])) for m in stage[1]]
+    params = [q for m in modules for q in m.parameters()]
 
-        def forward(densities=None):
-            h = x
-            for i, lin in enumerate(lins):
-                if densities is not None:  # the fraction of each layer's inputs that spike
-                    densities.append(float((h != 0).float().mean()))
-                h = lin(h.reshape(-1, h.shape[-1])).reshape(p["T"], p["B"], -1)
-                if i < len(lifs):
-                    h = lifs[i](h)
-            return h.mean(0)
+    def forward(densities=None):
+        h = x
+        for run, _ in (*hidden, *([last] if last else [])):
+            if densities is not None:  # the fraction of each layer's inputs that spike
+                densities.append(float((h != 0).float().mean()))
+            h = run(h)
+        return h
 
-        def layer_input_density() -> list[float]:
-            densities: list[float] = []
+    if p["kind"] == "lif":
+        def step():
+            for q in params:
+                q.grad = None
+            forward().sum().backward()
+        return _timed(step, repeats)
+    opt = torch.optim.Adam(params, lr=1e-3)
+    labels = torch.randint(0, 10, (p["B"],), generator=gen)
+
+    def layer_input_density() -> list[float]:
+        densities: list[float] = []
+        with torch.no_grad():
+            forward(densities)
+        return densities
+
+    if p["kind"] == "mlp_train":
+        def step():
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(forward().mean(0), labels).backward()
+            opt.step()
+    else:
+        def step():
             with torch.no_grad():
-                forward(densities)
-            return densities
+                forward().mean(0)
+    # training moves the activity while the steps are timed (the same batch, Adam):
+    # the layers' input densities before the first and after the last timed step
+    return _timed(step, repeats, layer_input_density if lib != "ours_ckpt" else None)
 
-        if p["kind"] == "mlp_train":
-            def step():
-                opt.zero_grad(set_to_none=True)
-                torch.nn.functional.cross_entropy(forward(), labels).backward()
-                opt.step()
-        else:
-            def step():
-                with torch.no_grad():
-                    forward()
-        # training moves the activity while the steps are timed (the same batch, Adam):
-        # the layers' input densities before the first and after the last timed step
-        return _timed(step, repeats, layer_input_density)
-    return _timed(step, repeats)
+
+def _time_distributed(lin):
+    """``[T, B, in] -> [T, B, out]`` through a layer that takes rows ``[T B, in]``."""
+    return lambda h: lin(h.reshape(-1, h.shape[-1])).reshape(*h.shape[:2], -1)
+
+
+def _peer_layers(torch, lib: str, sizes, single: bool):
+    """The peers' layers: ``torch.nn.Linear`` then the library's LIF (its fastest CPU mode,
+    :func:`_lif_stepper`), and a Linear for the MLP's output layer."""
+    hidden = []
+    for a, b in zip(sizes[:-1] if single else sizes[:-2], sizes[1:] if single else sizes[1:-1],
+                    strict=True):
+        lin, lif = torch.nn.Linear(a, b), _lif_stepper(lib, torch, b)
+        linear = _time_distributed(lin)
+        hidden.append((lambda h, linear=linear, lif=lif: lif(linear(h)), [lin]))
+    if single:
+        return hidden, None
+    lin = torch.nn.Linear(sizes[-2], sizes[-1])
+    return hidden, (_time_distributed(lin), [lin])
+
+
+def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None):
+    """Ours: :class:`spikewave.nn.LinearLIF` for a Linear + LIF (event-driven for sparse
+    spikes, the current summed and the neurons stepped in one pass; checkpointed over
+    chunks of ``chunk_steps`` steps when given), a :class:`spikewave.nn.SpikeLinear` for
+    the MLP's output layer; weights stored input by input where the event path can run."""
+    from spikewave.nn import LinearLIF, SpikeLinear
+
+    pairs = zip(sizes[:-1] if single else sizes[:-2], sizes[1:] if single else sizes[1:-1],
+                strict=True)
+    hidden = []
+    for a, b in pairs:
+        layer = LinearLIF(a, b, tau_steps=20.0, threshold=1.0, reset="subtract",
+                          chunk_steps=chunk_steps, input_major=_input_major(b))
+        hidden.append((layer, [layer]))
+    if single:
+        return hidden, None
+    lin = SpikeLinear(sizes[-2], sizes[-1], input_major=_input_major(sizes[-1]))
+    return hidden, (_time_distributed(lin), [lin])
 
 
 def _input_major(n_out: int) -> bool:
@@ -196,49 +235,6 @@ def _input_major(n_out: int) -> bool:
     (``SpikeLinear(..., input_major=True)``; see its docstring)."""
     from spikewave.kernels.spike_linear import MIN_EVENT_OUTPUTS
     return n_out >= MIN_EVENT_OUTPUTS
-
-
-def _ours_linear(n_in: int, n_out: int):
-    from spikewave.nn import SpikeLinear
-    return SpikeLinear(n_in, n_out, input_major=_input_major(n_out))
-
-
-def _checkpointed_worker(torch, p, x, gen, repeats: int) -> dict:
-    """Ours with BPTT checkpointed over chunks of time (:class:`spikewave.nn.LinearLIF`)."""
-    from spikewave.nn import LinearLIF
-
-    if p["kind"] == "lif":
-        layer = LinearLIF(p["N"], p["N"], tau_steps=20.0, chunk_steps=CHUNK_STEPS,
-                          input_major=_input_major(p["N"]))
-
-        def step():
-            layer.zero_grad(set_to_none=True)
-            layer(x).sum().backward()
-        return _timed(step, repeats)
-    sizes = p["sizes"]
-    hidden = [LinearLIF(a, b, tau_steps=20.0, chunk_steps=CHUNK_STEPS,
-                        input_major=_input_major(b))
-              for a, b in zip(sizes[:-2], sizes[1:-1], strict=True)]
-    last = torch.nn.Linear(sizes[-2], sizes[-1])
-    params = [q for m in (*hidden, last) for q in m.parameters()]
-    opt = torch.optim.Adam(params, lr=1e-3)
-    labels = torch.randint(0, 10, (p["B"],), generator=gen)
-
-    def forward():
-        h = x
-        for layer in hidden:
-            h = layer(h)
-        return last(h).mean(0)
-
-    def step():
-        if p["kind"] == "mlp_train":
-            opt.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(forward(), labels).backward()
-            opt.step()
-        else:
-            with torch.no_grad():
-                forward()
-    return _timed(step, repeats)
 
 
 def _gemm_worker(torch, p, x, repeats: int) -> dict:

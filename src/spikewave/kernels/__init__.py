@@ -86,6 +86,22 @@ def lif_multistep(x, beta, threshold, reset, spike_fn, detach_reset=False, v0=No
     return lif_multistep_reference(x, beta, threshold, reset, spike_fn, detach_reset, v0)
 
 
+def event_linear_lif(x, weight, bias, beta, threshold, reset, spike_fn, detach_reset,
+                     active):
+    """LIF neurons driven by ``x[T, B, in] @ weight.T + bias`` for binary ``x`` whose
+    active inputs are ``active`` (:func:`~spikewave.kernels.spike_linear.active_inputs`):
+    spikes ``[T, B, out]`` from :mod:`spikewave.kernels.event_lif` (the current summed and
+    the neurons stepped in one pass, the current never stored) when it applies, else None
+    (the caller composes the event-driven linear layer and :func:`lif_multistep`)."""
+    if use_fused():
+        from spikewave.kernels import event_lif
+
+        if event_lif.supports(x, weight, beta, spike_fn):
+            return event_lif.event_linear_lif(x, weight, bias, beta, threshold, reset,
+                                              spike_fn, detach_reset, active)
+    return None
+
+
 def linear_lif(x, weight, bias, beta, threshold, reset, spike_fn, detach_reset=False,
                chunk_steps=16, max_density=None):
     """LIF neurons driven by ``x[T, B, in] @ weight.T + bias``: spikes ``[T, B, out]``. The
@@ -109,5 +125,5 @@ def linear_lif(x, weight, bias, beta, threshold, reset, spike_fn, detach_reset=F
     return lif_multistep(current, beta, threshold, reset, spike_fn, detach_reset)[0]
 
 
-__all__ = ["alif_multistep", "leaky_integrate", "linear_lif", "lif_multistep",
-           "recurrent_lif_multistep"]
+__all__ = ["alif_multistep", "event_linear_lif", "leaky_integrate", "linear_lif",
+           "lif_multistep", "recurrent_lif_multistep"]

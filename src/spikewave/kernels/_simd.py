@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 LANES = 8  # values per compress_active call
@@ -88,5 +89,95 @@ def compress_active(typingctx, row, start, table, out, n, one):
         any_bad = builder.zext(builder.icmp_unsigned("!=", bad_mask, ir.Constant(i64, 0)),
                                i64)
         return builder.or_(count, builder.shl(any_bad, ir.Constant(i64, 8)))
+
+    return sig, codegen
+
+
+NARROW = 16  # values per row of the narrow-row kernels (a padded row of a narrow layer)
+
+
+def _narrow_types_ok(*arrays) -> bool:
+    if not all(isinstance(a, types.Array) and a.layout == "C" for a in arrays):
+        return False
+    return len({a.dtype for a in arrays if a.dtype in (types.float32, types.float64)}) == 1
+
+
+def _narrow_codegen_setup(context, builder, array_type, array_value, index_type, index_value,
+                          j0, j1, j0_type, j1_type):
+    """Pointers and bounds the two narrow-row loops share."""
+    data = context.make_array(array_type)(context, builder, array_value).data
+    index_data = context.make_array(index_type)(context, builder, index_value).data
+    first = context.cast(builder, j0, j0_type, types.int64)
+    stop = context.cast(builder, j1, j1_type, types.int64)
+    return data, index_data, first, stop
+
+
+@intrinsic
+def sum_narrow_rows(typingctx, src, idx, j0, j1, acc):
+    """``acc[:16] += src[idx[j0]] + ... + src[idx[j1 - 1]]`` for ``src[n, 16]``: the 16
+    values kept in vector registers over the whole sum (one load of ``acc`` and one store),
+    added in order of ``j``. ``src`` and ``acc`` (one float dtype, C-contiguous; ``src``
+    exactly 16 wide, ``acc`` at least 16 long) and ``idx`` (int64) are not bounds-checked."""
+    if not (_narrow_types_ok(src, acc) and src.dtype == acc.dtype and src.ndim == 2
+            and acc.ndim == 1 and isinstance(idx, types.Array) and idx.layout == "C"
+            and idx.ndim == 1 and idx.dtype == types.int64):
+        return None
+    sig = types.none(src, idx, j0, j1, acc)
+
+    def codegen(context, builder, signature, args):
+        src_t, idx_t, j0_t, j1_t, acc_t = signature.args
+        src_v, idx_v, j0_v, j1_v, acc_v = args
+        src_p, idx_p, first, stop = _narrow_codegen_setup(
+            context, builder, src_t, src_v, idx_t, idx_v, j0_v, j1_v, j0_t, j1_t)
+        acc_p = context.make_array(acc_t)(context, builder, acc_v).data
+        real = context.get_value_type(src_t.dtype)
+        vector_t = ir.VectorType(real, NARROW)
+        align = context.get_abi_sizeof(real)
+        acc_ptr = builder.bitcast(acc_p, vector_t.as_pointer())
+        total = cgutils.alloca_once_value(builder, builder.load(acc_ptr, align=align))
+        count = builder.sub(stop, first)
+        with cgutils.for_range(builder, count) as loop:
+            j = builder.add(first, loop.index)
+            row = builder.load(builder.gep(idx_p, [j]))
+            at = builder.gep(src_p, [builder.mul(row, ir.Constant(row.type, NARROW))])
+            values = builder.load(builder.bitcast(at, vector_t.as_pointer()), align=align)
+            builder.store(builder.fadd(builder.load(total), values), total)
+        builder.store(builder.load(total), acc_ptr, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def add_to_narrow_rows(typingctx, row, idx, j0, j1, acc):
+    """``acc[idx[j]] += row[:16]`` for j in ``j0..j1``, ``acc[n, 16]``: the row kept in
+    vector registers (one read-modify-write of 16 values per j). Types and bounds as
+    :func:`sum_narrow_rows`; the ``idx[j]`` are distinct within one call (the active
+    inputs of one row), so no two updates of a call chain through memory."""
+    if not (_narrow_types_ok(row, acc) and row.dtype == acc.dtype and row.ndim == 1
+            and acc.ndim == 2 and isinstance(idx, types.Array) and idx.layout == "C"
+            and idx.ndim == 1 and idx.dtype == types.int64):
+        return None
+    sig = types.none(row, idx, j0, j1, acc)
+
+    def codegen(context, builder, signature, args):
+        row_t, idx_t, j0_t, j1_t, acc_t = signature.args
+        row_v, idx_v, j0_v, j1_v, acc_v = args
+        acc_p, idx_p, first, stop = _narrow_codegen_setup(
+            context, builder, acc_t, acc_v, idx_t, idx_v, j0_v, j1_v, j0_t, j1_t)
+        row_p = context.make_array(row_t)(context, builder, row_v).data
+        real = context.get_value_type(row_t.dtype)
+        vector_t = ir.VectorType(real, NARROW)
+        align = context.get_abi_sizeof(real)
+        values = builder.load(builder.bitcast(row_p, vector_t.as_pointer()), align=align)
+        count = builder.sub(stop, first)
+        with cgutils.for_range(builder, count) as loop:
+            j = builder.add(first, loop.index)
+            target = builder.load(builder.gep(idx_p, [j]))
+            at = builder.bitcast(
+                builder.gep(acc_p, [builder.mul(target, ir.Constant(target.type, NARROW))]),
+                vector_t.as_pointer())
+            builder.store(builder.fadd(builder.load(at, align=align), values), at, align=align)
+        return context.get_dummy_value()
 
     return sig, codegen

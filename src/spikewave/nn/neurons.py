@@ -22,6 +22,7 @@ from spikewave._validation import (
 )
 from spikewave.kernels import (
     alif_multistep,
+    event_linear_lif,
     leaky_integrate,
     lif_multistep,
     linear_lif,
@@ -220,8 +221,11 @@ class SpikeLinear(nn.Linear):
     the same time on this machine, measured the first time a weight shape is seen
     (:mod:`spikewave.kernels.dispatch`: about 0.15 on a CPU with AVX-512 and a fast sgemm,
     about 0.5 on an AVX2 one with a slow sgemm); a number fixes it (the same path on every
-    run). A layer with fewer than 64 outputs is always dense (the product costs less than
-    finding the active inputs). Works on ``[..., in_features]``.
+    run). A layer with fewer than 64 outputs is dense (the product costs less than finding
+    the active inputs), except a read-out of 8 to 16 outputs whose input spikes come listed
+    by the layer that made them (:class:`LinearLIF`) with at most 20 % active: it adds
+    their weights in vector registers
+    (:func:`~spikewave.kernels.spike_linear.gather_narrow`). Works on ``[..., in_features]``.
 
     ``input_major=True`` stores the weight input by input (``weight.T`` contiguous,
     :func:`~spikewave.kernels.spike_linear.input_major`; the same shape ``[out_features,
@@ -255,21 +259,34 @@ def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
     inputs) for binary float32/float64 CPU input with at most ``max_density`` active
     (None: the crossover measured on this machine; none for fewer than 64 outputs:
     :func:`~spikewave.kernels.spike_linear.event_density_limit`), else ``"dense"``."""
+    from spikewave.kernels.spike_linear import spike_linear
+
+    x = x.contiguous()
+    active = _active_inputs(x, weight, max_density)
+    if active is not None:
+        return spike_linear(x, weight, bias, active), "event"
+    return nn.functional.linear(x, weight, bias), "dense"
+
+
+def _active_inputs(x: torch.Tensor, weight: torch.Tensor, max_density: float | None
+                   ) -> tuple | None:
+    """The CSR of the active entries of a contiguous ``x[..., in]`` flattened to rows
+    (:func:`~spikewave.kernels.spike_linear.active_inputs`) when the event path applies
+    to it (see :func:`_event_or_dense_linear`; for a read-out layer of 8-16 outputs, when
+    the layer that made the spikes listed them:
+    :func:`~spikewave.kernels.spike_linear.listed_narrow_inputs`), else None."""
     from spikewave.kernels.spike_linear import (
         EVENT_DTYPES,
         active_inputs,
         event_density_limit,
-        spike_linear,
+        listed_narrow_inputs,
     )
 
-    if (x.device.type == "cpu" and x.numel() and x.dtype == weight.dtype
-            and x.dtype in EVENT_DTYPES
-            and (limit := event_density_limit(weight, max_density)) > 0):
-        x = x.contiguous()
-        active = active_inputs(x.reshape(-1, x.shape[-1]), limit)
-        if active is not None:
-            return spike_linear(x, weight, bias, active), "event"
-    return nn.functional.linear(x, weight, bias), "dense"
+    if x.device.type != "cpu" or not x.numel() or x.dtype != weight.dtype:
+        return None
+    if x.dtype in EVENT_DTYPES and (limit := event_density_limit(weight, max_density)) > 0:
+        return active_inputs(x.reshape(-1, x.shape[-1]), limit)
+    return listed_narrow_inputs(x.reshape(-1, x.shape[-1]), weight, max_density)
 
 
 class LinearLIF(LIF):
@@ -277,14 +294,17 @@ class LinearLIF(LIF):
     spikes ``[T, B, out_features]``, the same as ``TimeDistributed(nn.Linear)`` then
     :class:`LIF` (same initialisation, same spikes, same gradients up to summation order).
 
-    With ``chunk_steps=None`` (the default) this is :class:`SpikeLinear` (event-driven for
-    sparse binary input) then the fused LIF kernel, keeping each step's potential for the
-    backward pass. With ``chunk_steps`` set, on the CPU the forward and backward pass run
-    through
+    With ``chunk_steps=None`` (the default) this is :class:`SpikeLinear` then the fused LIF
+    kernel, keeping each step's potential for the backward pass; for sparse binary input on
+    the CPU, in one pass (:mod:`spikewave.kernels.event_lif`): each row's current is summed
+    from the weight rows of its active inputs and its neurons stepped while it is in cache
+    (the current is never stored), and the neurons that spiked are listed on the way, so
+    that an event-driven layer after it reads no input to find them. With ``chunk_steps``
+    set, on the CPU the forward and backward pass run through
     :func:`spikewave.kernels.linear_lif` (:mod:`spikewave.kernels.chunked_lif`): time is
     cut into chunks of ``chunk_steps`` steps and only the membrane state at each chunk's
-    start is kept for the backward pass, which
-    recomputes the chunk (checkpointing over time). The memory of a training step is then
+    start is kept for the backward pass, which recomputes the chunk (checkpointing over
+    time). The memory of a training step is then
     the output spikes plus ``T / chunk_steps`` states, instead of a current and a potential
     per step; the price is one more forward pass over the layer, event-driven (a gather of
     weight rows) when the input is binary spikes with at most ``max_density`` active
@@ -321,7 +341,16 @@ class LinearLIF(LIF):
                        f"a tensor [T, B, {self.weight.shape[1]}]", "LinearLIF")
         beta = self.decay.beta()
         if self.chunk_steps is None and not isinstance(self.surrogate, BandLimited):
-            current, _ = _event_or_dense_linear(x, self.weight, self.bias, self.max_density)
+            x = x.contiguous()
+            active = _active_inputs(x, self.weight, self.max_density)
+            if active is not None:
+                spikes = event_linear_lif(x, self.weight, self.bias, beta, self.threshold,
+                                          self.reset, self.surrogate, self.detach_reset, active)
+                if spikes is not None:
+                    return spikes
+                current = _spike_linear.spike_linear(x, self.weight, self.bias, active)
+            else:
+                current = nn.functional.linear(x, self.weight, self.bias)
             return lif_multistep(current, beta, self.threshold, self.reset, self.surrogate,
                                  self.detach_reset)[0]
         return linear_lif(x, self.weight, self.bias, beta, self.threshold, self.reset,

@@ -1,0 +1,269 @@
+"""The one-pass event-driven Linear+LIF forward (``LinearLIF`` without chunks, binary input):
+the same spikes as the event-driven linear layer then the fused LIF, to the bit, and the
+same gradients; the same as the reference to rounding."""
+
+import numpy as np
+import pytest
+import torch
+
+from spikewave.kernels import event_lif, lif_multistep
+from spikewave.kernels import spike_linear as sl
+from spikewave.kernels.reference import lif_multistep_reference
+from spikewave.nn import LinearLIF
+from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
+
+SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
+
+
+def _composed(layer: LinearLIF, x: torch.Tensor) -> torch.Tensor:
+    """The two-layer path: event-driven linear layer, then the fused LIF."""
+    current = sl.spike_linear(x, layer.weight, layer.bias)
+    return lif_multistep(current, layer.decay.beta(), layer.threshold, layer.reset,
+                         layer.surrogate, layer.detach_reset)[0]
+
+
+def _reference(layer: LinearLIF, x: torch.Tensor) -> torch.Tensor:
+    current = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    return lif_multistep_reference(current, layer.decay.beta(), layer.threshold, layer.reset,
+                                   layer.surrogate, layer.detach_reset)[0]
+
+
+def _params(layer: LinearLIF, x: torch.Tensor) -> list[torch.Tensor]:
+    params = [x, layer.weight]
+    if layer.bias is not None:
+        params.append(layer.bias)
+    if layer.decay.learn_beta:
+        params.append(layer.decay.beta_logit)
+    return params
+
+
+def _spikes_and_grads(layer, x, g, fn):
+    s = fn(layer, x)
+    return (s, *torch.autograd.grad((s * g).sum(), _params(layer, x)))
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts the calls of the one-pass forward."""
+    seen = []
+    original = event_lif._forward_arrays
+
+    def spy(*args, **kwargs):
+        seen.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(event_lif, "_forward_arrays", spy)
+    return seen
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("detach", [False, True])
+@pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_same_spikes_and_gradients_as_the_two_layers_and_the_reference(
+        reset, detach, surrogate, dtype, tol, calls):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    layer = LinearLIF(30, 20, learn_beta=True, reset=reset, threshold=0.2,
+                      surrogate=surrogate, detach_reset=detach).to(dtype)
+    x = (torch.rand(23, 5, 30, generator=gen) < 0.1).to(dtype).requires_grad_(True)
+    g = torch.randn(23, 5, 20, generator=gen, dtype=dtype)
+    fused = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    assert len(calls) == 1  # the one-pass forward ran
+    composed = _spikes_and_grads(layer, x, g, _composed)
+    ref = _spikes_and_grads(layer, x, g, _reference)
+    assert torch.equal(fused[0], composed[0]) and torch.equal(fused[0], ref[0])
+    assert fused[0].dtype == dtype and 20 < fused[0].sum() < fused[0].numel() / 2
+    for a, b in zip(fused[1:], composed[1:], strict=True):
+        assert torch.equal(a, b)  # the same arithmetic in the same order
+    for a, b in zip(fused[1:], ref[1:], strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("batch", [1, 2, 7])
+def test_batch_rows_split_over_threads_give_the_same_result(threads, batch, monkeypatch,
+                                                            calls):
+    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+    gen = torch.Generator().manual_seed(batch)
+    torch.manual_seed(1)
+    layer = LinearLIF(40, 16, threshold=0.3, tau_steps=5.0).double()
+    x = (torch.rand(11, batch, 40, generator=gen) < 0.12).double()
+    # the busiest batch row fires much more than the others
+    x[:, 0] = (torch.rand(11, 40, generator=gen) < 0.14).double()
+    out = layer(x)
+    assert len(calls) == 1
+    assert torch.equal(out, _reference(layer, x))
+
+
+def test_no_bias_a_shared_beta_and_a_first_layer_without_input_gradient(calls):
+    torch.manual_seed(2)
+    layer = LinearLIF(25, 10, bias=False, tau_steps=4.0, threshold=0.4).double()
+    x = (torch.rand(9, 3, 25, generator=torch.Generator().manual_seed(2)) < 0.1).double()
+    out = layer(x)
+    assert len(calls) == 1
+    want = _reference(layer, x)
+    assert torch.equal(out, want)
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(3), dtype=out.dtype)
+    got = torch.autograd.grad((out * g).sum(), layer.weight)[0]
+    torch.testing.assert_close(got, torch.autograd.grad((want * g).sum(), layer.weight)[0],
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_inference_keeps_one_potential_row_and_gives_the_same_spikes(monkeypatch):
+    kept = []
+    original = event_lif._forward_arrays
+
+    def spy(*args, **kwargs):
+        s, u, spike_csr = original(*args, **kwargs)
+        kept.append(u.shape)
+        return s, u, spike_csr
+
+    monkeypatch.setattr(event_lif, "_forward_arrays", spy)
+    torch.manual_seed(4)
+    layer = LinearLIF(30, 20, threshold=0.3)
+    x = (torch.rand(17, 4, 30, generator=torch.Generator().manual_seed(4)) < 0.1).float()
+    with torch.no_grad():
+        out = layer(x)
+    trained = layer(x)
+    assert kept == [(1, 80), (17, 80)]  # every step's potential only for a backward pass
+    assert torch.equal(out, trained) and torch.equal(out, _reference(layer, x))
+
+
+def test_a_weight_stored_input_by_input(calls):
+    torch.manual_seed(6)
+    ref = LinearLIF(20, 16, threshold=0.3).double()
+    layer = LinearLIF(20, 16, threshold=0.3, input_major=True).double()
+    layer.load_state_dict(ref.state_dict())
+    x = (torch.rand(9, 3, 20, generator=torch.Generator().manual_seed(6)) < 0.1).double()
+    out, want = layer(x), _reference(ref, x)
+    assert torch.equal(out, want) and len(calls) == 1
+    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(7), dtype=out.dtype)
+    got = torch.autograd.grad((out * g).sum(), [layer.weight, layer.bias])
+    expect = torch.autograd.grad((want * g).sum(), [ref.weight, ref.bias])
+    assert got[0].stride() == layer.weight.stride()
+    for a, b in zip(got, expect, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_dense_or_graded_input_and_the_reference_setting_take_the_two_layers(monkeypatch,
+                                                                            calls):
+    torch.manual_seed(8)
+    layer = LinearLIF(30, 12, threshold=0.3)
+    gen = torch.Generator().manual_seed(8)
+    busy = (torch.rand(9, 3, 30, generator=gen) < 0.5).float()  # above the crossover
+    graded = torch.rand(9, 3, 30, generator=gen) * (torch.rand(9, 3, 30, generator=gen) < 0.1)
+    for x in (busy, graded):
+        assert torch.equal(layer(x), _reference(layer, x))
+    monkeypatch.setenv("SPIKEWAVE_KERNELS", "reference")
+    sparse = (torch.rand(9, 3, 30, generator=gen) < 0.1).float()
+    torch.testing.assert_close(layer(sparse), _reference(layer, sparse), rtol=0, atol=0)
+    assert calls == []
+
+
+def test_supports():
+    x = torch.zeros(5, 3, 8)
+    w = torch.zeros(4, 8)
+    assert event_lif.supports(x, w, torch.tensor(0.9), FastSigmoid())
+    assert event_lif.supports(x, w, torch.full((4,), 0.9), FastSigmoid())
+    assert event_lif.supports(x, w, 0.9, FastSigmoid())
+    assert not event_lif.supports(x, w, torch.full((5,), 0.9), FastSigmoid())  # not [3, 4]
+    assert not event_lif.supports(x, w.double(), 0.9, FastSigmoid())
+    assert not event_lif.supports(x[:0], w, 0.9, FastSigmoid())
+    assert not event_lif.supports(x.half(), w.half(), 0.9, FastSigmoid())
+    assert not event_lif.supports(x, w, 0.9, object())
+
+
+def test_work_per_batch_row_counts_its_active_inputs():
+    # two batch rows over 3 steps: row 0 busy, row 1 idle -> a thread each, row 0 alone
+    ptr = np.array([0, 10, 10, 20, 20, 30, 30])
+    idx = np.zeros(30, np.int64)
+    w = torch.ones(4, 8)
+    s, u, _ = event_lif._forward_arrays((3, 2, 8), (ptr, idx), w, None, torch.full((2, 4), 0.5),
+                                     100.0, 0, True)
+    # row 0 gets 10 x 1 each step: potentials 10, 15, 17.5 (threshold 100: no spike)
+    np.testing.assert_allclose(u.reshape(3, 2, 4)[:, 0, 0] + 100.0, [10.0, 15.0, 17.5])
+    np.testing.assert_allclose(u.reshape(3, 2, 4)[:, 1] + 100.0, 0.0)
+    assert not s.any()
+
+
+def _scanned(spikes: torch.Tensor):
+    """The CSR of the spikes found by reading them (a copy: nothing attached)."""
+    return sl.active_inputs(spikes.detach().clone().reshape(-1, spikes.shape[-1]))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_spikes_come_with_the_list_a_scan_would_find(threads, dtype, monkeypatch):
+    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+    torch.manual_seed(9)
+    layer = LinearLIF(40, 21, threshold=0.2, tau_steps=3.0).to(dtype)  # 21: 2 x 8 + 5
+    x = (torch.rand(13, 5, 40, generator=torch.Generator().manual_seed(9)) < 0.12).to(dtype)
+    out = layer(x)
+    listed = sl.attached_active(out.reshape(-1, 21))
+    ptr, idx = _scanned(out)
+    assert 0.05 < out.mean() < 0.6
+    np.testing.assert_array_equal(listed[0], ptr)
+    np.testing.assert_array_equal(listed[1], idx)
+    assert sl.active_inputs(out.reshape(-1, 21)) is listed  # not read again
+
+
+def test_the_list_is_dropped_when_the_spikes_change_or_are_seen_otherwise():
+    torch.manual_seed(10)
+    layer = LinearLIF(30, 16, threshold=0.2)
+    x = (torch.rand(9, 4, 30, generator=torch.Generator().manual_seed(10)) < 0.1).float()
+    with torch.no_grad():
+        out = layer(x)
+    rows = out.reshape(-1, 16)
+    assert sl.attached_active(rows) is not None
+    assert sl.attached_active(out[1:].reshape(-1, 16)) is None  # other memory
+    assert sl.attached_active(out.reshape(-1, 8)) is None  # other rows
+    assert sl.attached_active(out.reshape(9, 4, 16).transpose(0, 1).reshape(-1, 16)) is None
+    assert sl.attached_active(out.double().reshape(-1, 16)) is None
+    out[0, 0, 0] = 1.0 - out[0, 0, 0]  # changed in place: the list no longer holds
+    assert sl.attached_active(rows) is None
+    ptr, idx = sl.active_inputs(rows)  # read again, with the change
+    assert (0 in idx[ptr[0]:ptr[1]]) == bool(out[0, 0, 0])
+
+
+def test_a_readout_of_few_outputs_takes_the_listed_spikes_and_trains_like_nn_linear(
+        monkeypatch):
+    monkeypatch.setattr(sl, "MIN_EVENT_OUTPUTS", 64)  # the library's default again
+    from spikewave.nn import SpikeLinear
+
+    torch.manual_seed(11)
+    hidden = LinearLIF(50, 64, threshold=0.3).double()  # 64 outputs: event-driven by default
+    readout = SpikeLinear(64, 10).double()
+    ref = torch.nn.Linear(64, 10).double()
+    ref.load_state_dict(readout.state_dict())
+    x = (torch.rand(12, 6, 50, generator=torch.Generator().manual_seed(11)) < 0.1).double()
+    s = hidden(x)
+    assert 0.02 < s.mean() < sl.NARROW_MAX_DENSITY
+    y = readout(s.reshape(-1, 64))
+    assert readout.last_path == "event"
+    want = ref(s.reshape(-1, 64))
+    torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(12), dtype=y.dtype)
+    got = torch.autograd.grad((y * g).sum(), [readout.weight, readout.bias, hidden.weight],
+                              retain_graph=True)
+    expect = torch.autograd.grad((want * g).sum(), [ref.weight, ref.bias, hidden.weight])
+    for a, b in zip(got, expect, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    readout(s.clone().reshape(-1, 64))  # no list: the dense product for 10 outputs
+    assert readout.last_path == "dense"
+
+
+@pytest.mark.parametrize("n_out", [1, 8, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_gather_and_weight_gradient_equal_the_dense_products(n_out, dtype):
+    gen = torch.Generator().manual_seed(n_out)
+    s = (torch.rand(301, 37, generator=gen) < 0.2).to(torch.from_numpy(np.zeros(1, dtype)).dtype)
+    w = torch.randn(n_out, 37, generator=gen, dtype=s.dtype)
+    b = torch.randn(n_out, generator=gen, dtype=s.dtype)
+    g = torch.randn(301, n_out, generator=gen, dtype=s.dtype)
+    ptr, idx = sl.active_inputs(s)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sl.gather_narrow((ptr, idx), w, b.numpy()),
+                               torch.nn.functional.linear(s, w, b).numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(sl.weight_grad_narrow(ptr, idx, g.numpy(), 37),
+                               (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
