@@ -26,18 +26,21 @@ arithmetic in two passes.)
 ``gemm_limit_ms`` is the time of only the matrix products a dense implementation must do for
 the same shapes (forward ``[T B, N] x [N, N]``, and for training the weight gradient and,
 between layers, the input gradient), measured in the same run. Every figure is the median of
-``--repeats`` runs after two warm-ups (min-max beside it); ``peak_rss_mb`` is the process's
-peak resident memory and ``step_peak_mb`` the peak the steps add above what the process held
-before them (libraries, inputs and weights excluded: the memory of the forward and backward
-pass itself). Peers run in the Python given by ``--peers-python`` (default
-``../.peers-venv/bin/python`` when it exists; ``bash ../shared/peers/install.sh`` makes it),
-each in its own process; missing ones are skipped. With ``--json`` the last line is one
-object per workload with ``ours_ms``, ``ours_checkpointed_ms``, ``<peer>_ms``,
-``gemm_limit_ms``, ``speedup_vs_fastest_peer``, ``peak_rss_mb`` and ``step_peak_mb``, and
-for the MLP workloads ``layer_input_density`` (``first`` / ``last``: the fraction of each
-layer's inputs that are spikes before the first and after the last timed step of ours'
-first round -- ``mlp_train`` trains one batch over and over, so its hidden layers' activity
-climbs while it is timed, and the event-driven layers' cost with it).
+``--repeats`` runs after two warm-ups and one untimed step (min-max beside it);
+``peak_rss_mb`` is the process's peak resident memory and ``step_peak_mb`` the peak the
+steps add above what the process held before them (libraries, inputs and weights excluded:
+the memory of the forward and backward pass itself; measured from the untimed step on, after
+freed memory is handed back to the system -- that step faults its pages in afresh, so it is
+not timed; until the ninth session it was the first timed one). Peers run in the Python
+given by ``--peers-python`` (default ``../.peers-venv/bin/python`` when it exists; ``bash
+../shared/peers/install.sh`` makes it), each in its own process; missing ones are skipped.
+With ``--json`` the last line is one object per workload with ``ours_ms``,
+``ours_checkpointed_ms``, ``<peer>_ms``, ``gemm_limit_ms``, ``speedup_vs_fastest_peer``,
+``peak_rss_mb`` and ``step_peak_mb``, and for the MLP workloads ``layer_input_density``
+(``first`` / ``last``: the fraction of each layer's inputs that are spikes before the first
+and after the last timed step of ours' first round -- ``mlp_train`` trains one batch over
+and over, so its hidden layers' activity climbs while it is timed, and the event-driven
+layers' cost with it).
 With ``--rounds R`` the libraries take turns R times (ours, ours-ckpt, GEMM, peers, then
 again), each turn a fresh process timing ``--repeats`` steps, and every median and min-max
 is over all R x repeats steps: on a shared machine a slow spell then lands on every library
@@ -270,16 +273,18 @@ def _proc_status_mb(field: str) -> float | None:
 
 
 def _timed(step, repeats: int, densities=None) -> dict:
-    """Times ``repeats`` steps after two warm-ups; ``densities()``, when given, is read
-    (untimed) before the first and after the last timed step."""
+    """Times ``repeats`` steps after two warm-ups and one untimed step that measures the
+    memory; ``densities()``, when given, is read (untimed) before the first and after the
+    last timed step."""
     for _ in range(2):
         step()
-    first = densities() if densities is not None else None
     # the memory the steps add on top of what the process holds before them (libraries,
     # inputs, weights, compiled code): after the warm-ups, hand freed heap back to the
     # system (and spikewave's pool of kernel outputs, whose arrays a step would otherwise
     # find already resident), reset the peak-RSS mark (Linux >= 4.0) and read it back at
-    # the end
+    # the end. The step right after that is not timed: every page it touches is faulted
+    # in afresh (each library's step 9-15 % slower than the next ones), which is the
+    # memory measurement's doing, not the step's.
     pool = sys.modules.get("spikewave.kernels._buffers")
     if pool is not None:
         pool.clear()
@@ -294,6 +299,8 @@ def _timed(step, repeats: int, densities=None) -> dict:
         before = _proc_status_mb("VmRSS")
     except OSError:
         before = None
+    step()
+    first = densities() if densities is not None else None
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
