@@ -267,3 +267,33 @@ def test_narrow_gather_and_weight_gradient_equal_the_dense_products(n_out, dtype
                                torch.nn.functional.linear(s, w, b).numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(sl.weight_grad_narrow(ptr, idx, g.numpy(), 37),
                                (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("dtype,steps", [(torch.float32, 20), (torch.float64, 10)])
+@pytest.mark.parametrize("n_out", [256, 260])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_out, reset,
+                                                               monkeypatch):
+    # arrays of 1 MB and more come from the pool, on 64-byte boundaries: with 256 neurons
+    # a row (t, b) starts on a 32-byte boundary and the neuron step writes U and S with
+    # non-temporal vector stores; 260 neurons take the plain loop
+    seen = []
+    original = event_lif._forward_arrays
+
+    def spy(*args, **kwargs):
+        s, u, spike_csr = original(*args, **kwargs)
+        seen.append(s.ctypes.data % 64 == 0 and u.ctypes.data % 64 == 0 and s.nbytes >= 2**20)
+        return s, u, spike_csr
+
+    monkeypatch.setattr(event_lif, "_forward_arrays", spy)
+    torch.manual_seed(12)
+    layer = LinearLIF(100, n_out, threshold=0.3, reset=reset, learn_beta=True).to(dtype)
+    x = (torch.rand(steps, 64, 100, generator=torch.Generator().manual_seed(12)) < 0.1
+         ).to(dtype).requires_grad_(True)
+    g = torch.randn(steps, 64, n_out, generator=torch.Generator().manual_seed(13), dtype=dtype)
+    fused = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    assert seen == [True]
+    composed = _spikes_and_grads(layer, x, g, _composed)
+    assert 0.02 < fused[0].mean() < 0.5
+    for a, b in zip(fused, composed, strict=True):
+        assert torch.equal(a, b)

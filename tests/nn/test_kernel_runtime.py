@@ -132,20 +132,38 @@ def test_an_array_is_handed_out_again_only_once_nobody_holds_it(small_pool):
     assert not np.shares_memory(c, view) and not np.shares_memory(c, tensor.numpy())
     del view
     d = buffers.empty((4, 5), np.float32)
-    assert d.base is None and d.shape == (4, 5)
+    assert d.shape == (4, 5) and d.flags.c_contiguous and d.ctypes.data % 64 == 0
     assert not np.shares_memory(d, tensor.numpy()) and not np.shares_memory(d, c)
     del tensor
     assert buffers.empty((4, 5), np.float32).dtype == np.float32
     assert buffers.empty((4, 5), np.float64).dtype == np.float64  # another key
 
 
+def test_a_view_of_a_view_keeps_the_memory_from_being_handed_out(small_pool):
+    # numpy points every view at the array that owns the memory: the pool counts the
+    # owner's references, so a slice of a slice (a CSR's indices) holds it too
+    first = buffers.empty((64,), np.int64)[:40][5:]
+    for _ in range(3):
+        other = buffers.empty((64,), np.int64)
+        assert not np.shares_memory(other, first)
+        del other  # free again: the next turn gets it back
+    assert buffers.held_bytes() == 2 * (64 * 8 + buffers.ALIGN_BYTES)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_pooled_arrays_start_on_a_cache_line(small_pool, dtype):
+    arrays = [buffers.empty((n, 3), dtype) for n in (1, 7, 64, 1001)]
+    assert all(a.ctypes.data % 64 == 0 and a.flags.c_contiguous for a in arrays)
+
+
 def test_the_pool_keeps_no_more_than_its_limit(small_pool, monkeypatch):
-    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", str(1000 / 2**20))  # 1000 bytes
+    extra = buffers.ALIGN_BYTES  # each array's allocation, for the alignment
+    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", str((1000 + 2 * extra) / 2**20))
     held = [buffers.empty((100,), np.float32) for _ in range(3)]  # 400 bytes each
-    assert buffers.held_bytes() == 800
+    assert buffers.held_bytes() == 2 * (400 + extra)
     del held
     buffers.empty((200,), np.float32)  # 800 bytes: the two free ones make room
-    assert buffers.held_bytes() == 800
+    assert buffers.held_bytes() == 800 + extra
     monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", "0")
     buffers.clear()
     buffers.empty((100,), np.float32)

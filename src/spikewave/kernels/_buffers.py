@@ -20,7 +20,10 @@ gradients); an array whose length follows the spikes would match no later reques
 only fill the pool: :func:`empty_prefix` gives those as the first entries of a pooled
 array whose length is the next power of two (the lengths of a few steps share one).
 :func:`clear` lets every free array go. Contents are undefined, as with ``np.empty``: the
-kernels that use it write every element.
+kernels that use it write every element. Pooled arrays start on a 64-byte boundary (for the
+non-temporal vector stores of :mod:`spikewave.kernels.event_lif`); the pool holds the
+arrays that own their memory and counts their references, as numpy points every view, and
+every view of a view, at the owner.
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ import numpy as np
 MIN_BYTES = 1 << 20
 
 _lock = threading.Lock()
-_arrays: list[np.ndarray] = []  # oldest first
+# (owner of the memory, shape, dtype, offset of the aligned data), oldest first: numpy
+# views of a view point at the array that owns the memory, so the owner's reference count
+# is what tells whether any view handed out is still alive
+_arrays: list[tuple[np.ndarray, tuple[int, ...], np.dtype, int]] = []
+
+ALIGN_BYTES = 64  # a cache line: rows of 8 floats or doubles start on vector boundaries
 
 
 def limit_bytes() -> int:
@@ -51,23 +59,30 @@ def limit_bytes() -> int:
     return int(megabytes * (1 << 20))
 
 
-def _refs(arrays: list[np.ndarray], k: int) -> int:
-    return sys.getrefcount(arrays[k])
+def _refs(arrays: list[tuple], k: int) -> int:
+    return sys.getrefcount(arrays[k][0])
 
 
 def _calibrate() -> int:
-    """References an array of the pool has when nobody else holds it (the list's and this
-    call's own, measured the way :func:`empty` measures them)."""
-    probe = [np.empty(1)]
+    """References a kept owner has when nobody else holds it or a view of it (the entry's
+    and this call's own, measured the way :func:`empty` measures them)."""
+    probe = [(np.empty(1), (1,), np.dtype(np.uint8), 0)]
     return _refs(probe, 0)
 
 
 _FREE_REFS = _calibrate()
 
 
+def _view(entry: tuple[np.ndarray, tuple[int, ...], np.dtype, int]) -> np.ndarray:
+    owner, shape, dtype, skip = entry
+    return owner[skip:skip + dtype.itemsize * math.prod(shape)].view(dtype).reshape(shape)
+
+
 def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     """An uninitialised C-contiguous array, reused from the pool when one of this shape
-    and dtype is free (see the module's text)."""
+    and dtype is free (see the module's text). Pooled arrays start on a 64-byte boundary
+    (numpy guarantees 16): the non-temporal vector stores of
+    :func:`spikewave.kernels._simd.membrane_row_streamed` need aligned rows."""
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     nbytes = dtype.itemsize * math.prod(shape)
@@ -76,22 +91,24 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
         return np.empty(shape, dtype)
     with _lock:
         for k in range(len(_arrays) - 1, -1, -1):  # the last used first: warmest in cache
-            # (no name of ours is bound to a kept array while its references are counted)
-            if (_refs(_arrays, k) == _FREE_REFS and _arrays[k].shape == shape
-                    and _arrays[k].dtype == dtype):
+            # (no name of ours is bound to a kept owner while its references are counted)
+            if (_refs(_arrays, k) == _FREE_REFS and _arrays[k][1] == shape
+                    and _arrays[k][2] == dtype):
                 _arrays.append(_arrays.pop(k))  # the newest again
-                return _arrays[-1]
-        held = sum(a.nbytes for a in _arrays)
+                return _view(_arrays[-1])
+        held = sum(entry[0].nbytes for entry in _arrays)
         k = 0
         while held + nbytes > limit and k < len(_arrays):  # let the oldest free ones go
             if _refs(_arrays, k) == _FREE_REFS:
-                held -= _arrays.pop(k).nbytes
+                held -= _arrays.pop(k)[0].nbytes
             else:
                 k += 1
-        a = np.empty(shape, dtype)
-        if held + nbytes <= limit:
-            _arrays.append(a)
-        return a
+        owner = np.empty(nbytes + ALIGN_BYTES, np.uint8)
+        entry = (owner, shape, dtype, -owner.ctypes.data % ALIGN_BYTES)
+        del owner
+        if held + entry[0].nbytes <= limit:
+            _arrays.append(entry)
+        return _view(entry)
 
 
 def empty_prefix(n: int, dtype) -> np.ndarray:
@@ -120,4 +137,4 @@ def clear() -> None:
 def held_bytes() -> int:
     """Bytes of the arrays the pool keeps (free or in use)."""
     with _lock:
-        return sum(a.nbytes for a in _arrays)
+        return sum(entry[0].nbytes for entry in _arrays)

@@ -8,7 +8,13 @@ weight rows of a row's active inputs into one buffer row that stays in the core'
 steps the row's neurons from it (``V = beta Vr + I``, spike, reset) before the next row.
 The current is never stored: forward pass of ``[25 x 128, 784] -> 512`` at 10 % active
 inputs 6.8 against 8.1 ms, ``512 -> 512`` at 12 % 5.4 against 6.8 ms (2 threads, medians
-of 40).
+of 40). The potentials (kept for the backward pass) and the spikes are written with
+non-temporal stores where the rows are aligned (the pooled arrays are;
+:func:`~spikewave.kernels._simd.membrane_row_streamed`): straight to memory, without
+reading the lines first -- ``784 -> 512`` 9.96 against 10.66 ms in a slow spell of the
+machine (alternating calls, the same bits). The neurons that spiked are listed on the way and kept
+on the output tensor, so that the next event-driven layer does not read the spikes again
+(:func:`~spikewave.kernels.spike_linear.attach_active`).
 
 The values are those of the composition to the bit (same current, summed in the same
 order; same recurrence), and the backward pass is the composition's: the LIF backward over
@@ -25,7 +31,13 @@ import torch
 
 from spikewave._numba import grow, njit
 from spikewave.kernels import _buffers as buffers
-from spikewave.kernels._simd import LANES, LEFT_PACK, compress_active
+from spikewave.kernels._simd import (
+    LANES,
+    LEFT_PACK,
+    compress_active,
+    membrane_row_streamed,
+    store_fence,
+)
 from spikewave.kernels._threads import parallel_for
 from spikewave.kernels.lif_fused import (
     KINDS,
@@ -46,22 +58,26 @@ from spikewave.kernels.spike_linear import (
 
 @njit
 def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_out, s_out,
-                     v, cur, s_bits, one, table, counts, found):  # pragma: no cover - compiled
+                     v, cur, s_copy, bits, one, table, counts, found):  # pragma: no cover
     """For t = 0, 1, ... and batch rows b0..b1: ``cur = bias + sum of the W.T rows of the
     inputs active in row (t, b)`` (CSR row ``t n_batch + b``), then one LIF step of that
-    row's neurons from ``cur`` (:func:`~spikewave.kernels.lif_fused._membrane_row`):
+    row's neurons from ``cur`` (:func:`~spikewave.kernels.lif_fused._membrane_row`, or
+    its copy with non-temporal stores, :func:`~spikewave.kernels._simd.membrane_row_streamed`,
+    where the rows are 32-byte aligned and a multiple of 8 long):
     ``u_out[t]`` (or its single row) and ``s_out[t]`` written, ``v`` (the reset potentials,
     ``[n_batch x N]``) updated in place. ``beta`` is ``[n_batch, N]``, or ``[1, N]`` when
     the same for every batch row.
 
     The neurons that spiked are listed on the way, while the row is in cache: their
-    indices appended to ``found`` (grown as needed; ``s_bits`` is ``s_out`` as ``[T
-    n_batch, N]`` integers, ``one`` the bits of 1.0, ``table`` the left-pack table of
+    indices appended to ``found`` (grown as needed; read from ``s_copy``, the row's spikes
+    kept in cache, whose integer view is ``bits``; ``one`` the bits of 1.0, ``table`` the
+    left-pack table of
     :func:`~spikewave.kernels._simd.compress_active`) and their number to ``counts[t n_batch
     + b]``. Returns ``(found, entries appended)``."""
     n = w_t.shape[1]
     thr = w_t.dtype.type(thr)
     m = 0
+    streamed = False
     for t in range(s_out.shape[0]):
         u_row = _step_row(u_out, t)
         s_row = s_out[t]
@@ -70,12 +86,17 @@ def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_o
             cur[:] = bias
             _sum_rows(w_t, idx, ptr[r], ptr[r + 1], cur)
             c0, c1 = b * n, (b + 1) * n
-            _membrane_row(_step_row(beta, b), v[c0:c1], cur, u_row[c0:c1], s_row[c0:c1],
-                          thr, reset)
+            u_seg, s_seg = u_row[c0:c1], s_row[c0:c1]
+            if n % 8 == 0 and u_seg.ctypes.data % 32 == 0 and s_seg.ctypes.data % 32 == 0:
+                membrane_row_streamed(_step_row(beta, b), v[c0:c1], cur, u_seg, s_seg, s_copy,
+                                      thr, reset == 0)
+                streamed = True
+            else:
+                _membrane_row(_step_row(beta, b), v[c0:c1], cur, u_seg, s_seg, thr, reset)
+                s_copy[:] = s_seg
             while found.shape[0] - m < n + LANES:  # room for a whole row and one store
                 found = grow(found, m)
             start = m
-            bits = s_bits[r]
             i = 0
             while i + LANES <= n:
                 m += compress_active(bits, i, table, found, m, one) & 255
@@ -84,6 +105,8 @@ def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_o
                 found[m] = k
                 m += bits[k] != 0
             counts[r] = m - start
+    if streamed:
+        store_fence()
     return found, m
 
 
@@ -127,9 +150,9 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
     np.cumsum(per_batch_row, out=offsets[1:])
     parts = balanced_split(offsets, 3.0 * t)  # + bias copy and neuron step of T rows
     int_type = np.int32 if w_t.dtype.itemsize == 4 else np.int64
-    s_bits = s.reshape(t * b, n).view(int_type)
     one = np.array(1.0, w_t.dtype).view(int_type)[()]
     counts = np.empty(t * b, np.int64)
+    s_copy = np.empty((len(parts), n), w_t.dtype)  # each thread's current row of spikes
     listed: list = [None] * len(parts)
     last = _LAST_FOUND.get((t, b, n), 0)
 
@@ -138,8 +161,9 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
         # room for this part's share of the last count and half as much again
         room = last * (b1 - b0) // max(b, 1) * 3 // 2 + n + LANES
         listed[k] = _gather_and_step(ptr, idx, w_t, bias_np, beta, threshold, reset, b0, b1,
-                                     b, u, s, v, np.empty(n, w_t.dtype), s_bits, one,
-                                     LEFT_PACK, counts, buffers.empty_prefix(room, np.int64))
+                                     b, u, s, v, np.empty(n, w_t.dtype), s_copy[k],
+                                     s_copy[k].view(int_type), one, LEFT_PACK, counts,
+                                     buffers.empty_prefix(room, np.int64))
 
     parallel_for(run, range(len(parts)))
     out_ptr = np.zeros(t * b + 1, np.int64)
