@@ -261,7 +261,6 @@ def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
     :func:`~spikewave.kernels.spike_linear.event_density_limit`), else ``"dense"``."""
     from spikewave.kernels.spike_linear import spike_linear
 
-    x = x.contiguous()
     active = _active_inputs(x, weight, max_density)
     if active is not None:
         return spike_linear(x, weight, bias, active), "event"
@@ -270,7 +269,7 @@ def _event_or_dense_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
 
 def _active_inputs(x: torch.Tensor, weight: torch.Tensor, max_density: float | None
                    ) -> tuple | None:
-    """The CSR of the active entries of a contiguous ``x[..., in]`` flattened to rows
+    """The CSR of the active entries of ``x[..., in]`` flattened to rows
     (:func:`~spikewave.kernels.spike_linear.active_inputs`) when the event path applies
     to it (see :func:`_event_or_dense_linear`; for a read-out layer of 8-16 outputs, when
     the layer that made the spikes listed them:
@@ -341,7 +340,6 @@ class LinearLIF(LIF):
                        f"a tensor [T, B, {self.weight.shape[1]}]", "LinearLIF")
         beta = self.decay.beta()
         if self.chunk_steps is None and not isinstance(self.surrogate, BandLimited):
-            x = x.contiguous()
             active = _active_inputs(x, self.weight, self.max_density)
             if active is not None:
                 spikes = event_linear_lif(x, self.weight, self.bias, beta, self.threshold,
