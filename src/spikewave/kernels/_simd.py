@@ -10,6 +10,8 @@ AVX2 pairs for float64; NEON on ARM), so the IR is portable.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -96,20 +98,40 @@ def compress_active(typingctx, row, start, table, out, n, one):
 NARROW = 16  # values per row of the narrow-row kernels (a padded row of a narrow layer)
 
 
-def _narrow_types_ok(*arrays) -> bool:
+def _narrow_args_ok(table, row, idx) -> bool:
+    """The types the narrow-row kernels take: ``table[n, 16]`` and ``row[16+]`` of one
+    float dtype, ``idx`` int64, all C-contiguous."""
+    arrays = (table, row, idx)
     if not all(isinstance(a, types.Array) and a.layout == "C" for a in arrays):
         return False
-    return len({a.dtype for a in arrays if a.dtype in (types.float32, types.float64)}) == 1
+    return (table.dtype == row.dtype and table.dtype in (types.float32, types.float64)
+            and table.ndim == 2 and row.ndim == 1 and idx.ndim == 1
+            and idx.dtype == types.int64)
 
 
-def _narrow_codegen_setup(context, builder, array_type, array_value, index_type, index_value,
-                          j0, j1, j0_type, j1_type):
-    """Pointers and bounds the two narrow-row loops share."""
+def _vector_pointer(context, builder, array_type, array_value):
+    """``(pointer to the array's first 16 values as one vector, their alignment)``."""
+    real = context.get_value_type(array_type.dtype)
     data = context.make_array(array_type)(context, builder, array_value).data
-    index_data = context.make_array(index_type)(context, builder, index_value).data
-    first = context.cast(builder, j0, j0_type, types.int64)
-    stop = context.cast(builder, j1, j1_type, types.int64)
-    return data, index_data, first, stop
+    return (builder.bitcast(data, ir.VectorType(real, NARROW).as_pointer()),
+            context.get_abi_sizeof(real))
+
+
+@contextmanager
+def _table_rows(context, builder, signature, args, table_pos):
+    """Emits ``for j in j0..j1`` (arguments 2 and 3; ``idx`` is argument 1) and yields,
+    inside the loop, a vector pointer to the table's row ``idx[j]`` (``args[table_pos]``,
+    ``[n, 16]``): what both narrow-row kernels loop over."""
+    table_t, idx_t, j0_t, j1_t = (signature.args[table_pos], *signature.args[1:4])
+    table_p = context.make_array(table_t)(context, builder, args[table_pos]).data
+    idx_p = context.make_array(idx_t)(context, builder, args[1]).data
+    first = context.cast(builder, args[2], j0_t, types.int64)
+    stop = context.cast(builder, args[3], j1_t, types.int64)
+    vector_t = ir.VectorType(context.get_value_type(table_t.dtype), NARROW)
+    with cgutils.for_range(builder, builder.sub(stop, first)) as loop:
+        entry = builder.load(builder.gep(idx_p, [builder.add(first, loop.index)]))
+        at = builder.gep(table_p, [builder.mul(entry, ir.Constant(entry.type, NARROW))])
+        yield builder.bitcast(at, vector_t.as_pointer())
 
 
 @intrinsic
@@ -118,29 +140,15 @@ def sum_narrow_rows(typingctx, src, idx, j0, j1, acc):
     values kept in vector registers over the whole sum (one load of ``acc`` and one store),
     added in order of ``j``. ``src`` and ``acc`` (one float dtype, C-contiguous; ``src``
     exactly 16 wide, ``acc`` at least 16 long) and ``idx`` (int64) are not bounds-checked."""
-    if not (_narrow_types_ok(src, acc) and src.dtype == acc.dtype and src.ndim == 2
-            and acc.ndim == 1 and isinstance(idx, types.Array) and idx.layout == "C"
-            and idx.ndim == 1 and idx.dtype == types.int64):
+    if not _narrow_args_ok(src, acc, idx):
         return None
     sig = types.none(src, idx, j0, j1, acc)
 
     def codegen(context, builder, signature, args):
-        src_t, idx_t, j0_t, j1_t, acc_t = signature.args
-        src_v, idx_v, j0_v, j1_v, acc_v = args
-        src_p, idx_p, first, stop = _narrow_codegen_setup(
-            context, builder, src_t, src_v, idx_t, idx_v, j0_v, j1_v, j0_t, j1_t)
-        acc_p = context.make_array(acc_t)(context, builder, acc_v).data
-        real = context.get_value_type(src_t.dtype)
-        vector_t = ir.VectorType(real, NARROW)
-        align = context.get_abi_sizeof(real)
-        acc_ptr = builder.bitcast(acc_p, vector_t.as_pointer())
+        acc_ptr, align = _vector_pointer(context, builder, signature.args[4], args[4])
         total = cgutils.alloca_once_value(builder, builder.load(acc_ptr, align=align))
-        count = builder.sub(stop, first)
-        with cgutils.for_range(builder, count) as loop:
-            j = builder.add(first, loop.index)
-            row = builder.load(builder.gep(idx_p, [j]))
-            at = builder.gep(src_p, [builder.mul(row, ir.Constant(row.type, NARROW))])
-            values = builder.load(builder.bitcast(at, vector_t.as_pointer()), align=align)
+        with _table_rows(context, builder, signature, args, 0) as at:
+            values = builder.load(at, align=align)
             builder.store(builder.fadd(builder.load(total), values), total)
         builder.store(builder.load(total), acc_ptr, align=align)
         return context.get_dummy_value()
@@ -154,30 +162,16 @@ def add_to_narrow_rows(typingctx, row, idx, j0, j1, acc):
     vector registers (one read-modify-write of 16 values per j). Types and bounds as
     :func:`sum_narrow_rows`; the ``idx[j]`` are distinct within one call (the active
     inputs of one row), so no two updates of a call chain through memory."""
-    if not (_narrow_types_ok(row, acc) and row.dtype == acc.dtype and row.ndim == 1
-            and acc.ndim == 2 and isinstance(idx, types.Array) and idx.layout == "C"
-            and idx.ndim == 1 and idx.dtype == types.int64):
+    if not _narrow_args_ok(acc, row, idx):
         return None
     sig = types.none(row, idx, j0, j1, acc)
 
     def codegen(context, builder, signature, args):
-        row_t, idx_t, j0_t, j1_t, acc_t = signature.args
-        row_v, idx_v, j0_v, j1_v, acc_v = args
-        acc_p, idx_p, first, stop = _narrow_codegen_setup(
-            context, builder, acc_t, acc_v, idx_t, idx_v, j0_v, j1_v, j0_t, j1_t)
-        row_p = context.make_array(row_t)(context, builder, row_v).data
-        real = context.get_value_type(row_t.dtype)
-        vector_t = ir.VectorType(real, NARROW)
-        align = context.get_abi_sizeof(real)
-        values = builder.load(builder.bitcast(row_p, vector_t.as_pointer()), align=align)
-        count = builder.sub(stop, first)
-        with cgutils.for_range(builder, count) as loop:
-            j = builder.add(first, loop.index)
-            target = builder.load(builder.gep(idx_p, [j]))
-            at = builder.bitcast(
-                builder.gep(acc_p, [builder.mul(target, ir.Constant(target.type, NARROW))]),
-                vector_t.as_pointer())
-            builder.store(builder.fadd(builder.load(at, align=align), values), at, align=align)
+        row_ptr, align = _vector_pointer(context, builder, signature.args[0], args[0])
+        values = builder.load(row_ptr, align=align)
+        with _table_rows(context, builder, signature, args, 4) as at:
+            builder.store(builder.fadd(builder.load(at, align=align), values), at,
+                          align=align)
         return context.get_dummy_value()
 
     return sig, codegen
