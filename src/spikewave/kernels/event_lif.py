@@ -45,14 +45,14 @@ from spikewave.kernels.lif_fused import (
     _backward_impl,
     _membrane_row,
     _step_row,
+    beta_fits,
 )
 from spikewave.kernels.spike_linear import (
     _sum_rows,
     _transposed,
     attach_active,
     balanced_split,
-    input_major,
-    weight_grad,
+    linear_grads,
 )
 
 
@@ -208,19 +208,8 @@ class _EventLinearLIF(torch.autograd.Function):
         need_x, need_w, need_b, need_beta = ctx.needs_input_grad[:4]
         g_cur, g_beta = _backward_impl(g_spikes, u.new_zeros(u.shape[1:]), u, beta_full,
                                        *ctx.cfg, need_beta=bool(need_beta))
-        g2 = g_cur.reshape(-1, g_cur.shape[-1])
-        g_x = g_w = g_b = None
-        if need_x:
-            g_x = (g2 @ weight).reshape(ctx.in_shape)
-        want_b = ctx.has_bias and need_b
-        if need_w:
-            ptr, idx = ctx.active
-            g_w_np, g_b_np = weight_grad(ptr, idx, g2.numpy(), weight.shape[1],
-                                         with_bias=want_b, input_major=input_major(weight))
-            g_w = torch.from_numpy(g_w_np)
-            g_b = torch.from_numpy(g_b_np) if want_b else None
-        elif want_b:
-            g_b = g2.sum(0)
+        g_x, g_w, g_b = linear_grads(g_cur.reshape(-1, g_cur.shape[-1]), weight, ctx.active,
+                                     ctx.in_shape, need_x, need_w, ctx.has_bias and need_b)
         return (g_x, g_w, g_b, g_beta if need_beta else None, None, None, None, None, None,
                 None, None, None)
 
@@ -236,15 +225,7 @@ def supports(x: torch.Tensor, weight: torch.Tensor, beta, spike_fn) -> bool:
         return False
     if x.dtype not in (torch.float32, torch.float64) or torch.compiler.is_compiling():
         return False
-    if isinstance(beta, torch.Tensor):
-        if beta.device.type != "cpu":
-            return False
-        step = (x.shape[1], weight.shape[0])
-        try:
-            return beta.dim() == 0 or torch.broadcast_shapes(beta.shape, step) == step
-        except RuntimeError:
-            return False
-    return True
+    return beta_fits(beta, (x.shape[1], weight.shape[0]))
 
 
 def event_linear_lif(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, beta,

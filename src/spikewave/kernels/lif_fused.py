@@ -286,13 +286,18 @@ def loop_supports(x: torch.Tensor, beta, v0) -> bool:
         return False
     if x.dtype not in (torch.float32, torch.float64):
         return False
+    return beta_fits(beta, tuple(x.shape[1:]))
+
+
+def beta_fits(beta, step_shape: tuple[int, ...]) -> bool:
+    """Whether ``beta`` (a number, or a CPU tensor) broadcasts to one step's shape."""
     if isinstance(beta, torch.Tensor):
         if beta.device.type != "cpu":
             return False
         if beta.dim() == 0:  # broadcasts to anything (torch.broadcast_shapes: ~40 us)
             return True
         try:
-            return torch.broadcast_shapes(beta.shape, x.shape[1:]) == x.shape[1:]
+            return torch.broadcast_shapes(beta.shape, step_shape) == step_shape
         except RuntimeError:
             return False
     return True

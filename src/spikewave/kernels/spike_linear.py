@@ -591,27 +591,40 @@ class _SpikeLinear(torch.autograd.Function):
     def backward(ctx, grad_out):
         (weight,) = ctx.saved_tensors
         g2 = grad_out.reshape(-1, grad_out.shape[-1]).contiguous()
-        g_in = g_w = g_b = None
-        if ctx.needs_input_grad[0]:
-            g_in = (g2 @ weight).reshape(ctx.in_shape)
-        if ctx.needs_input_grad[1] and weight.shape[0] <= NARROW:
-            ptr, idx = ctx.active
-            g_w = torch.from_numpy(weight_grad_narrow(ptr, idx, g2.detach().numpy(),
-                                                      weight.shape[1]))
-            if input_major(weight):
-                g_w = g_w.T.contiguous().T
-            if ctx.has_bias and ctx.needs_input_grad[2]:
-                g_b = g2.sum(0)
-        elif ctx.needs_input_grad[1]:
-            ptr, idx = ctx.active
-            want_b = ctx.has_bias and ctx.needs_input_grad[2]
-            g_w_np, g_b_np = weight_grad(ptr, idx, g2.detach().numpy(), weight.shape[1],
-                                         with_bias=want_b, input_major=input_major(weight))
-            g_w = torch.from_numpy(g_w_np)
-            g_b = torch.from_numpy(g_b_np) if want_b else None
-        elif ctx.has_bias and ctx.needs_input_grad[2]:
-            g_b = g2.sum(0)
+        g_in, g_w, g_b = linear_grads(g2, weight, ctx.active, ctx.in_shape,
+                                      *ctx.needs_input_grad[:2],
+                                      ctx.has_bias and ctx.needs_input_grad[2])
         return g_in, g_w, g_b, None
+
+
+def linear_grads(g2: torch.Tensor, weight: torch.Tensor,
+                 active: tuple[np.ndarray, np.ndarray], in_shape: torch.Size,
+                 need_input: bool, need_weight: bool, need_bias: bool
+                 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The gradients ``(input, weight, bias)`` of ``s @ weight.T + b`` from the output's
+    gradient ``g2[R, out]`` (contiguous), for spikes ``s`` whose active inputs are
+    ``active``: the input's by the dense product (shaped ``in_shape``), the weight's summed
+    over the active inputs (:func:`weight_grad`, or :func:`weight_grad_narrow` for a
+    layer of at most 16 outputs) in the weight's layout, the bias's beside it; None for
+    each one not needed."""
+    g_in = g_w = g_b = None
+    if need_input:
+        g_in = (g2 @ weight).reshape(in_shape)
+    if need_weight and weight.shape[0] <= NARROW:
+        ptr, idx = active
+        g_w = torch.from_numpy(weight_grad_narrow(ptr, idx, g2.detach().numpy(),
+                                                  weight.shape[1]))
+        if input_major(weight):
+            g_w = g_w.T.contiguous().T
+    elif need_weight:
+        ptr, idx = active
+        g_w_np, g_b_np = weight_grad(ptr, idx, g2.detach().numpy(), weight.shape[1],
+                                     with_bias=need_bias, input_major=input_major(weight))
+        g_w = torch.from_numpy(g_w_np)
+        g_b = torch.from_numpy(g_b_np) if need_bias else None
+    if need_bias and g_b is None:
+        g_b = g2.sum(0)
+    return g_in, g_w, g_b
 
 
 def spike_linear(spikes: torch.Tensor, weight: torch.Tensor,
