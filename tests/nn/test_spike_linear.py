@@ -156,8 +156,8 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(monkeypatch, 
     # densities from empty inputs to full ones exercise the 4-row blocks and their tails;
     # tile_rows: the batch rows taken a few at a time (None: one tile, as for this size)
     if tile_rows is not None:
-        monkeypatch.setattr("spikewave.kernels.spike_linear.WGRAD_TILE_BYTES", tile_rows * 11 * 8)
-        monkeypatch.setattr("spikewave.kernels.spike_linear.WGRAD_MIN_ROWS_PER_TILE", 0.0)
+        for bound in ("WGRAD_TILE_MIN_BYTES", "WGRAD_TILE_MAX_BYTES"):
+            monkeypatch.setattr(f"spikewave.kernels.spike_linear.{bound}", tile_rows * 11 * 8)
     gen = torch.Generator().manual_seed(3)
     density = torch.linspace(0.0, 1.0, 37, dtype=torch.float64)
     s = (torch.rand(40, 37, generator=gen, dtype=torch.float64) < density).double()
@@ -215,8 +215,8 @@ def test_the_bias_gradient_summed_beside_the_weight_gradient_is_the_row_sum(
     # in float64 (the rows split over the threads; tiles of rows or one)
     monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
     if tile_bytes is not None:
-        monkeypatch.setattr("spikewave.kernels.spike_linear.WGRAD_TILE_BYTES", tile_bytes)
-        monkeypatch.setattr("spikewave.kernels.spike_linear.WGRAD_MIN_ROWS_PER_TILE", 0.0)
+        for bound in ("WGRAD_TILE_MIN_BYTES", "WGRAD_TILE_MAX_BYTES"):
+            monkeypatch.setattr(f"spikewave.kernels.spike_linear.{bound}", tile_bytes)
     gen = torch.Generator().manual_seed(threads)
     s = (torch.rand(5000, 31, generator=gen) < 0.1).float()
     g = torch.rand(5000, 40, generator=gen) + 0.5
@@ -240,13 +240,16 @@ def test_work_is_split_into_contiguous_ranges_of_equal_cost(threads, monkeypatch
 
 
 def test_weight_gradient_tiles_follow_the_cache_and_density_rule():
-    # 1024 float32 outputs: 4 KiB a gradient row, 256 rows in a 1 MiB tile
-    assert weight_grad_tile(3200, 4096, 0.1) == 256
+    # 1024 float32 outputs: 4 KiB a gradient row. At 10 % active, 40 rows per input are
+    # 400 rows (1.6 MiB); at 2 %, 2000 rows would be 7.8 MiB: 4 MiB, 1024 rows
+    assert weight_grad_tile(3200, 4096, 0.1) == 400
+    assert weight_grad_tile(3200, 4096, 0.02) == 1024
     assert weight_grad_tile(200, 4096, 0.1) == 200  # all rows fit in one tile
-    # an input active in 256 * 0.005 = 1.3 rows of a tile: one tile (untiled)
-    assert weight_grad_tile(3200, 4096, 0.005) == 3200
-    # 4096 outputs: 64 rows a tile, 1.3 active rows per input at 2 %: untiled
-    assert weight_grad_tile(3200, 16384, 0.02) == 3200
+    assert weight_grad_tile(3200, 4096, 0.0) == 1024  # nothing active: the largest tile
+    # 512 outputs at 50 %: 80 rows would be 160 KiB: at least 512 KiB, 256 rows
+    assert weight_grad_tile(3200, 2048, 0.5) == 256
+    # 4096 outputs at 2 %: 16 KiB a row, 256 rows in 4 MiB (5 rows per input)
+    assert weight_grad_tile(3200, 16384, 0.02) == 256
     assert weight_grad_tile(0, 4096, 0.1) == 1
 
 

@@ -152,25 +152,34 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
     return col_ptr, rows
 
 
-# Batch rows per tile of the weight gradient: about this many bytes of gradient rows (the
-# L2 cache here is 512 KiB a core, 1 MiB over the two; smaller tiles measured slower:
-# 256 KiB equal at [3200, 784 or 512 -> 512], 10.4 against 7.1 ms at [3200, 1024 -> 1024]
-# and 2 %), unless an input would then be active in fewer than
-# WGRAD_MIN_ROWS_PER_TILE rows of a tile on average (each visit of an input's row of
-# g_w_t is then paid for too few gradient rows). Measured (2 threads, float32, median of
-# 21): [3200 rows, 1024 -> 1024] at 10 % 11.9 -> 10.3 ms, [16000, 1024 -> 1024] at 10 %
-# 210 -> 50 ms and at 2 % 43 -> 18 ms, [3200, 512 -> 512] at 2 % 1.27 -> 0.88 ms;
-# [3200, 4096 -> 4096] at 2 % (1.3 rows per tile) 133 -> 175 ms untiled -> left untiled.
-WGRAD_TILE_BYTES = 2**20
-WGRAD_MIN_ROWS_PER_TILE = 2.0
+# Batch rows per tile of the weight gradient. Each tile is read by every input active in it
+# while cached, and each input's row of the gradient is loaded and stored once per tile it
+# is active in: an input active in R rows of a tile sums R gradient rows per visit of its
+# own row, so the visits cost 2 / R of the useful reads. Tiles hold WGRAD_ROWS_PER_INPUT
+# rows per input on average (rows / density), within WGRAD_TILE_MIN_BYTES (the cores' L2:
+# 512 KiB each here) and WGRAD_TILE_MAX_BYTES (half the 8 MiB L3 here: the tile shares it
+# with the inputs' rows being summed). Measured (2 threads, float32, medians of 5-9,
+# alternating with the rule before it: 1 MiB tiles, untiled below 2 rows per
+# input): [3200 rows, 4096 -> 4096] at 2 % 214 -> 130 ms, at 10 % 483 -> 318 ms;
+# [3200, 1024 -> 1024] at 2 % 7.5 -> 6.9 ms, at 10 % 22.7 -> 22.1; [16000, 1024 -> 1024]
+# at 2 % 43 -> 39 ms, at 10 % 121 -> 116; [3200, 512 -> 512] and [3200, 784 -> 512] at
+# 5-15 % equal. 12 rows per input: 10-15 % slower at 10 % (1024 and 4096 outputs).
+WGRAD_ROWS_PER_INPUT = 40.0
+WGRAD_TILE_MIN_BYTES = 2**19
+WGRAD_TILE_MAX_BYTES = 2**22
 
 
 def weight_grad_tile(n_rows: int, row_bytes: int, density: float) -> int:
-    """Batch rows per tile for :func:`add_weight_grad_t` (``n_rows``: a single tile)."""
-    tile = max(1, WGRAD_TILE_BYTES // max(row_bytes, 1))
-    if tile >= n_rows or tile * density < WGRAD_MIN_ROWS_PER_TILE:
-        return max(n_rows, 1)
-    return tile
+    """Batch rows per tile for :func:`add_weight_grad_t` (``n_rows``: a single tile) when
+    a gradient row takes ``row_bytes`` and ``density`` of the inputs are active: about
+    ``WGRAD_ROWS_PER_INPUT / density`` rows, the tile within ``WGRAD_TILE_MIN_BYTES`` and
+    ``WGRAD_TILE_MAX_BYTES``."""
+    row_bytes = max(row_bytes, 1)
+    wanted = (WGRAD_ROWS_PER_INPUT / density * row_bytes if density > 0
+              else float(WGRAD_TILE_MAX_BYTES))
+    tile_bytes = min(max(wanted, WGRAD_TILE_MIN_BYTES), WGRAD_TILE_MAX_BYTES)
+    tile = max(1, int(tile_bytes // row_bytes))
+    return max(n_rows, 1) if tile >= n_rows else tile
 
 
 def _columns_and_tile(ptr: np.ndarray, idx: np.ndarray, n_in: int, row_bytes: int
