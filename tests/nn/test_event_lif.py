@@ -297,3 +297,73 @@ def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_o
     assert 0.02 < fused[0].mean() < 0.5
     for a, b in zip(fused, composed, strict=True):
         assert torch.equal(a, b)
+
+
+def _force_blocks(monkeypatch, n_in: int, itemsize: int, width: int) -> None:
+    """Every gather from then on takes its weight ``width`` neurons at a time."""
+    monkeypatch.setattr(sl, "GATHER_MAX_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(sl, "GATHER_BLOCK_BYTES", n_in * itemsize * width)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype,steps", [(torch.float32, 20), (torch.float64, 10)])
+@pytest.mark.parametrize("n_out", [256, 260])  # streaming stores / the plain loop
+def test_a_weight_taken_a_block_of_neurons_at_a_time_gives_the_same_bits(
+        threads, dtype, steps, n_out, monkeypatch):
+    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+    torch.manual_seed(14)
+    layer = LinearLIF(100, n_out, threshold=0.3, learn_beta=True).to(dtype)
+    with torch.no_grad():  # a time constant of its own for each neuron
+        layer.decay.beta_logit.add_(torch.randn(n_out, generator=torch.Generator()
+                                                .manual_seed(17), dtype=dtype))
+    x = (torch.rand(steps, 64, 100, generator=torch.Generator().manual_seed(14)) < 0.1
+         ).to(dtype).requires_grad_(True)
+    g = torch.randn(steps, 64, n_out, generator=torch.Generator().manual_seed(15), dtype=dtype)
+    whole = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    assert sl.attached_active(whole[0].reshape(-1, n_out)) is not None
+    # blocks of 40 neurons: 6 x 40 + 16 (or + 20); the last one not a multiple of 8 for 260
+    _force_blocks(monkeypatch, 100, x.element_size(), 40)
+    assert sl.column_blocks(100, n_out, x.element_size())[-1] == (240, n_out)
+    blocked = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    assert 0.02 < blocked[0].mean() < 0.5
+    for a, b in zip(blocked, whole, strict=True):
+        assert torch.equal(a, b)
+    # the spikes are not listed (a row is whole only after the last block): a next layer
+    # scans them and finds the same list
+    rows = blocked[0].reshape(-1, n_out)
+    assert sl.attached_active(rows) is None
+    listed = sl.attached_active(whole[0].reshape(-1, n_out))
+    found = sl.active_inputs(rows)
+    np.testing.assert_array_equal(found[0], listed[0])
+    np.testing.assert_array_equal(found[1], listed[1])
+
+
+@pytest.mark.parametrize("chunk_steps", [None, 4])
+def test_the_event_linear_layer_and_the_chunked_layer_take_blocks_too(chunk_steps,
+                                                                      monkeypatch):
+    torch.manual_seed(16)
+    x = (torch.rand(9, 6, 50, generator=torch.Generator().manual_seed(16)) < 0.15).double()
+    weight = torch.randn(70, 50, dtype=torch.float64)
+    bias = torch.randn(70, dtype=torch.float64)
+    layer = LinearLIF(50, 70, threshold=0.5, chunk_steps=chunk_steps).double()
+    whole_current = sl.spike_linear(x, weight, bias)
+    whole_spikes = layer(x)
+    _force_blocks(monkeypatch, 50, 8, 16)  # 16 + 16 + 16 + 16 + 6
+    assert len(sl.column_blocks(50, 70, 8)) == 5
+    assert torch.equal(sl.spike_linear(x, weight, bias), whole_current)
+    assert torch.equal(layer(x), whole_spikes)
+    torch.testing.assert_close(whole_current, torch.nn.functional.linear(x, weight, bias),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_column_blocks_follow_the_cache_rule():
+    # W.T of 1024 x 1024 float32 is 4 MiB: one block; 4096 x 4096: 64 MiB, blocks of 256
+    assert sl.column_blocks(1024, 1024, 4) == [(0, 1024)]
+    blocks = sl.column_blocks(4096, 4096, 4)
+    assert len(blocks) == 16 and blocks[0] == (0, 256) and blocks[-1] == (3840, 4096)
+    # 2048 inputs, 3000 outputs float64 (48 MiB): 256 columns take 4 MiB; the last is short
+    blocks = sl.column_blocks(2048, 3000, 8)
+    assert blocks[0] == (0, 256) and blocks[-1] == (2816, 3000)
+    assert all(b[0] % 8 == 0 for b in blocks)
+    # a very wide input: at least 8 columns a block
+    assert sl.column_blocks(2**20, 16, 4)[0] == (0, 8)

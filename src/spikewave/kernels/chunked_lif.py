@@ -26,11 +26,11 @@ import torch
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.kernels.lif_fused import KINDS, RESETS, _backward, _forward
 from spikewave.kernels.spike_linear import (
-    _gather_rows,
     _transposed,
     active_inputs,
     add_weight_grad_t,
     event_density_limit,
+    gather_into,
 )
 
 
@@ -55,9 +55,7 @@ class _Chunks:
             ptr, idx = self.active
             w_t = _transposed(self.weight_param)
             chunk_ptr = ptr[r0:r1 + 1]
-            parallel_for(lambda r: _gather_rows(chunk_ptr, idx, w_t, self.bias, r[0], r[1],
-                                                out),
-                         split_range(r1 - r0, 1))
+            gather_into(chunk_ptr, idx, w_t, self.bias, out, split_range(r1 - r0, 1))
         else:
             x2 = self.x[t0:t1].reshape(-1, self.n_in)
             torch.addmm(torch.from_numpy(self.bias), x2, self.weight.T,

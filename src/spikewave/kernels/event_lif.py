@@ -52,13 +52,16 @@ from spikewave.kernels.spike_linear import (
     _transposed,
     attach_active,
     balanced_split,
+    column_blocks,
+    copied_columns,
     linear_grads,
 )
 
 
 @njit
 def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_out, s_out,
-                     v, cur, s_copy, bits, one, table, counts, found):  # pragma: no cover
+                     v, cur, s_copy, bits, one, table, counts, found, c0, listing
+                     ):  # pragma: no cover - compiled
     """For t = 0, 1, ... and batch rows b0..b1: ``cur = bias + sum of the W.T rows of the
     inputs active in row (t, b)`` (CSR row ``t n_batch + b``), then one LIF step of that
     row's neurons from ``cur`` (:func:`~spikewave.kernels.lif_fused._membrane_row`, or
@@ -73,8 +76,14 @@ def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_o
     kept in cache, whose integer view is ``bits``; ``one`` the bits of 1.0, ``table`` the
     left-pack table of
     :func:`~spikewave.kernels._simd.compress_active`) and their number to ``counts[t n_batch
-    + b]``. Returns ``(found, entries appended)``."""
+    + b]``. Returns ``(found, entries appended)``.
+
+    Only the neurons ``c0 .. c0 + w_t.shape[1]`` of each row when ``w_t`` (and ``bias``)
+    hold just their columns (a block of a weight too large for the cache,
+    :func:`~spikewave.kernels.spike_linear.column_blocks`); ``listing`` False then, as
+    only whole rows can be listed."""
     n = w_t.shape[1]
+    n_all = v.shape[0] // n_batch  # neurons per batch row
     thr = w_t.dtype.type(thr)
     m = 0
     streamed = False
@@ -85,15 +94,19 @@ def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_o
             r = t * n_batch + b
             cur[:] = bias
             _sum_rows(w_t, idx, ptr[r], ptr[r + 1], cur)
-            c0, c1 = b * n, (b + 1) * n
-            u_seg, s_seg = u_row[c0:c1], s_row[c0:c1]
+            m0 = b * n_all + c0
+            m1 = m0 + n
+            u_seg, s_seg = u_row[m0:m1], s_row[m0:m1]
+            beta_seg = _step_row(beta, b)[c0:c0 + n]
             if n % 8 == 0 and u_seg.ctypes.data % 32 == 0 and s_seg.ctypes.data % 32 == 0:
-                membrane_row_streamed(_step_row(beta, b), v[c0:c1], cur, u_seg, s_seg, s_copy,
-                                      thr, reset == 0)
+                membrane_row_streamed(beta_seg, v[m0:m1], cur, u_seg, s_seg, s_copy, thr,
+                                      reset == 0)
                 streamed = True
             else:
-                _membrane_row(_step_row(beta, b), v[c0:c1], cur, u_seg, s_seg, thr, reset)
+                _membrane_row(beta_seg, v[m0:m1], cur, u_seg, s_seg, thr, reset)
                 s_copy[:] = s_seg
+            if not listing:
+                continue
             while found.shape[0] - m < n + LANES:  # room for a whole row and one store
                 found = grow(found, m)
             start = m
@@ -126,13 +139,16 @@ def _place_rows(found, b0, b1, n_batch, n_steps, ptr, idx):  # pragma: no cover 
 def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.ndarray],
                     weight: torch.Tensor, bias: torch.Tensor | None, beta_full: torch.Tensor,
                     threshold: float, reset: int, keep_u: bool
-                    ) -> tuple[np.ndarray, np.ndarray, Callable[[], tuple]]:
+                    ) -> tuple[np.ndarray, np.ndarray, Callable[[], tuple] | None]:
     """``(spikes[T, B N], U[T or 1, B N], spike_csr)`` of the layer, batch rows split over
     threads so that each gets about the same number of active inputs (plus a fixed cost
     per row for its neuron step). ``spike_csr()`` gives the CSR of the neurons that spiked
     in each row ``(t, b)`` of the spikes seen as ``[T B, N]``, as
     :func:`~spikewave.kernels.spike_linear.active_inputs` would find them: the threads'
-    lists put in row order when first asked for."""
+    lists put in row order when first asked for. A weight too large for the cache is
+    taken a block of neurons at a time
+    (:func:`~spikewave.kernels.spike_linear.column_blocks`, the same values); its spikes
+    are then not listed (``spike_csr`` None: a row is whole only after the last block)."""
     t, b, _ = x_shape
     n = weight.shape[0]
     ptr, idx = active
@@ -153,6 +169,22 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
     one = np.array(1.0, w_t.dtype).view(int_type)[()]
     counts = np.empty(t * b, np.int64)
     s_copy = np.empty((len(parts), n), w_t.dtype)  # each thread's current row of spikes
+    blocks = column_blocks(w_t.shape[0], n, w_t.itemsize)
+    if len(blocks) > 1:  # a weight beyond the cache: its neurons a block at a time
+        no_list = np.empty(0, np.int64)
+        for c0, c1 in blocks:
+            w_block = copied_columns(w_t, c0, c1)
+            bias_block = np.ascontiguousarray(bias_np[c0:c1])
+
+            def run_block(k: int, c0=c0, c1=c1, w_block=w_block, bias_block=bias_block):
+                row = s_copy[k, :c1 - c0]
+                _gather_and_step(ptr, idx, w_block, bias_block, beta, threshold, reset,
+                                 parts[k][0], parts[k][1], b, u, s, v,
+                                 np.empty(c1 - c0, w_t.dtype), row, row.view(int_type), one,
+                                 LEFT_PACK, counts, no_list, c0, False)
+
+            parallel_for(run_block, range(len(parts)))
+        return s, u, None
     listed: list = [None] * len(parts)
     last = _LAST_FOUND.get((t, b, n), 0)
 
@@ -163,7 +195,7 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
         listed[k] = _gather_and_step(ptr, idx, w_t, bias_np, beta, threshold, reset, b0, b1,
                                      b, u, s, v, np.empty(n, w_t.dtype), s_copy[k],
                                      s_copy[k].view(int_type), one, LEFT_PACK, counts,
-                                     buffers.empty_prefix(room, np.int64))
+                                     buffers.empty_prefix(room, np.int64), 0, True)
 
     parallel_for(run, range(len(parts)))
     out_ptr = np.zeros(t * b + 1, np.int64)
@@ -183,6 +215,7 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
 
 
 _LAST_FOUND: dict[tuple[int, int, int], int] = {}  # spikes listed at the last call, by shape
+
 
 
 class _EventLinearLIF(torch.autograd.Function):
@@ -248,5 +281,6 @@ def event_linear_lif(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     spikes = _EventLinearLIF.apply(x, weight, bias, beta_full, float(threshold),
                                    RESETS[reset], bool(detach_reset), KINDS[type(spike_fn)],
                                    float(spike_fn.scale), active, grads, listed)
-    attach_active(spikes, listed[0])  # the next event-driven layer needs no scan
+    if listed[0] is not None:  # the next event-driven layer needs no scan
+        attach_active(spikes, listed[0])
     return spikes
