@@ -217,7 +217,6 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
 _LAST_FOUND: dict[tuple[int, int, int], int] = {}  # spikes listed at the last call, by shape
 
 
-
 class _EventLinearLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, beta_full, threshold, reset, detach, kind, scale,
