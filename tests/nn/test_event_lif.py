@@ -265,8 +265,12 @@ def test_narrow_gather_and_weight_gradient_equal_the_dense_products(n_out, dtype
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(sl.gather_narrow((ptr, idx), w, b.numpy()),
                                torch.nn.functional.linear(s, w, b).numpy(), rtol=tol, atol=tol)
-    np.testing.assert_allclose(sl.weight_grad_narrow(ptr, idx, g.numpy(), 37),
-                               (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
+    got = sl.weight_grad_narrow(ptr, idx, g.numpy(), 37)
+    np.testing.assert_allclose(got, (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
+    assert got.flags.c_contiguous
+    by_input = sl.weight_grad_narrow(ptr, idx, g.numpy(), 37, input_major=True)
+    assert by_input.T.flags.c_contiguous  # the layout of a weight stored input by input
+    np.testing.assert_array_equal(by_input, got)
 
 
 @pytest.mark.parametrize("dtype,steps", [(torch.float32, 20), (torch.float64, 10)])

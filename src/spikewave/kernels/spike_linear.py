@@ -585,11 +585,13 @@ def gather_narrow(active: tuple[np.ndarray, np.ndarray], weight: torch.Tensor,
     return np.ascontiguousarray(out[:, :n_out])
 
 
-def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int
-                       ) -> np.ndarray:
+def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
+                       input_major: bool = False) -> np.ndarray:
     """The weight gradient ``grad.T @ s`` (``[out <= 16, in]``) of a narrow layer: each
     thread adds the (padded) gradient rows of its batch rows to the inputs active in them,
-    in its own ``[in, 16]`` sums (no column lists needed), which are then added up.
+    in its own ``[in, 16]`` sums (no column lists needed), which are then added up; with
+    ``input_major``, the transpose of a C-contiguous ``[in, out]`` (a weight stored input
+    by input, :func:`input_major`), else C-contiguous.
     ``[3200, 512]`` at 12 % active -> 10, float32, 2 threads: 0.55 ms against 1.26 for the
     dense product."""
     grad_pad = _padded(grad)
@@ -597,7 +599,8 @@ def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in:
     sums = np.empty((len(parts), n_in, NARROW), grad.dtype)
     parallel_for(lambda k: _scatter_narrow_rows(ptr, idx, grad_pad, parts[k][0], parts[k][1],
                                                 sums[k]), range(len(parts)))
-    return np.ascontiguousarray(sums.sum(0)[:, :grad.shape[1]].T)
+    g_w_t = sums.sum(0)[:, :grad.shape[1]]
+    return np.ascontiguousarray(g_w_t).T if input_major else np.ascontiguousarray(g_w_t.T)
 
 
 _CACHE: dict[int, tuple[int, torch.Tensor, np.ndarray]] = {}
@@ -673,9 +676,7 @@ def linear_grads(g2: torch.Tensor, weight: torch.Tensor,
     if need_weight and weight.shape[0] <= NARROW:
         ptr, idx = active
         g_w = torch.from_numpy(weight_grad_narrow(ptr, idx, g2.detach().numpy(),
-                                                  weight.shape[1]))
-        if input_major(weight):
-            g_w = g_w.T.contiguous().T
+                                                  weight.shape[1], input_major(weight)))
     elif need_weight:
         ptr, idx = active
         g_w_np, g_b_np = weight_grad(ptr, idx, g2.detach().numpy(), weight.shape[1],
