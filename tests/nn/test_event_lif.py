@@ -5,12 +5,12 @@ same gradients; the same as the reference to rounding."""
 import numpy as np
 import pytest
 import torch
+from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
 from spikewave.kernels import event_lif, lif_multistep
 from spikewave.kernels import spike_linear as sl
 from spikewave.kernels.reference import lif_multistep_reference
 from spikewave.nn import LinearLIF
-from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
 SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
 

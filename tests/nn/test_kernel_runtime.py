@@ -10,12 +10,12 @@ import time
 import numpy as np
 import pytest
 import torch
+from spikewave.nn.surrogate import FastSigmoid
 
 from spikewave.kernels import _buffers as buffers
 from spikewave.kernels import _threads
 from spikewave.kernels.lif_fused import lif_multistep_fused
 from spikewave.kernels.spike_linear import active_inputs, input_columns, spike_linear
-from spikewave.nn.surrogate import FastSigmoid
 
 
 @pytest.fixture(params=["openmp", "pool"])

@@ -3,12 +3,12 @@ same gradients, whatever the chunking; and the state it keeps does not grow with
 
 import pytest
 import torch
+from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
 from spikewave import ParameterError
 from spikewave.kernels import chunked_lif
 from spikewave.kernels.reference import lif_multistep_reference
 from spikewave.nn import LinearLIF
-from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
 SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
 

@@ -3,6 +3,7 @@ gradients (input, recurrent weights, per-neuron decay)."""
 
 import pytest
 import torch
+from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
 from spikewave.kernels import recurrent_fused
 from spikewave.kernels.recurrent_fused import (
@@ -11,7 +12,6 @@ from spikewave.kernels.recurrent_fused import (
 )
 from spikewave.kernels.reference import recurrent_lif_multistep_reference
 from spikewave.nn import RecurrentLIF
-from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
 SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
 

@@ -13,7 +13,8 @@ How: :func:`empty` hands out an array of this pool whose every outside reference
 ``torch.from_numpy`` and every numpy view of it hold a reference, so an array still seen
 by anyone is never handed out again), else a new one that the pool keeps. Arrays under
 ``MIN_BYTES`` come from numpy as before (malloc keeps those). The pool holds at most
-``SPIKEWAVE_BUFFER_POOL_MB`` (default 256; 0 turns it off) -- beyond that the oldest free
+``buffer_pool_mb`` MiB of the kernels' configuration (default 256; 0 turns it off:
+``spikewave.kernels.configure(buffer_pool_mb=0)``) -- beyond that the oldest free
 arrays are let go, and when every kept array is in use a new one is simply not kept. It
 is for arrays whose shape repeats from step to step (a layer's currents, potentials,
 gradients); an array whose length follows the spikes would match no later request and
@@ -29,7 +30,6 @@ every view of a view, at the owner.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 
@@ -47,16 +47,10 @@ ALIGN_BYTES = 64  # a cache line: rows of 8 floats or doubles start on vector bo
 
 
 def limit_bytes() -> int:
-    """The most the pool keeps: ``SPIKEWAVE_BUFFER_POOL_MB`` MiB (default 256)."""
-    text = os.environ.get("SPIKEWAVE_BUFFER_POOL_MB", "256")
-    try:
-        megabytes = float(text)
-    except ValueError:
-        megabytes = -1.0
-    if not megabytes >= 0:  # also nan
-        raise ValueError(f"SPIKEWAVE_BUFFER_POOL_MB must be a number of MiB >= 0, "
-                         f"not {text!r}")
-    return int(megabytes * (1 << 20))
+    """The most the pool keeps: the configuration's ``buffer_pool_mb`` MiB."""
+    from spikewave.kernels.registry import config
+
+    return int(config().buffer_pool_mb * (1 << 20))
 
 
 def _refs(arrays: list[tuple], k: int) -> int:

@@ -29,8 +29,11 @@ import torch
 
 
 def thread_count() -> int:
-    """The threads the kernels spread over: ``SPIKEWAVE_THREADS``, else torch's count."""
-    return int(os.environ.get("SPIKEWAVE_THREADS", 0)) or torch.get_num_threads()
+    """The threads the kernels spread over: the configuration's ``threads``, else torch's
+    intra-op thread count."""
+    from spikewave.kernels.registry import config
+
+    return config().threads or torch.get_num_threads()
 
 
 def split_range(n: int, min_chunk: int = 1, threads: int | None = None

@@ -17,7 +17,6 @@ The reference is ``torch.nn.functional.linear``; parity tests hold the two toget
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -391,92 +390,6 @@ EVENT_DTYPES = (torch.float32, torch.float64)  # the event-driven path's input t
 _NUMPY_TYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-# Below this many outputs the dense product costs less than finding the active inputs
-# (3200 rows, 2 threads, scan + gather vs F.linear: 512 inputs -> 10 outputs 2.4-3.1 vs
-# 1.3-1.4 ms, -> 32: 2.5-2.8 vs 1.0-1.2 ms, -> 64: 2.6-3.1 vs 1.8-3.5 ms, -> 128: event
-# ahead at up to 10 % density, 3.9 vs 4.6 ms; 1024 inputs alike).
-MIN_EVENT_OUTPUTS = 64
-
-
-def event_density_limit(weight: torch.Tensor, max_density: float | None,
-                        train: bool | None = None) -> float:
-    """The input density up to which the event-driven gather is used for ``weight``:
-    ``max_density`` when given, else the crossover measured on this machine for the
-    weight's shape (:func:`spikewave.kernels.dispatch.measured_crossover`), counting the
-    weight gradient when ``train`` (default: the weight requires a gradient and autograd
-    is on). 0 (dense, the input not even scanned) for fewer than ``MIN_EVENT_OUTPUTS``
-    outputs or a dtype the compiled kernels do not take."""
-    if weight.shape[0] < MIN_EVENT_OUTPUTS:
-        return 0.0
-    if max_density is not None:
-        return float(max_density)
-    if weight.dtype not in EVENT_DTYPES:
-        return 0.0
-    from spikewave.kernels.dispatch import measured_crossover
-
-    if train is None:
-        train = weight.requires_grad and torch.is_grad_enabled()
-    return measured_crossover(weight.shape[1], weight.shape[0], weight.dtype, train)
-
-
-_ACTIVE_ATTRIBUTE = "_spikewave_active"
-
-
-def attach_active(spikes: torch.Tensor,
-                  active: Callable[[], tuple[np.ndarray, np.ndarray]]) -> None:
-    """Keeps ``active()``, the CSR of the entries equal to 1 in ``spikes`` seen as rows
-    ``[-1, spikes.shape[-1]]``, on the tensor (a contiguous tensor that is not a view),
-    so that :func:`active_inputs` of it or of a view of it with the same rows returns
-    that instead of scanning: a layer that makes spikes lists them while they are in
-    cache, and the layer after it reads no input. ``active`` is called once, when the CSR
-    is first asked for. It lives as long as the tensor and is ignored once the tensor is
-    changed in place (its version counter moves on)."""
-    setattr(spikes, _ACTIVE_ATTRIBUTE, [spikes._version, spikes.shape[-1], active])
-
-
-def attached_active(spikes_2d: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
-    """The CSR :func:`attach_active` kept for ``spikes_2d[R, in]`` (the tensor itself or
-    the tensor it is a view of), when it still describes it: the same memory, rows of the
-    same width, contiguous, not changed since; else None."""
-    for owner in (spikes_2d, spikes_2d._base):
-        kept = getattr(owner, _ACTIVE_ATTRIBUTE, None) if owner is not None else None
-        if (kept is not None and kept[0] == spikes_2d._version and spikes_2d.dim() == 2
-                and kept[1] == spikes_2d.shape[1] and spikes_2d.is_contiguous()
-                and owner.is_contiguous() and spikes_2d.dtype == owner.dtype
-                and spikes_2d.data_ptr() == owner.data_ptr()
-                and spikes_2d.numel() == owner.numel()):
-            if callable(kept[2]):
-                kept[2] = kept[2]()
-            return kept[2]
-    return None
-
-
-# A read-out layer of NARROW_MIN_OUTPUTS..NARROW outputs takes the event path when its input
-# spikes come with their CSR (attach_active: no scan to pay for) and at most this fraction
-# is active. [3200, in] rows, float32, 2 threads, medians of 40, forward + weight gradient
-# event against dense: 512 -> 10 at 5 / 10 / 20 / 30 / 50 % active 0.85 / 1.06 / 1.53 /
-# 1.90 / 2.82 against 2.0-2.1 ms (forward alone 0.46-0.89 against 0.80); 1024 -> 16 0.86 /
-# 1.29 / 2.18 / 3.88 / 5.27 against 4.4 ms; 256 -> 2: the dense product always (0.3 ms).
-NARROW_MIN_OUTPUTS = 8
-NARROW_MAX_DENSITY = 0.2
-
-
-def listed_narrow_inputs(spikes_2d: torch.Tensor, weight: torch.Tensor,
-                         max_density: float | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """For a layer of ``NARROW_MIN_OUTPUTS`` to ``NARROW`` outputs (``weight[out, in]``):
-    the CSR of ``spikes_2d[R, in]`` that the layer that made it kept
-    (:func:`attached_active`), when at most ``max_density`` (default
-    ``NARROW_MAX_DENSITY``) of it is active; else None (the dense product is cheaper than
-    scanning for so few outputs)."""
-    if not NARROW_MIN_OUTPUTS <= weight.shape[0] <= NARROW or weight.dtype != spikes_2d.dtype:
-        return None
-    known = attached_active(spikes_2d)
-    limit = NARROW_MAX_DENSITY if max_density is None else max_density
-    if known is None or len(known[1]) > limit * spikes_2d.numel():
-        return None
-    return known
-
-
 _LAST_FOUND: dict[tuple[int, ...], int] = {}
 
 
@@ -484,13 +397,9 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """CSR ``(ptr, idx)`` of the inputs equal to 1 in ``spikes_2d[R, in]``, in one compiled
     pass; None when a value is neither 0 nor 1 or more than ``max_density`` are active.
-    float32 or float64 only (the compiled kernels' types). Spikes whose CSR the layer
-    that made them kept (:func:`attach_active`) are not read again."""
+    float32 or float64 only (the compiled kernels' types)."""
     if spikes_2d.dtype not in EVENT_DTYPES:
         raise fail("spikes_2d", f"a {spikes_2d.dtype} tensor", "float32 or float64 spikes")
-    known = attached_active(spikes_2d)
-    if known is not None:  # listed by the layer that made the spikes
-        return known if len(known[1]) <= max_density * spikes_2d.numel() else None
     x2 = spikes_2d.detach().contiguous().numpy()
     counts = np.empty(x2.shape[0], np.int64)
     parts = split_range(x2.shape[0], min_chunk=64)
@@ -576,7 +485,7 @@ def gather_narrow(active: tuple[np.ndarray, np.ndarray], weight: torch.Tensor,
     0.87 for the dense product (the read-out layer of the MLP benchmark)."""
     ptr, idx = active
     n_out = weight.shape[0]
-    w_pad = _padded(_transposed(weight))
+    w_pad = _padded(transposed(weight))
     bias_pad = np.zeros(NARROW, w_pad.dtype)
     bias_pad[:n_out] = bias
     out = np.empty((len(ptr) - 1, NARROW), w_pad.dtype)
@@ -603,9 +512,6 @@ def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in:
     return np.ascontiguousarray(g_w_t).T if input_major else np.ascontiguousarray(g_w_t.T)
 
 
-_CACHE: dict[int, tuple[int, torch.Tensor, np.ndarray]] = {}
-
-
 def input_major(weight: torch.Tensor) -> bool:
     """Whether ``weight[out, in]`` is stored input by input, ``weight.T`` contiguous (how
     :class:`~spikewave.nn.SpikeLinear` keeps its weight: the rows the gather adds up are
@@ -618,21 +524,12 @@ def input_major_copy(weight: torch.Tensor) -> torch.Tensor:
     return weight.detach().T.contiguous().T
 
 
-def _transposed(weight: torch.Tensor) -> np.ndarray:
+def transposed(weight: torch.Tensor) -> np.ndarray:
     """``W.T`` as a contiguous array: the weight's own memory when it is stored input by
-    input (:func:`input_major`), else a copy re-made only when the weight changed (its
-    version counter moves on every in-place update, e.g. an optimiser step)."""
+    input (:func:`input_major`), else a copy (made once per layer call)."""
     if input_major(weight):
         return weight.detach().T.numpy()
-    key = id(weight)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[1] is weight and hit[0] == weight._version:
-        return hit[2]
-    w_t = transposed_copy(weight.detach().contiguous().numpy())
-    if len(_CACHE) > 64:
-        _CACHE.clear()
-    _CACHE[key] = (weight._version, weight, w_t)
-    return w_t
+    return transposed_copy(weight.detach().contiguous().numpy())
 
 
 class _SpikeLinear(torch.autograd.Function):
@@ -643,7 +540,7 @@ class _SpikeLinear(torch.autograd.Function):
         if weight.shape[0] <= NARROW:
             out = gather_narrow(active, weight, b)
         else:
-            out = gather_linear(active, _transposed(weight), b)
+            out = gather_linear(active, transposed(weight), b)
         ctx.save_for_backward(weight)
         ctx.active = active
         ctx.has_bias = bias is not None
