@@ -236,7 +236,7 @@ def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None):
 def _input_major(n_out: int) -> bool:
     """Whether ours stores a layer's weight input by input: where the event path can run
     (``SpikeLinear(..., input_major=True)``; see its docstring)."""
-    from spikewave.kernels.spike_linear import MIN_EVENT_OUTPUTS
+    from spikewave.kernels.registry import MIN_EVENT_OUTPUTS
     return n_out >= MIN_EVENT_OUTPUTS
 
 

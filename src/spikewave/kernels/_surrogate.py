@@ -3,10 +3,11 @@
 Each surrogate class carries its compiled derivative (``kernel_row``,
 :mod:`spikewave.surrogate`). The five built-in ones are called by :func:`sg_row` through a
 branch on their number (:func:`spikewave.surrogate.kernel_kind`), which keeps the kernels
-that call it cacheable on disk. For any other surrogate (``kind_of`` gives ``OWN``) the derivative of every saved
-potential is computed before the kernel runs (:func:`derivative_rows`: the class's own
-``kernel_row`` when it has one, else its PyTorch ``derivative``) and :func:`sg_row` reads
-it from there: the fused paths then give the reference's gradients for any surrogate.
+that call it cacheable on disk. For any other surrogate (kind ``OWN``) the derivative of
+every saved potential is computed before the kernel runs (:func:`derivative_rows`: the
+class's own ``kernel_row`` when it has one, else its PyTorch ``derivative``) and
+:func:`sg_row` reads it from there: the fused paths then give the reference's gradients for
+any surrogate.
 """
 
 from __future__ import annotations

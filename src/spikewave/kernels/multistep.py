@@ -142,6 +142,9 @@ def _scan(x: torch.Tensor, weight: torch.Tensor, max_density: float | None
     """The event-or-dense decision for binary input: the registry's, then the scan's."""
     from spikewave.kernels.spike_linear import active_inputs
 
+    if x.dim() > 2 and x.shape[0] > 1 and x.stride(0) == 0:
+        return Choice("dense", "the same input at every step (a stride-0 view over time): "
+                      "one product per sample"), None
     choice, limit = registry.event_choice(x, weight, max_density)
     if choice.path != "event":
         return choice, None
@@ -165,7 +168,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
         from spikewave.kernels.spike_linear import spike_linear
 
         return spike_linear(x, weight, bias, active)
-    return torch.nn.functional.linear(x, weight, bias)
+    return _constant_current(x, weight, bias)
 
 
 def _linear_lif_plan(x: torch.Tensor, weight: torch.Tensor, beta, spec: LIFSpec,
@@ -244,7 +247,7 @@ def _constant_current(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     """``x @ weight.T + bias``; an input that is the same at every step (a stride-0 view
     over time, as :func:`spikewave.coding.rate.direct_current` gives) is multiplied once,
     and the product expanded over time again."""
-    if x.shape[0] > 1 and x.stride(0) == 0:
+    if x.dim() > 2 and x.shape[0] > 1 and x.stride(0) == 0:
         y = torch.nn.functional.linear(x[0], weight, bias)
         return y.unsqueeze(0).expand(x.shape[0], *y.shape)
     return torch.nn.functional.linear(x, weight, bias)

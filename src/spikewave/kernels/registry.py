@@ -60,6 +60,10 @@ EVENT_DENSITY = 0.2
 MIN_EVENT_OUTPUTS = 64
 
 
+class NonFiniteInput(ParameterError):
+    """A layer's input holds NaN or infinite values."""
+
+
 @dataclass(frozen=True)
 class KernelConfig:
     """The settings :func:`use` and :func:`configure` change.
@@ -274,5 +278,6 @@ def check_sequence(x: torch.Tensor, owner: str, *, dims: int | None = None,
         return
     if not math.isfinite(float(x.detach().sum())) and not bool(torch.isfinite(x).all()):
         bad = x.detach()[~torch.isfinite(x.detach())].reshape(-1)[0].item()
-        raise fail("x", f"a tensor containing {bad}", "finite (no NaN or inf; "
-                   "spikewave.kernels.use(check_finite=False) skips this check)", owner)
+        raise NonFiniteInput(str(fail("x", f"a tensor containing {bad}", "finite (no NaN or "
+                             "inf; spikewave.kernels.use(check_finite=False) skips this "
+                             "check)", owner)))

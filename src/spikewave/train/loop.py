@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from spikewave._io import atomic_write_bytes, atomic_write_text
 from spikewave._validation import POSITIVE, check_int, check_number, fail
+from spikewave.kernels.registry import NonFiniteInput
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
@@ -150,7 +151,12 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
                                        f"infinite input values; {kept}")
             xb = xb if augment is None else augment(xb, gen)
             xb, yb = encode(xb, gen).to(device), y_tr[idx].to(device)
-            v, s = model(xb)
+            try:
+                v, s = model(xb)
+            except NonFiniteInput as exc:
+                raise TrainingDiverged(f"values became nan or infinite inside the network at "
+                                       f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
+                                       "lower --lr, then --resume") from None
             logits = v.mean(0)
             loss = nn.functional.cross_entropy(logits, yb)
             if not torch.isfinite(loss):
