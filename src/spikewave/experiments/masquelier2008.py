@@ -28,6 +28,7 @@ from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
+from spikewave.sim.analysis import spike_latencies_ms
 from spikewave.sim.eventdriven import SRMNetworkState, present_repeated, repeat_times
 from spikewave.sim.masquelier_input import PatternInput, PatternInputParams, make_pattern_input
 
@@ -58,14 +59,6 @@ class Evaluation:
     time_to_find_s: float
     output_spikes_to_find: int
     n_output_spikes: int
-
-
-def spike_latencies_ms(spike_times_ms: np.ndarray, onsets_ms: np.ndarray,
-                       pattern_ms: float = 50.0) -> np.ndarray:
-    """Latency of each output spike after the last pattern onset; NaN for a false alarm."""
-    idx = np.searchsorted(onsets_ms, spike_times_ms, side="right") - 1
-    lat = spike_times_ms - onsets_ms[np.maximum(idx, 0)]
-    return np.where((idx >= 0) & (lat <= pattern_ms), lat, np.nan)
 
 
 def evaluate(spike_times_ms: np.ndarray, onsets_ms: np.ndarray, duration_ms: float,

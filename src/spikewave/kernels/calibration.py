@@ -75,7 +75,9 @@ def probe_rows(n_in: int, n_out: int) -> int:
 def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     """``p*`` of the forward product alone, or (``train``) of the forward product and the
     weight gradient together -- the two paths' input gradient is the same dense product."""
-    from spikewave.kernels.spike_linear import active_inputs, add_weight_grad_t, gather_linear
+    from spikewave.kernels.spike_gather import gather_linear
+    from spikewave.kernels.spike_scan import active_inputs
+    from spikewave.kernels.spike_wgrad import add_weight_grad_t
 
     gen = torch.Generator().manual_seed(0)
     rows = probe_rows(n_in, n_out)

@@ -27,7 +27,8 @@ import torch
 from spikewave.kernels._surrogate import OWN, derivative_rows
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.kernels.lif_fused import _backward, _forward, as_tensor, spec_args
-from spikewave.kernels.spike_linear import add_weight_grad_t, gather_into, transposed
+from spikewave.kernels.spike_gather import gather_into, transposed
+from spikewave.kernels.spike_wgrad import add_weight_grad_t
 from spikewave.neurons.specs import LIFSpec
 
 
@@ -174,7 +175,7 @@ def linear_lif_chunked(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     keeping ``T / chunk_steps`` states for the backward pass (see the module docstring);
     gradients to ``x``, ``weight``, ``bias``, a tensor ``beta`` and ``v0``. CPU tensors of
     one float dtype. ``active``: the active entries of a binary ``x``
-    (:func:`~spikewave.kernels.spike_linear.active_inputs`), for the event-driven gather,
+    (:func:`~spikewave.kernels.spike_scan.active_inputs`), for the event-driven gather,
     or None for the dense product."""
     t, b, _ = x.shape
     n = weight.shape[0]

@@ -26,7 +26,7 @@ from spikewave._numba import njit
 from spikewave.kernels import _buffers as buffers
 from spikewave.kernels._simd import membrane_row_streamed, store_fence
 from spikewave.kernels._surrogate import OWN, derivative_rows
-from spikewave.kernels._threads import parallel_for
+from spikewave.kernels._threads import balanced_split, parallel_for
 from spikewave.kernels.lif_fused import (
     _backward_impl,
     _membrane_row,
@@ -34,14 +34,8 @@ from spikewave.kernels.lif_fused import (
     as_tensor,
     spec_args,
 )
-from spikewave.kernels.spike_linear import (
-    _sum_rows,
-    balanced_split,
-    column_blocks,
-    copied_columns,
-    linear_grads,
-    transposed,
-)
+from spikewave.kernels.spike_gather import _sum_rows, column_blocks, copied_columns, transposed
+from spikewave.kernels.spike_linear import linear_grads
 from spikewave.neurons.specs import LIFSpec
 
 
@@ -58,7 +52,7 @@ def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_o
     is ``[n_batch, N]``, or ``[1, N]`` when the same for every batch row. Only the neurons
     ``c0 .. c0 + w_t.shape[1]`` of each row when ``w_t`` (and ``bias``) hold just their
     columns (a block of a weight too large for the cache,
-    :func:`~spikewave.kernels.spike_linear.column_blocks`)."""
+    :func:`~spikewave.kernels.spike_gather.column_blocks`)."""
     n = w_t.shape[1]
     n_all = v.shape[0] // n_batch  # neurons per batch row
     thr = w_t.dtype.type(thr)
@@ -93,7 +87,7 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
     potentials ``v0``, batch rows split over threads so that each gets about the same
     number of active inputs (plus a fixed cost per row for its neuron step). A weight too
     large for the cache is taken a block of neurons at a time
-    (:func:`~spikewave.kernels.spike_linear.column_blocks`, the same values)."""
+    (:func:`~spikewave.kernels.spike_gather.column_blocks`, the same values)."""
     t, b, _ = x_shape
     n = weight.shape[0]
     ptr, idx = active
@@ -168,7 +162,7 @@ def event_linear_lif(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     """``(spikes[T, B, out], v_last[B, out])`` of the LIF of ``spec`` driven by
     ``x[T, B, in] @ weight.T + bias`` from the reset potentials ``v0`` (zeros when None),
     where ``x`` is binary and ``active`` its active inputs
-    (:func:`~spikewave.kernels.spike_linear.active_inputs` of ``x`` flattened to rows), on
+    (:func:`~spikewave.kernels.spike_scan.active_inputs` of ``x`` flattened to rows), on
     the CPU in the weight's dtype; gradients to ``x``, ``weight``, ``bias``, a tensor
     ``beta`` and ``v0`` (see the module docstring)."""
     t, b, _ = x.shape

@@ -140,7 +140,7 @@ def recurrent_lif(x: torch.Tensor, w_rec: torch.Tensor, beta, spec: LIFSpec,
 def _scan(x: torch.Tensor, weight: torch.Tensor, max_density: float | None
           ) -> tuple[Choice, Active | None]:
     """The event-or-dense decision for binary input: the registry's, then the scan's."""
-    from spikewave.kernels.spike_linear import active_inputs
+    from spikewave.kernels.spike_scan import active_inputs
 
     if x.dim() > 2 and x.shape[0] > 1 and x.stride(0) == 0:
         return Choice("dense", "the same input at every step (a stride-0 view over time): "

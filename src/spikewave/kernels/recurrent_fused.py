@@ -23,7 +23,7 @@ as in :mod:`spikewave.kernels.lif_fused`::
 
 ``g_w_rec`` is summed over the spikes only (``B * k * N`` per step: for each presynaptic
 neuron, the ``gV`` rows of the steps after it spiked, as in
-:func:`spikewave.kernels.spike_linear.add_weight_grad_t`) up to 12 % spikes, else one GEMM
+:func:`spikewave.kernels.spike_wgrad.add_weight_grad_t`) up to 12 % spikes, else one GEMM
 over all steps. Registered as ``spikewave::recurrent_lif_forward`` with its
 autograd rule and fake (meta) implementations, like the other fused kernels. Parity with
 the reference is tested: identical spikes, gradients to 1e-10 in float64.
@@ -38,7 +38,9 @@ from spikewave._numba import njit
 from spikewave.kernels._surrogate import sg_row
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.kernels.lif_fused import _gradient_row, _membrane_row, as_tensor, spec_args
-from spikewave.kernels.spike_linear import _sum_rows, active_inputs, weight_grad
+from spikewave.kernels.spike_gather import _sum_rows
+from spikewave.kernels.spike_scan import active_inputs
+from spikewave.kernels.spike_wgrad import weight_grad
 from spikewave.neurons.specs import LIFSpec
 
 
@@ -46,7 +48,7 @@ from spikewave.neurons.specs import LIFSpec
 def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma: no cover
     """Batch rows ``b0:b1`` of ``x[T, B, N]`` through the whole time loop; ``w_t`` is
     ``w_rec.T`` (row ``j``: the weights from neuron ``j``), whose rows for the neurons that
-    spiked are summed four per pass (:func:`~spikewave.kernels.spike_linear._sum_rows`).
+    spiked are summed four per pass (:func:`~spikewave.kernels.spike_gather._sum_rows`).
     The membrane update is :func:`~spikewave.kernels.lif_fused._membrane_row`; the spiking
     neurons are listed after it."""
     thr = x.dtype.type(thr)

@@ -233,7 +233,7 @@ def event_choice(x: torch.Tensor, weight: torch.Tensor, max_density: float | Non
 
 
 def scan_choice(active, limit: float) -> Choice:
-    """The choice after the scan (:func:`~spikewave.kernels.spike_linear.active_inputs`
+    """The choice after the scan (:func:`~spikewave.kernels.spike_scan.active_inputs`
     gives None when the input is not binary or denser than ``limit``)."""
     if active is None:
         return Choice("dense", f"input not binary, or more than {limit:g} of it active")

@@ -76,11 +76,10 @@ class _SparseGradLinearLIF(torch.autograd.Function):
                                            (act_c % n).astype(np.int32))
         ctx.save_for_backward(x, weight)
         ctx.cfg = (beta, base, t, b, n, bias is not None)
-        ctx.mark_non_differentiable(v_last := torch.from_numpy(v).reshape(b, n))
-        return torch.from_numpy(spikes).reshape(t, b, n), v_last
+        return torch.from_numpy(spikes).reshape(t, b, n), torch.from_numpy(v).reshape(b, n)
 
     @staticmethod
-    def backward(ctx, g_spikes, _g_v_last):
+    def backward(ctx, g_spikes, g_v_last):
         x, weight = ctx.saved_tensors
         beta, base, t, b, n, has_bias = ctx.cfg
         dtype = ctx.u_active.dtype
@@ -97,6 +96,9 @@ class _SparseGradLinearLIF(torch.autograd.Function):
         nz = delta != 0
         act_t, act_b, act_j, delta = act_t[nz], act_b[nz], act_j[nz], delta[nz]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        # the last state's gradient reaches every step: gV[t] += beta^(T-1-t) g_v_last
+        g_last = (g_v_last.detach().to(weight.dtype).numpy()
+                  if g_v_last is not None and bool(g_v_last.any()) else None)
         g_x = g_w = g_b = None
         if need_w:
             x_np = x.detach().contiguous().numpy()
@@ -104,13 +106,22 @@ class _SparseGradLinearLIF(torch.autograd.Function):
             parallel_for(lambda r: _weight_grad(x_np, dtype.type(beta), act_t, act_b, act_j,
                                                 delta, r[0], r[1], g_w_np),
                          split_range(x_np.shape[2], min_chunk=16))
+            if g_last is not None:  # g_v_last.T @ (the input's trace at the last step)
+                decay = beta ** np.arange(t - 1, -1, -1.0)
+                trace = np.tensordot(decay.astype(dtype), x_np, axes=(0, 0))
+                g_w_np += g_last.T @ trace
             g_w = torch.from_numpy(g_w_np)
         if need_b and has_bias:
             steps = (1.0 - beta ** (act_t + 1.0)) / (1.0 - beta)
-            g_b = torch.from_numpy(np.bincount(act_j, delta * steps, minlength=n).astype(dtype))
+            g_b_np = np.bincount(act_j, delta * steps, minlength=n).astype(dtype)
+            if g_last is not None:
+                g_b_np += g_last.sum(0) * dtype.type((1.0 - beta ** t) / (1.0 - beta))
+            g_b = torch.from_numpy(g_b_np)
         if need_x:
             g_v = np.zeros((t, b, n), dtype)
             g_v[act_t, act_b, act_j] = delta
+            if g_last is not None:
+                g_v[t - 1] += g_last
             for step in range(t - 2, -1, -1):
                 g_v[step] += beta * g_v[step + 1]
             g_x = torch.from_numpy(g_v) @ weight.detach()
@@ -134,7 +145,8 @@ def linear_lif_sparse_grad(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
                            ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(spikes[T, B, out], v_last)`` of the LIF of ``spec`` from rest driven by
     ``x @ weight.T + bias``, with the sparse backward pass of the module docstring
-    (:func:`applies` says when it is exact; ``v_last`` carries no gradient). CPU tensors of
+    (:func:`applies` says when it is exact; a gradient of ``v_last`` reaches every step,
+    dense, as the detached subtract reset passes it unchanged). CPU tensors of
     one float dtype; ``active``: the active entries of a binary ``x``, or None."""
     beta_f = float(beta.item() if isinstance(beta, torch.Tensor) else beta)
     surrogate = spec.surrogate

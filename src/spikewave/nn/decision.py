@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from spikewave._numba import njit
 from spikewave._validation import Interval, check_int, check_number, fail
 from spikewave.kernels._threads import parallel_for, split_range
-from spikewave.kernels.spike_linear import _sum_rows
+from spikewave.kernels.spike_gather import _sum_rows
 from spikewave.plasticity.reward import RSTDPParams, adapted_rates
 from spikewave.plasticity.stdp import ordinal_stdp_update
 

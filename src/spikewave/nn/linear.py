@@ -11,7 +11,7 @@ from torch import nn
 from spikewave._validation import NON_NEGATIVE, check_int, check_number, fail
 from spikewave.kernels import multistep
 from spikewave.kernels.registry import Choice, check_sequence
-from spikewave.kernels.spike_linear import input_major_copy
+from spikewave.kernels.spike_gather import input_major_copy
 from spikewave.neurons.specs import LIFSpec, LIFState
 from spikewave.neurons.steps import lif_step
 from spikewave.nn._parts import Decay, SpecFields, check_step_input, checked_state

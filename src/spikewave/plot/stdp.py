@@ -73,7 +73,7 @@ def weights_vs_latency_figure(run: Any, block: Any, path: Path) -> Path:
 
 def latency_over_time_figure(run: Any, path: Path) -> Path:
     """Output-spike latency after pattern onset against time (false alarms at the bottom)."""
-    from spikewave.experiments.masquelier2008 import spike_latencies_ms
+    from spikewave.sim.analysis import spike_latencies_ms
 
     lat = spike_latencies_ms(run.spike_times_ms, run.onsets_ms)
     t = run.spike_times_ms / 1000.0
@@ -134,7 +134,7 @@ def stdp_window_figure(dts, dw, fit_plus, fit_minus, path: Path) -> Path:
 def competition_figure(run: Any, onsets_ms, pattern_ids, record_times_ms, n_neurons: int,
                        threshold: float, path: Path) -> Path:
     """Competitive learning: each neuron's latency over time, and the potentials at the end."""
-    from spikewave.experiments.masquelier2008 import spike_latencies_ms
+    from spikewave.sim.analysis import spike_latencies_ms
 
     fig, (ax_l, ax_u) = new_figure(2, 1, width=10, height=6.5)
     for k in range(n_neurons):

@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "run_srm_network": ".eventdriven", "run_lif_network": ".eventdriven",
     "SRMNetworkState": ".eventdriven", "EventDrivenRun": ".eventdriven",
     "present_repeated": ".eventdriven", "repeat_times": ".eventdriven",
-    "run_srm_network_clock": ".clockdriven", "PatternInputParams": ".masquelier_input",
+    "run_srm_network_clock": ".clockdriven", "spike_latencies_ms": ".analysis",
+    "PatternInputParams": ".masquelier_input",
     "PatternInput": ".masquelier_input", "make_pattern_input": ".masquelier_input",
 })
