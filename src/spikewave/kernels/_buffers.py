@@ -4,9 +4,7 @@ gradients), so that a training loop does not fault fresh pages in at every step.
 Why: a training step of the LIF layer allocates and frees some 60 MB of ``[T x B, N]``
 arrays. glibc returns the freed top of its heap to the system once it exceeds the trim
 threshold (at most 64 MiB by default), and the next step faults the same memory back in,
-zeroed page by page: 650-1260 faults a step at ``[100 x 32, 1024]``, 2 % input density
-(the workload ``lif_T100_N1024_p0.02`` of ``benchmarks/run.py``); with the pool none, and
-the step 36.5 against 38.7 ms (2 threads, medians of 4 x 60, alternating processes).
+zeroed page by page, hundreds of page faults a step; with the pool, none.
 
 How: :func:`empty` hands out an array of this pool whose every outside reference is gone
 (its reference count is the pool's own: the torch tensors made from it with
@@ -109,9 +107,8 @@ def empty_prefix(n: int, dtype) -> np.ndarray:
     """An uninitialised 1-D array of ``n`` entries whose length follows the data (the
     indices of the active inputs): the first ``n`` of a pooled array of the next power of
     two entries, so that the next steps' arrays of similar length reuse it. The view holds
-    the whole array, which goes back to the pool with it. Finding the active inputs of
-    ``[3200, 512]`` spikes at 14 % (the scan's buffers and the indices from here): 0.83
-    against 1.12 ms with ``np.empty`` (fresh pages faulted in at every call)."""
+    the whole array, which goes back to the pool with it (``np.empty`` would fault fresh
+    pages in at every call)."""
     length = 1 << max(int(n) - 1, 0).bit_length()
     return empty((length,), dtype)[:int(n)]
 

@@ -50,13 +50,12 @@ def split_range(n: int, min_chunk: int = 1, threads: int | None = None
 
 
 def balanced_split(offsets: np.ndarray, fixed_cost: float) -> list[tuple[int, int]]:
-    """``[0, n)`` cut into one contiguous range per thread of about equal work, for items
+    """``[0, n)`` cut into ``ITEMS_PER_THREAD`` contiguous ranges per thread of about equal
+    work, for items
     (rows of a CSR, columns of a CSC) whose entries are ``offsets[i]:offsets[i + 1]``: an
     item costs its entries plus ``fixed_cost`` entries. The inputs of a hidden layer fire
     at very different rates and its early time steps have fewer spikes than its later
-    ones, so equal numbers of items are not equal work (2 threads, weight and bias gradient
-    of ``[3200, 512] -> 512`` whose inputs' rates are spread lognormally, sorted: 7.2-7.7
-    against 11.2-11.5 ms)."""
+    ones, so equal numbers of items are not equal work."""
     n = offsets.shape[0] - 1
     k = len(split_range(n))
     if k <= 1:

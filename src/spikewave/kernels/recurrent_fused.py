@@ -109,10 +109,7 @@ def _(x, w_rec, beta_full, threshold, reset, detach, kind, scale):
 
 
 # Above this fraction of spikes the weight gradient is one GEMM instead of sums over the
-# spikes (spike_linear.add_weight_grad_t): measured for [99 x 32 rows, 1024] on this machine
-# (2 threads, median of 9, spike tensor and its CSR included), two runs: 28 / 27 vs 121 /
-# 68 ms at 2 % spikes, 52 / 60 vs 83 / 78 ms at 10 %, 69 / 99 vs 70 / 79 ms at 20 %. (The
-# earlier scatter over spikes took 150 ms at 2.1 %.)
+# spikes (spike_wgrad.add_weight_grad_t): where the two cost the same in benchmarks/run.py.
 EVENT_DENSITY_LIMIT = 0.12
 
 

@@ -26,8 +26,7 @@ from spikewave.kernels._threads import balanced_split, parallel_for, split_range
 @njit
 def _sum_rows(src, sel, j0, j1, acc):  # pragma: no cover - compiled
     """``acc += src[sel[j0]] + ... + src[sel[j1 - 1]]``, four source rows per pass over
-    ``acc`` (one load and store of ``acc`` per four rows, not per row: measured 1.4x
-    faster than row by row for 1024-wide float32 rows)."""
+    ``acc`` (one load and store of ``acc`` per four rows, not per row)."""
     n = acc.shape[0]
     j = j0
     while j + 4 <= j1:
@@ -57,15 +56,9 @@ def _gather_rows(idx_ptr, idx, w_t, bias, r0, r1, out, c0):  # pragma: no cover 
 # The gathers (gather_into, the one-pass LIF layer) take a weight W.T larger than
 # GATHER_MAX_WEIGHT_BYTES a block of output columns at a time, each block's columns copied
 # to an array of about GATHER_BLOCK_BYTES: the rows every batch row reads then come from
-# the cache (8 MiB of L3 here, shared), not from memory. One-pass forward of [100 x 32,
-# 4096] -> 4096 (W.T 64 MiB), 2 threads, medians of 5: at 10 % active 1573-1624 ms in one
-# block, 476-686 ms in 4 MiB blocks of 256 columns, 629 (2 MiB), 1027 (1 MiB), 1248
-# (6 MiB), 1449 (8 MiB); at 2 % 372 against 161 ms (4 MiB); 2048 -> 2048 at 10 % 281
-# against 114-167 ms (3-4 blocks). Narrower blocks lose to the work per active input, wider
-# ones to the cache.
+# the cache (a shared L3 of a few MiB), not from memory. Narrower blocks lose to the work
+# per active input, wider ones to the cache (the sizes come from benchmarks/run.py).
 GATHER_MAX_WEIGHT_BYTES = 2**22
-
-
 GATHER_BLOCK_BYTES = 2**22
 
 
@@ -119,10 +112,8 @@ def _transpose_rows(src, r0, r1, dst):  # pragma: no cover - compiled
 
 def transposed_copy(a: np.ndarray) -> np.ndarray:
     """``a.T`` as a new C-contiguous array, rows of ``a`` split over the threads
-    (:func:`_transpose_rows`). Float32, 2 threads, medians of 50, against
-    ``np.ascontiguousarray(a.T)``, whose time depends on the stride: ``[1024, 1024]``
-    1.06 against 9.0 ms, ``[512, 512]`` 0.37 against 1.02 ms, ``[512, 784]`` 0.44
-    against 0.28 ms."""
+    (:func:`_transpose_rows`; ``np.ascontiguousarray(a.T)`` is slow for power-of-two
+    strides, whose rows share cache sets)."""
     out = buffers.empty((a.shape[1], a.shape[0]), a.dtype)
     parallel_for(lambda q: _transpose_rows(a, q[0], q[1], out), split_range(a.shape[0], 8))
     return out
@@ -163,9 +154,7 @@ def gather_narrow(active: tuple[np.ndarray, np.ndarray], weight: torch.Tensor,
                   bias: np.ndarray) -> np.ndarray:
     """:func:`gather_linear` for a layer of at most 16 outputs (a read-out): each active
     input adds its weights, padded to 16 values, to 16 sums held in vector registers --
-    where the row-by-row gather pays a loop per 40-byte row. ``[3200, 512]`` at 12 %
-    active -> 10, float32, 2 threads: 0.23 ms, against 0.54 for :func:`gather_linear` and
-    0.87 for the dense product (the read-out layer of the MLP benchmark)."""
+    where the row-by-row gather pays a loop per 40-byte row."""
     ptr, idx = active
     n_out = weight.shape[0]
     w_pad = _padded(transposed(weight))

@@ -29,11 +29,7 @@ def _scan_active(bits, one, table, r0, r1, cap, counts, idx):  # pragma: no cove
 
     Eight entries at a time by :func:`~spikewave.kernels._simd.compress_active` (``table``
     is its ``LEFT_PACK``): one vector comparison and one table lookup, no branch on the
-    data. ``[3200, in]`` float32, 2 threads, medians of 50, against the scalar pass of the
-    eighth session (eight entries tested at once, then one by one where any was active):
-    784 inputs at 10 % active 0.87 against 2.1 ms, 512 at 14 % 0.61 against 1.5, 1024 at
-    10 % 1.3 against 2.9, at 2 % 0.98 against 1.15 (reading the input bounds it); float64
-    784 at 10 % 1.5 against 2.4 ms, 1024 at 2 % 1.7 against 1.6 (26 MB read either way)."""
+    data."""
     n = 0
     width = bits.shape[1]
     magnitude = (1 << (8 * bits.itemsize - 1)) - 1  # every bit but the sign
@@ -93,7 +89,7 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
         r0, r1 = parts[k]
         # room for this part's share of the last count and half as much again (the
         # kernel grows it when that is not enough); pooled, so that it is not faulted
-        # in afresh at every call (0.8 against 0.55 ms at [3200, 512], 14 %)
+        # in afresh at every call
         expected = last * (r1 - r0) // max(x2.shape[0], 1) * 3 // 2
         start = buffers.empty_prefix(max(expected, 1 << 12) + x2.shape[1] + LANES, np.int64)
         found[k] = _scan_active(bits, one, LEFT_PACK, r0, r1, limit, counts, start)

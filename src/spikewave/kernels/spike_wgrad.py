@@ -89,9 +89,7 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
 
     A counting sort with the rows split over the threads: each counts its rows' inputs,
     then fills its rows in from where the threads before it end in each column, so every
-    column stays in row order (2 threads against the same sort on one, medians of 40:
-    ``[3200, 784]`` at 10 % active 1.4-1.7 against 2.6-2.8 ms, ``[3200, 1024]`` at 10 %
-    1.6-1.9 against 3.5-3.6 ms, at 2 % 0.3-0.5 against 0.4-0.5 ms)."""
+    column stays in row order."""
     n_rows = ptr.shape[0] - 1
     parts = split_range(n_rows, min_chunk=256)
     counts = np.empty((len(parts), n_in), np.int64)
@@ -110,19 +108,11 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
 # while cached, and each input's row of the gradient is loaded and stored once per tile it
 # is active in: an input active in R rows of a tile sums R gradient rows per visit of its
 # own row, so the visits cost 2 / R of the useful reads. Tiles hold WGRAD_ROWS_PER_INPUT
-# rows per input on average (rows / density), within WGRAD_TILE_MIN_BYTES (the cores' L2:
-# 512 KiB each here) and WGRAD_TILE_MAX_BYTES (half the 8 MiB L3 here: the tile shares it
-# with the inputs' rows being summed). Measured (2 threads, float32, medians of 5-9,
-# alternating with the rule before it: 1 MiB tiles, untiled below 2 rows per
-# input): [3200 rows, 4096 -> 4096] at 2 % 214 -> 130 ms, at 10 % 483 -> 318 ms;
-# [3200, 1024 -> 1024] at 2 % 7.5 -> 6.9 ms, at 10 % 22.7 -> 22.1; [16000, 1024 -> 1024]
-# at 2 % 43 -> 39 ms, at 10 % 121 -> 116; [3200, 512 -> 512] and [3200, 784 -> 512] at
-# 5-15 % equal. 12 rows per input: 10-15 % slower at 10 % (1024 and 4096 outputs).
+# rows per input on average (rows / density), within WGRAD_TILE_MIN_BYTES (a core's L2)
+# and WGRAD_TILE_MAX_BYTES (half a shared L3: the tile shares it with the inputs' rows
+# being summed); the constants come from benchmarks/run.py's wide layers.
 WGRAD_ROWS_PER_INPUT = 40.0
-
-
 WGRAD_TILE_MIN_BYTES = 2**19
-
 
 WGRAD_TILE_MAX_BYTES = 2**22
 
@@ -160,13 +150,8 @@ def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
     :func:`_gather_cols`; with ``input_major`` the result is the view ``g_w_t.T`` (the
     layout of a weight stored input by input, :func:`input_major`), else each thread
     writes its inputs' rows transposed into their columns of a C-contiguous ``[out, in]``
-    (2 threads, ``[3200, 1024] -> 1024``, medians of 3 x 30 alternating: 8.0 against
-    9.1 ms at 2 % active inputs, 23.5 against 24.9 ms at 10 %, for the same rows
-    transposed by torch); the bias gradient summed by the same threads, each a share of
-    every tile's rows while the tile is cached (weight and bias gradients, medians of
-    3 x 30: 7.1-7.2 against 8.3-8.4 ms with torch's ``sum(0)`` after, ``[3200, 1024] ->
-    1024`` at 2 %; 20.2-20.9 against 21.1-22.5 at 10 %; ``[3200, 784] -> 512`` at 10 %
-    8.4-8.6 against 8.8-9.0)."""
+    while they are cached; the bias gradient is summed by the same threads, each a share
+    of every tile's rows while the tile is cached."""
     n_out = grad.shape[1]
     col_ptr, rows, n_rows, tile = _columns_and_tile(ptr, idx, n_in, n_out * grad.itemsize)
     g_w_t = buffers.empty((n_in, n_out), grad.dtype)
@@ -222,9 +207,7 @@ def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in:
     thread adds the (padded) gradient rows of its batch rows to the inputs active in them,
     in its own ``[in, 16]`` sums (no column lists needed), which are then added up; with
     ``input_major``, the transpose of a C-contiguous ``[in, out]`` (a weight stored input
-    by input, :func:`input_major`), else C-contiguous.
-    ``[3200, 512]`` at 12 % active -> 10, float32, 2 threads: 0.55 ms against 1.26 for the
-    dense product."""
+    by input, :func:`input_major`), else C-contiguous."""
     grad_pad = _padded(grad)
     parts = balanced_split(ptr, 1.0)
     sums = np.empty((len(parts), n_in, NARROW), grad.dtype)
