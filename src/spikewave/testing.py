@@ -23,6 +23,7 @@ public so that a layer written elsewhere can be held to the same rules.
   finite differences;
 - ``compile``: ``torch.compile(fullgraph=True)`` with each of ``compile_backends`` traces
   without a graph break and gives the eager outputs;
+- ``fx``: ``torch.fx.symbolic_trace`` gives a graph module with the layer's outputs;
 - ``vmap``: ``torch.func.vmap`` over an extra leading axis equals a loop;
 - ``bad-input``: an input with no time step, or with a NaN, gives one clear
   :class:`~spikewave.ParameterError`;
@@ -47,7 +48,7 @@ from torch import nn
 from spikewave._validation import ParameterError, fail
 
 CHECKS = ("step", "state", "functional", "dtypes", "copies", "paths", "gradcheck", "compile",
-          "vmap", "bad-input", "cuda")
+          "fx", "vmap", "bad-input", "cuda")
 _TOL = {torch.float64: 1e-9, torch.float32: 2e-4}
 
 
@@ -231,6 +232,11 @@ def check_layer(layer: nn.Module, x: torch.Tensor, *, skip: Iterable[str] = (),
             _close(got, want, dtype, f"compile: {backend} outputs")
         dynamo.reset()
 
+    def fx() -> None:
+        traced = torch.fx.symbolic_trace(layer)
+        with torch.no_grad():
+            _close(_outputs(traced(x)), _outputs(layer(x)), dtype, "fx: the traced module")
+
     def vmapped() -> None:
         xs = torch.stack([x, x.flip(0)])
         with torch.no_grad():
@@ -258,7 +264,8 @@ def check_layer(layer: nn.Module, x: torch.Tensor, *, skip: Iterable[str] = (),
 
     for name, check in (("step", step), ("state", state), ("functional", functional),
                         ("dtypes", dtypes), ("copies", copies), ("paths", paths),
-                        ("gradcheck", gradcheck), ("compile", compiled), ("vmap", vmapped),
+                        ("gradcheck", gradcheck), ("compile", compiled), ("fx", fx),
+                        ("vmap", vmapped),
                         ("bad-input", bad_input), ("cuda", cuda)):
         if name == "step" or name == "state":
             if getattr(layer, "step", None) is None:

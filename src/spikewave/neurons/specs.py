@@ -38,7 +38,10 @@ class LIFSpec:
     reset: str = "subtract"
     surrogate: Surrogate = field(default_factory=FastSigmoid)
     detach_reset: bool = False
-    surrogate_kind: int = field(init=False, repr=False, compare=False, default=0)
+    # what the compiled kernels know the surrogate's derivative by: always looked up again
+    # from the surrogate (an init field only so that records rebuilt from their fields, as
+    # torch.fx's generated code does, are accepted)
+    surrogate_kind: int = field(default=0, repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -49,7 +52,6 @@ class LIFSpec:
             raise fail("surrogate", self.surrogate, "a spikewave.surrogate.Surrogate", owner)
         if not isinstance(self.detach_reset, bool):
             raise fail("detach_reset", self.detach_reset, "True or False", owner)
-        # what the compiled kernels know the surrogate's derivative by, looked up once
         object.__setattr__(self, "surrogate_kind", kernel_kind(self.surrogate))
 
     def replace(self, **changes: Any) -> LIFSpec:

@@ -84,6 +84,15 @@ def checked_state(state: Any, kind: type[NamedTuple], like: torch.Tensor, owner:
     return state
 
 
+def outputs(y: torch.Tensor, state: Any, return_state: bool) -> Any:
+    """``(y, state)`` with ``return_state``, else ``y`` (a function, so that torch.fx records
+    the choice as a call instead of tracing a branch on its argument)."""
+    return (y, state) if return_state else y
+
+
+torch.fx.wrap("outputs")
+
+
 def check_step_input(x_t: Any, owner: str, features: int | None = None) -> None:
     """One clear error for a single step's input that is not a tensor ``[B, ...]``."""
     if not isinstance(x_t, torch.Tensor) or x_t.dim() < 1:

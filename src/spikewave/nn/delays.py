@@ -28,6 +28,7 @@ from torch import nn
 from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.kernels.registry import Choice, check_sequence
 from spikewave.neurons.specs import DelayState
+from spikewave.nn._parts import outputs
 
 
 def delayed_matmul(x: torch.Tensor, kernel: torch.Tensor,
@@ -43,6 +44,26 @@ def delayed_matmul(x: torch.Tensor, kernel: torch.Tensor,
     return F.conv1d(seq, kernel.flip(-1)).permute(2, 0, 1)
 
 
+def _delayed_run(x, state, kernel, bias, max_delay, in_features, owner):
+    """``(y, state after the last step)`` of a delay layer (one call for torch.fx)."""
+    check_sequence(x, owner, dims=3, features=in_features)
+    history = None
+    if state is not None:
+        want = (max_delay, x.shape[1], in_features)
+        history = state[0] if isinstance(state, tuple) and len(state) == 1 else None
+        if not isinstance(history, torch.Tensor) or tuple(history.shape) != want:
+            raise fail("state", state, f"None or a DelayState(history) of shape {want}", owner)
+    y = delayed_matmul(x, kernel, history)
+    if bias is not None:
+        y = y + bias
+    past = x.new_zeros(max_delay, *x.shape[1:]) if history is None else history
+    return y, DelayState(torch.cat([past, x])[len(x):])
+
+
+torch.fx.wrap("_delayed_run")
+torch.fx.wrap("outputs")
+
+
 class _Delayed(nn.Module):
     """What both delay layers share: the sequence, state and step around their kernel
     (abstract: the final classes define ``kernel``)."""
@@ -54,27 +75,11 @@ class _Delayed(nn.Module):
     def kernel(self) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _history(self, state: DelayState | None, x: torch.Tensor) -> torch.Tensor | None:
-        if state is None:
-            return None
-        want = (self.max_delay, x.shape[1], self.in_features)
-        history = state[0] if isinstance(state, tuple) and len(state) == 1 else None
-        if not isinstance(history, torch.Tensor) or tuple(history.shape) != want:
-            raise fail("state", state, f"None or a DelayState(history) of shape {want}",
-                       type(self).__name__)
-        return history
-
     def forward(self, x: torch.Tensor, state: DelayState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, type(self).__name__, dims=3, features=self.in_features)
-        history = self._history(state, x)
-        y = delayed_matmul(x, self.kernel(), history)
-        if self.bias is not None:
-            y = y + self.bias
-        if not return_state:
-            return y
-        past = x.new_zeros(self.max_delay, *x.shape[1:]) if history is None else history
-        return y, DelayState(torch.cat([past, x])[len(x):])
+        y, state = _delayed_run(x, state, self.kernel(), self.bias, self.max_delay,
+                                self.in_features, type(self).__name__)
+        return outputs(y, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: DelayState | None = None
              ) -> tuple[torch.Tensor, DelayState]:

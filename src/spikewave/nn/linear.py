@@ -14,7 +14,7 @@ from spikewave.kernels.registry import Choice, check_sequence
 from spikewave.kernels.spike_gather import input_major_copy
 from spikewave.neurons.specs import LIFSpec, LIFState
 from spikewave.neurons.steps import lif_step
-from spikewave.nn._parts import Decay, SpecFields, check_step_input, checked_state
+from spikewave.nn._parts import Decay, SpecFields, check_step_input, checked_state, outputs
 from spikewave.surrogate import FastSigmoid, Surrogate
 
 
@@ -28,6 +28,36 @@ def _check_density(max_density: float | None, owner: str) -> float | None:
     if max_density is None:
         return None
     return check_number("max_density", max_density, NON_NEGATIVE, owner)
+
+
+# The checks and the multi-step call of each layer, recorded by torch.fx as one call each.
+def _spike_linear_run(x, weight, bias, max_density, n_in):
+    if isinstance(x, torch.Tensor) and x.dim() == 2:  # one step [B, in]
+        check_sequence(x.unsqueeze(0), "SpikeLinear", features=n_in)
+    else:
+        check_sequence(x, "SpikeLinear", features=n_in)
+    return multistep.linear(x, weight, bias, max_density)
+
+
+def _linear_lif_run(x, state, weight, bias, beta, spec, chunk_steps, max_density):
+    check_sequence(x, "LinearLIF", dims=3, features=weight.shape[1])
+    state = checked_state(state, LIFState, x.new_empty(x.shape[1], weight.shape[0]),
+                          "LinearLIF")
+    return multistep.linear_lif(x, weight, bias, beta, spec, state, chunk_steps, max_density)
+
+
+def _time_distributed_run(x, module, stochastic):
+    check_sequence(x, "TimeDistributed")
+    t, b = x.shape[:2]
+    if t > 1 and x.stride(0) == 0 and not stochastic:
+        y = module(x[0])
+        return y.unsqueeze(0).expand(t, *y.shape)
+    y = module(x.reshape(t * b, *x.shape[2:]))
+    return y.reshape(t, b, *y.shape[1:])
+
+
+for _name in ("_spike_linear_run", "_linear_lif_run", "outputs"):
+    torch.fx.wrap(_name)
 
 
 class SpikeLinear(nn.Linear):
@@ -55,13 +85,8 @@ class SpikeLinear(nn.Linear):
         self.max_density = _check_density(max_density, "SpikeLinear")
 
     def forward(self, x: torch.Tensor, state: None = None, *, return_state: bool = False):
-        if isinstance(x, torch.Tensor) and x.dim() == 2:  # one step [B, in]
-            x_seq = x.unsqueeze(0)
-            check_sequence(x_seq, "SpikeLinear", features=self.in_features)
-        else:
-            check_sequence(x, "SpikeLinear", features=self.in_features)
-        y = multistep.linear(x, self.weight, self.bias, self.max_density)
-        return (y, None) if return_state else y
+        y = _spike_linear_run(x, self.weight, self.bias, self.max_density, self.in_features)
+        return outputs(y, None, return_state)
 
     def step(self, x_t: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
         return self(x_t), None
@@ -121,13 +146,9 @@ class LinearLIF(SpecFields, nn.Module):
 
     def forward(self, x: torch.Tensor, state: LIFState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, "LinearLIF", dims=3, features=self.in_features)
-        state = checked_state(state, LIFState, x.new_empty(x.shape[1], self.out_features),
-                              "LinearLIF")
-        spikes, state = multistep.linear_lif(x, self.weight, self.bias, self.decay.beta(),
-                                             self.spec, state, self.chunk_steps,
-                                             self.max_density)
-        return (spikes, state) if return_state else spikes
+        spikes, state = _linear_lif_run(x, state, self.weight, self.bias, self.decay.beta(),
+                                        self.spec, self.chunk_steps, self.max_density)
+        return outputs(spikes, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: LIFState | None = None
              ) -> tuple[torch.Tensor, LIFState]:
@@ -169,15 +190,12 @@ class TimeDistributed(nn.Module):
                               for m in module.modules())
 
     def forward(self, x: torch.Tensor, state: None = None, *, return_state: bool = False):
-        check_sequence(x, "TimeDistributed")
-        t, b = x.shape[:2]
-        if t > 1 and x.stride(0) == 0 and not self.stochastic:
-            y = self.module(x[0])
-            y = y.unsqueeze(0).expand(t, *y.shape)
+        if isinstance(x, torch.fx.Proxy):  # traced: fold time into the batch
+            y = self.module(x.flatten(0, 1))
+            y = y.unflatten(0, (x.shape[0], x.shape[1]))
         else:
-            y = self.module(x.reshape(t * b, *x.shape[2:]))
-            y = y.reshape(t, b, *y.shape[1:])
-        return (y, None) if return_state else y
+            y = _time_distributed_run(x, self.module, self.stochastic)
+        return outputs(y, None, return_state)
 
     def step(self, x_t: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
         return self.module(x_t), None

@@ -42,7 +42,7 @@ from spikewave.neurons.steps import (
     lif_step,
     recurrent_lif_step,
 )
-from spikewave.nn._parts import Decay, SpecFields, check_step_input, checked_state
+from spikewave.nn._parts import Decay, SpecFields, check_step_input, checked_state, outputs
 from spikewave.surrogate import FastSigmoid, Surrogate
 
 
@@ -53,6 +53,40 @@ def _spec(threshold, reset, surrogate, detach_reset) -> LIFSpec:
 
 def _zeros(n: int, x_t: torch.Tensor) -> list[torch.Tensor]:
     return [torch.zeros_like(x_t) for _ in range(n)]
+
+
+# The checks and the multi-step call of each layer, as functions that torch.fx records as
+# one call each (torch.fx.wrap) instead of tracing into their branches.
+def _lif_run(x, state, beta, spec):
+    check_sequence(x, "LIF")
+    return multistep.lif(x, beta, spec, checked_state(state, LIFState, x[0], "LIF"))
+
+
+def _current_lif_run(x, state, alpha, beta, spec):
+    check_sequence(x, "CurrentLIF")
+    state = checked_state(state, CurrentLIFState, x[0], "CurrentLIF")
+    return multistep.current_lif(x, alpha, beta, spec, state)
+
+
+def _alif_run(x, state, beta, spec):
+    check_sequence(x, "ALIF")
+    return multistep.alif(x, beta, spec, checked_state(state, ALIFState, x[0], "ALIF"))
+
+
+def _recurrent_lif_run(x, state, w_rec, beta, spec, n):
+    check_sequence(x, "RecurrentLIF", dims=3, features=n)
+    state = checked_state(state, RecurrentLIFState, x[0], "RecurrentLIF")
+    return multistep.recurrent_lif(x, w_rec, beta, spec, state)
+
+
+def _leaky_run(x, state, beta):
+    check_sequence(x, "LeakyReadout")
+    return multistep.leaky(x, beta, checked_state(state, LeakyState, x[0], "LeakyReadout"))
+
+
+for _name in ("_lif_run", "_current_lif_run", "_alif_run", "_recurrent_lif_run", "_leaky_run",
+              "outputs"):
+    torch.fx.wrap(_name)
 
 
 class LIF(SpecFields, nn.Module):
@@ -74,10 +108,8 @@ class LIF(SpecFields, nn.Module):
 
     def forward(self, x: torch.Tensor, state: LIFState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, "LIF")
-        state = checked_state(state, LIFState, x[0], "LIF")
-        spikes, state = multistep.lif(x, self.decay.beta(), self.spec, state)
-        return (spikes, state) if return_state else spikes
+        spikes, state = _lif_run(x, state, self.decay.beta(), self.spec)
+        return outputs(spikes, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: LIFState | None = None
              ) -> tuple[torch.Tensor, LIFState]:
@@ -109,11 +141,9 @@ class CurrentLIF(SpecFields, nn.Module):
 
     def forward(self, x: torch.Tensor, state: CurrentLIFState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, "CurrentLIF")
-        state = checked_state(state, CurrentLIFState, x[0], "CurrentLIF")
-        spikes, state = multistep.current_lif(x, self.syn.beta(), self.decay.beta(),
-                                              self.spec, state)
-        return (spikes, state) if return_state else spikes
+        spikes, state = _current_lif_run(x, state, self.syn.beta(), self.decay.beta(),
+                                         self.spec)
+        return outputs(spikes, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: CurrentLIFState | None = None
              ) -> tuple[torch.Tensor, CurrentLIFState]:
@@ -155,10 +185,8 @@ class ALIF(SpecFields, nn.Module):
 
     def forward(self, x: torch.Tensor, state: ALIFState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, "ALIF")
-        state = checked_state(state, ALIFState, x[0], "ALIF")
-        spikes, state = multistep.alif(x, self.decay.beta(), self.spec, state)
-        return (spikes, state) if return_state else spikes
+        spikes, state = _alif_run(x, state, self.decay.beta(), self.spec)
+        return outputs(spikes, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: ALIFState | None = None
              ) -> tuple[torch.Tensor, ALIFState]:
@@ -200,11 +228,9 @@ class RecurrentLIF(SpecFields, nn.Module):
 
     def forward(self, x: torch.Tensor, state: RecurrentLIFState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, "RecurrentLIF", dims=3, features=self.n_neurons)
-        state = checked_state(state, RecurrentLIFState, x[0], "RecurrentLIF")
-        spikes, state = multistep.recurrent_lif(x, self.w_rec, self.decay.beta(), self.spec,
-                                                state)
-        return (spikes, state) if return_state else spikes
+        spikes, state = _recurrent_lif_run(x, state, self.w_rec, self.decay.beta(), self.spec,
+                                           self.n_neurons)
+        return outputs(spikes, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: RecurrentLIFState | None = None
              ) -> tuple[torch.Tensor, RecurrentLIFState]:
@@ -232,10 +258,8 @@ class LeakyReadout(nn.Module):
 
     def forward(self, x: torch.Tensor, state: LeakyState | None = None, *,
                 return_state: bool = False):
-        check_sequence(x, "LeakyReadout")
-        state = checked_state(state, LeakyState, x[0], "LeakyReadout")
-        v, state = multistep.leaky(x, self.decay.beta(), state)
-        return (v, state) if return_state else v
+        v, state = _leaky_run(x, state, self.decay.beta())
+        return outputs(v, state, return_state)
 
     def step(self, x_t: torch.Tensor, state: LeakyState | None = None
              ) -> tuple[torch.Tensor, LeakyState]:
