@@ -60,3 +60,14 @@ def test_layer_conforms(name):
     make, make_input, skip = LAYERS[name]
     ran = check_layer(make(), make_input(), skip=skip)
     assert "step" in ran and "paths" in ran and "gradcheck" in ran
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script_method.*:DeprecationWarning")
+@pytest.mark.parametrize("name", ["LIF", "ALIF", "LinearLIF-dense", "RecurrentLIF"])
+def test_layer_compiles_with_inductor(name):
+    make, make_input, _ = LAYERS[name]
+    ran = check_layer(make(), make_input(), compile_backends=("inductor",),
+                      skip=[c for c in ("step", "state", "functional", "dtypes", "copies",
+                                        "paths", "gradcheck", "fx", "vmap", "bad-input")])
+    assert ran == ["compile"] or ran == ["compile", "cuda"]
