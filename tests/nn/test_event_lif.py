@@ -99,7 +99,7 @@ def test_same_spikes_and_gradients_as_the_two_layers_and_the_reference(
         assert fused[-1].abs().sum() > 0  # the initial state's gradient
 
 
-def test_a_given_state_changes_the_spikes_as_the_reference_says(calls):
+def test_a_sequence_run_in_halves_with_its_state_equals_one_run(calls):
     """Run in two halves, the state carried over: the same spikes, final state and
     gradients as one run over the whole sequence."""
     torch.manual_seed(3)
