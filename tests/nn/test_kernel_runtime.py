@@ -10,12 +10,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from spikewave.nn.surrogate import FastSigmoid
 
+from spikewave import ParameterError, kernels
 from spikewave.kernels import _buffers as buffers
 from spikewave.kernels import _threads
-from spikewave.kernels.lif_fused import lif_multistep_fused
+from spikewave.kernels.lif_fused import lif_fused
 from spikewave.kernels.spike_linear import active_inputs, input_columns, spike_linear
+from spikewave.neurons.specs import LIFSpec
+from spikewave.surrogate import FastSigmoid
 
 
 @pytest.fixture(params=["openmp", "pool"])
@@ -71,7 +73,7 @@ def _layer_run():
     x = (torch.rand(20, 6, 300, generator=gen) < 0.1).float()
     w = torch.randn(200, 300, generator=gen, requires_grad=True)
     cur = spike_linear(x, w)
-    spikes, _ = lif_multistep_fused(cur, 0.9, 1.0, "subtract", FastSigmoid(10.0))
+    spikes, _ = lif_fused(cur, 0.9, None, LIFSpec(1.0, "subtract", FastSigmoid(10.0)))
     (g_w,) = torch.autograd.grad(spikes.sum() + cur.square().sum(), [w])
     return cur.detach(), spikes, g_w
 
@@ -156,26 +158,33 @@ def test_pooled_arrays_start_on_a_cache_line(small_pool, dtype):
     assert all(a.ctypes.data % 64 == 0 and a.flags.c_contiguous for a in arrays)
 
 
-def test_the_pool_keeps_no_more_than_its_limit(small_pool, monkeypatch):
+def test_the_pool_keeps_no_more_than_its_limit(small_pool):
     extra = buffers.ALIGN_BYTES  # each array's allocation, for the alignment
-    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", str((1000 + 2 * extra) / 2**20))
-    held = [buffers.empty((100,), np.float32) for _ in range(3)]  # 400 bytes each
-    assert buffers.held_bytes() == 2 * (400 + extra)
-    del held
-    buffers.empty((200,), np.float32)  # 800 bytes: the two free ones make room
-    assert buffers.held_bytes() == 800 + extra
-    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", "0")
-    buffers.clear()
-    buffers.empty((100,), np.float32)
-    assert buffers.held_bytes() == 0
+    with kernels.use(buffer_pool_mb=(1000 + 2 * extra) / 2**20):
+        held = [buffers.empty((100,), np.float32) for _ in range(3)]  # 400 bytes each
+        assert buffers.held_bytes() == 2 * (400 + extra)
+        del held
+        buffers.empty((200,), np.float32)  # 800 bytes: the two free ones make room
+        assert buffers.held_bytes() == 800 + extra
+    with kernels.use(buffer_pool_mb=0):
+        buffers.clear()
+        buffers.empty((100,), np.float32)
+        assert buffers.held_bytes() == 0
+    buffers.empty((100,), np.float32)  # the default limit again, outside the block
+    assert buffers.held_bytes() == 400 + extra
 
 
-@pytest.mark.parametrize("text", ["lots", "-1", "nan"])
-def test_a_bad_pool_size_is_one_clear_error(monkeypatch, text):
-    monkeypatch.setenv("SPIKEWAVE_BUFFER_POOL_MB", text)
-    with pytest.raises(ValueError, match=f"SPIKEWAVE_BUFFER_POOL_MB must be a number of "
-                                         f"MiB >= 0, not '{text}'"):
-        buffers.empty((1 << 20,), np.float32)
+@pytest.mark.parametrize("value", ["lots", -1, float("nan"), None])
+def test_a_bad_pool_size_is_one_clear_error(value):
+    with pytest.raises(ParameterError, match="buffer_pool_mb"):
+        with kernels.use(buffer_pool_mb=value):
+            pass  # pragma: no cover - refused before
+    with pytest.raises(ParameterError, match="buffer_pool_mb"):
+        kernels.configure(buffer_pool_mb=value)
+    assert kernels.config().buffer_pool_mb == kernels.KernelConfig().buffer_pool_mb
+
+
+SPEC = LIFSpec(0.5, "subtract", FastSigmoid(5.0))
 
 
 def test_outputs_kept_by_the_caller_are_not_overwritten_by_later_calls(small_pool):
@@ -183,7 +192,7 @@ def test_outputs_kept_by_the_caller_are_not_overwritten_by_later_calls(small_poo
     runs = []
     for _ in range(3):
         x = torch.randn(15, 4, 50, generator=gen, requires_grad=True)
-        spikes, v_last = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))
+        spikes, v_last = lif_fused(x, 0.8, None, SPEC)
         (g_x,) = torch.autograd.grad(spikes.sum(), [x])
         runs.append((x.detach(), spikes, g_x, spikes.clone(), g_x.clone()))
     for _x, spikes, g_x, spikes_copy, g_x_copy in runs:
@@ -191,8 +200,8 @@ def test_outputs_kept_by_the_caller_are_not_overwritten_by_later_calls(small_poo
     assert len({r[1].data_ptr() for r in runs}) == 3  # all three still held: three arrays
     del runs
     x = torch.randn(15, 4, 50, generator=gen)
-    first = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))[0].data_ptr()
-    again = lif_multistep_fused(x, 0.8, 0.5, "subtract", FastSigmoid(5.0))[0].data_ptr()
+    first = lif_fused(x, 0.8, None, SPEC)[0].data_ptr()
+    again = lif_fused(x, 0.8, None, SPEC)[0].data_ptr()
     assert first == again  # the first one's spikes were let go: reused
 
 
