@@ -8,7 +8,7 @@ import torch
 
 from spikewave import kernels
 from spikewave._validation import ParameterError
-from spikewave.kernels import event_lif
+from spikewave.kernels import event_lif, spike_gather, spike_scan, spike_wgrad
 from spikewave.kernels import spike_linear as sl
 from spikewave.kernels.multistep import lif, linear_lif_choice
 from spikewave.kernels.reference import lif_reference
@@ -243,7 +243,7 @@ def test_the_spikes_are_plain_tensors(calls):
     out = layer(x)
     assert len(calls) == 1 and 0.05 < out.mean() < 0.6
     assert vars(out) == {}
-    ptr, idx = sl.active_inputs(out.reshape(-1, 21))
+    ptr, idx = spike_scan.active_inputs(out.reshape(-1, 21))
     assert int(ptr[-1]) == int(out.sum())
 
 
@@ -283,14 +283,14 @@ def test_narrow_gather_and_weight_gradient_equal_the_dense_products(n_out, dtype
     w = torch.randn(n_out, 37, generator=gen, dtype=s.dtype)
     b = torch.randn(n_out, generator=gen, dtype=s.dtype)
     g = torch.randn(301, n_out, generator=gen, dtype=s.dtype)
-    ptr, idx = sl.active_inputs(s)
+    ptr, idx = spike_scan.active_inputs(s)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(sl.gather_narrow((ptr, idx), w, b.numpy()),
+    np.testing.assert_allclose(spike_gather.gather_narrow((ptr, idx), w, b.numpy()),
                                torch.nn.functional.linear(s, w, b).numpy(), rtol=tol, atol=tol)
-    got = sl.weight_grad_narrow(ptr, idx, g.numpy(), 37)
+    got = spike_wgrad.weight_grad_narrow(ptr, idx, g.numpy(), 37)
     np.testing.assert_allclose(got, (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
     assert got.flags.c_contiguous
-    by_input = sl.weight_grad_narrow(ptr, idx, g.numpy(), 37, input_major=True)
+    by_input = spike_wgrad.weight_grad_narrow(ptr, idx, g.numpy(), 37, input_major=True)
     assert by_input.T.flags.c_contiguous  # the layout of a weight stored input by input
     np.testing.assert_array_equal(by_input, got)
 
@@ -329,8 +329,8 @@ def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_o
 
 def _force_blocks(monkeypatch, n_in: int, itemsize: int, width: int) -> None:
     """Every gather from then on takes its weight ``width`` neurons at a time."""
-    monkeypatch.setattr(sl, "GATHER_MAX_WEIGHT_BYTES", 0)
-    monkeypatch.setattr(sl, "GATHER_BLOCK_BYTES", n_in * itemsize * width)
+    monkeypatch.setattr(spike_gather, "GATHER_MAX_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(spike_gather, "GATHER_BLOCK_BYTES", n_in * itemsize * width)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -352,7 +352,7 @@ def test_a_weight_taken_a_block_of_neurons_at_a_time_gives_the_same_bits(
         whole = _spikes_and_grads(layer, x, g, _layer, state)
         # blocks of 40 neurons: 6 x 40 + 16 (or + 20); the last not a multiple of 8 for 260
         _force_blocks(monkeypatch, 100, x.element_size(), 40)
-        assert sl.column_blocks(100, n_out, x.element_size())[-1] == (240, n_out)
+        assert spike_gather.column_blocks(100, n_out, x.element_size())[-1] == (240, n_out)
         blocked = _spikes_and_grads(layer, x, g, _layer, state)
     assert 0.02 < blocked[0].mean() < 0.5
     for a, b in zip(blocked, whole, strict=True):
@@ -372,7 +372,7 @@ def test_the_event_linear_layer_and_the_chunked_layer_take_blocks_too(chunk_step
     whole_current = sl.spike_linear(x, weight, bias)
     whole_spikes = layer(x)
     _force_blocks(monkeypatch, 50, 8, 16)  # 16 + 16 + 16 + 16 + 6
-    assert len(sl.column_blocks(50, 70, 8)) == 5
+    assert len(spike_gather.column_blocks(50, 70, 8)) == 5
     assert torch.equal(sl.spike_linear(x, weight, bias), whole_current)
     assert torch.equal(layer(x), whole_spikes) and whole_spikes.sum() > 10
     torch.testing.assert_close(whole_current, torch.nn.functional.linear(x, weight, bias),
@@ -381,12 +381,12 @@ def test_the_event_linear_layer_and_the_chunked_layer_take_blocks_too(chunk_step
 
 def test_column_blocks_follow_the_cache_rule():
     # W.T of 1024 x 1024 float32 is 4 MiB: one block; 4096 x 4096: 64 MiB, blocks of 256
-    assert sl.column_blocks(1024, 1024, 4) == [(0, 1024)]
-    blocks = sl.column_blocks(4096, 4096, 4)
+    assert spike_gather.column_blocks(1024, 1024, 4) == [(0, 1024)]
+    blocks = spike_gather.column_blocks(4096, 4096, 4)
     assert len(blocks) == 16 and blocks[0] == (0, 256) and blocks[-1] == (3840, 4096)
     # 2048 inputs, 3000 outputs float64 (48 MiB): 256 columns take 4 MiB; the last is short
-    blocks = sl.column_blocks(2048, 3000, 8)
+    blocks = spike_gather.column_blocks(2048, 3000, 8)
     assert blocks[0] == (0, 256) and blocks[-1] == (2816, 3000)
     assert all(b[0] % 8 == 0 for b in blocks)
     # a very wide input: at least 8 columns a block
-    assert sl.column_blocks(2**20, 16, 4)[0] == (0, 8)
+    assert spike_gather.column_blocks(2**20, 16, 4)[0] == (0, 8)

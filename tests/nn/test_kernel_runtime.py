@@ -15,7 +15,9 @@ from spikewave import ParameterError, kernels
 from spikewave.kernels import _buffers as buffers
 from spikewave.kernels import _threads
 from spikewave.kernels.lif_fused import lif_fused
-from spikewave.kernels.spike_linear import active_inputs, input_columns, spike_linear
+from spikewave.kernels.spike_linear import spike_linear
+from spikewave.kernels.spike_scan import active_inputs
+from spikewave.kernels.spike_wgrad import input_columns
 from spikewave.neurons.specs import LIFSpec
 from spikewave.surrogate import FastSigmoid
 

@@ -9,7 +9,7 @@ from spikewave import ParameterError
 from spikewave.kernels import chunked_lif
 from spikewave.kernels.chunked_lif import linear_lif_chunked
 from spikewave.kernels.reference import lif_reference
-from spikewave.kernels.spike_linear import active_inputs
+from spikewave.kernels.spike_scan import active_inputs
 from spikewave.neurons.specs import LIFSpec, LIFState
 from spikewave.nn import LinearLIF
 from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle

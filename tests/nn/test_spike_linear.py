@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from spikewave import ParameterError, kernels
-from spikewave.kernels import spike_linear as sl
-from spikewave.kernels.spike_linear import (
-    active_inputs,
+from spikewave.kernels import spike_gather, spike_scan
+from spikewave.kernels._threads import balanced_split
+from spikewave.kernels.spike_linear import spike_linear
+from spikewave.kernels.spike_scan import active_inputs
+from spikewave.kernels.spike_wgrad import (
     add_weight_grad_t,
-    balanced_split,
     input_columns,
-    spike_linear,
     weight_grad,
     weight_grad_tile,
 )
@@ -58,11 +58,9 @@ def test_the_probe_measures_both_paths_without_touching_the_global_generator():
 
 
 def test_layers_with_few_outputs_take_the_dense_product_without_a_scan(monkeypatch):
-    from spikewave.kernels import spike_linear as sl
-
     scans = []
-    real = sl.active_inputs
-    monkeypatch.setattr(sl, "active_inputs", lambda *a: scans.append(a) or real(*a))
+    real = spike_scan.active_inputs
+    monkeypatch.setattr(spike_scan, "active_inputs", lambda *a: scans.append(a) or real(*a))
     x = (torch.rand(8, 40, generator=torch.Generator().manual_seed(0)) < 0.05).float()
     narrow, wide = SpikeLinear(40, 63), SpikeLinear(40, 64)
     with kernels.use(min_event_outputs=64):  # the library's default
@@ -128,7 +126,7 @@ def test_weight_gradient_by_input_columns_equals_the_dense_product(monkeypatch, 
     # tile_rows: the batch rows taken a few at a time (None: one tile, as for this size)
     if tile_rows is not None:
         for bound in ("WGRAD_TILE_MIN_BYTES", "WGRAD_TILE_MAX_BYTES"):
-            monkeypatch.setattr(f"spikewave.kernels.spike_linear.{bound}", tile_rows * 11 * 8)
+            monkeypatch.setattr(f"spikewave.kernels.spike_wgrad.{bound}", tile_rows * 11 * 8)
     gen = torch.Generator().manual_seed(3)
     density = torch.linspace(0.0, 1.0, 37, dtype=torch.float64)
     s = (torch.rand(40, 37, generator=gen, dtype=torch.float64) < density).double()
@@ -185,7 +183,7 @@ def test_the_bias_gradient_summed_beside_the_weight_gradient_is_the_row_sum(
     # in float64 (the rows split over the threads; tiles of rows or one)
     if tile_bytes is not None:
         for bound in ("WGRAD_TILE_MIN_BYTES", "WGRAD_TILE_MAX_BYTES"):
-            monkeypatch.setattr(f"spikewave.kernels.spike_linear.{bound}", tile_bytes)
+            monkeypatch.setattr(f"spikewave.kernels.spike_wgrad.{bound}", tile_bytes)
     gen = torch.Generator().manual_seed(threads)
     s = (torch.rand(5000, 31, generator=gen) < 0.1).float()
     g = torch.rand(5000, 40, generator=gen) + 0.5
@@ -386,9 +384,9 @@ def test_linear_lif_with_a_weight_stored_input_by_input_has_the_same_gradients(c
 
 def test_the_transposed_weight_is_its_own_memory_or_a_copy():
     w = torch.randn(12, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    by_input = sl.input_major_copy(w)
+    by_input = spike_gather.input_major_copy(w)
     for weight, shared in ((w, False), (by_input, True)):
-        w_t = sl.transposed(weight)
+        w_t = spike_gather.transposed(weight)
         assert w_t.shape == (30, 12) and w_t.flags.c_contiguous
         np.testing.assert_array_equal(w_t, w.T.numpy())
         assert np.shares_memory(w_t, weight.detach().numpy()) == shared

@@ -12,7 +12,7 @@ import torch
 
 from spikewave import ParameterError, kernels
 from spikewave.kernels import multistep
-from spikewave.kernels.spike_linear import active_inputs
+from spikewave.kernels.spike_scan import active_inputs
 from spikewave.neurons.specs import ALIFSpec, LIFSpec
 from spikewave.nn import ALIF, LIF, CurrentLIF, LinearLIF
 from spikewave.surrogate import (
