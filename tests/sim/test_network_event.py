@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from test_network_clock import CUBA, small_network
 
 from spikewave._validation import ParameterError
 from spikewave.plasticity.stdp import STDPParams, apply_spike_pairs
@@ -13,8 +14,6 @@ from spikewave.sim.exp_crossing import first_crossing
 from spikewave.sim.network import Network, NetworkState, NeuronParams, PoissonDrive, Projection
 from spikewave.sim.network_clock import run_clock
 from spikewave.sim.network_event import run_event
-
-from test_network_clock import CUBA, small_network
 
 
 def test_first_crossing_against_dense_sampling():
