@@ -103,10 +103,20 @@ def _xoshiro_python(s0, s1, s2, s3):
     return (result >> 11) * (1.0 / 9007199254740992.0), s0, s1, s2, s3
 
 
-def test_compiled_kernel_equals_its_python_source(monkeypatch):
-    stdp = STDPParams(a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=2.0, pairing="all-to-all")
-    net, state = small_network(seed=1, n=25, stdp=stdp,
-                               drive=PoissonDrive(n_inputs=20, rate_hz=50.0, weight_mv=0.5))
+BRUNEL_LIKE = NeuronParams(tau_m_ms=20, e_l_mv=0, v_th_mv=20, v_reset_mv=10, t_ref_ms=2)
+
+
+@pytest.mark.parametrize("case", ["exponential-plastic", "instantaneous-static"])
+def test_compiled_kernel_equals_its_python_source(monkeypatch, case):
+    if case == "exponential-plastic":  # queue, STDP, currents
+        stdp = STDPParams(a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=2.0,
+                          pairing="all-to-all")
+        net, state = small_network(seed=1, n=25, stdp=stdp, drive=PoissonDrive(
+            n_inputs=20, rate_hz=50.0, weight_mv=0.5))
+    else:  # one delay, rows of one weight, inputs into v (lost while refractory)
+        net, state = small_network(seed=1, n=25, delays=(1.5, 1.5), neuron=BRUNEL_LIKE,
+                                   drive=PoissonDrive(n_inputs=100, rate_hz=100.0,
+                                                      weight_mv=0.5))
     fast = run_clock(net, state, 30.0, 0.1, rng=3, record_neurons=[0, 7])
     monkeypatch.setattr(network_clock, "_clock_core", network_clock._clock_core.py_func)
     monkeypatch.setattr(network_clock, "xoshiro_uniform", _xoshiro_python)

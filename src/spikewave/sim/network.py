@@ -180,7 +180,8 @@ class Network:
             port = PORTS[check_choice(f"{where}.port", proj.port, PORTS)]
             w = _per_synapse(f"{where}.weight_mv", proj.weight_mv, c.n_synapses, REAL)
             d = _per_synapse(f"{where}.delay_ms", proj.delay_ms, c.n_synapses, NON_NEGATIVE)
-            if proj.stdp is not None and np.any((w < stdp.w_min) | (w > stdp.w_max)):
+            if proj.stdp is not None and np.any((np.asarray(w) < stdp.w_min) | (
+                    np.asarray(w) > stdp.w_max)):
                 raise fail(f"{where}.weight_mv", "weights outside the rule's bounds",
                            f"weights in [w_min, w_max] = [{stdp.w_min:g}, {stdp.w_max:g}]")
             parts.append((lo_pre, c, lo_post, port, w, d, proj.stdp is not None))
@@ -217,10 +218,11 @@ class Network:
         return cls(n, neuron, indptr, post, port, weight, delay, plastic, stdp, drive)
 
 
-def _per_synapse(name: str, value, n_syn: int, interval) -> np.ndarray:
-    arr = check_array(name, value, ndim=(0, 1), interval=interval)
-    if arr.ndim == 0:
-        return np.full(n_syn, float(arr))
+def _per_synapse(name: str, value, n_syn: int, interval) -> float | np.ndarray:
+    """A validated number, or array of one value per synapse."""
+    if np.ndim(value) == 0:
+        return check_number(name, value, interval)
+    arr = check_array(name, value, ndim=1, interval=interval)
     if arr.shape != (n_syn,):
         raise fail(name, f"array of shape {arr.shape}", f"a number or one value per synapse "
                    f"({n_syn})")

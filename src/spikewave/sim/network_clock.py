@@ -91,7 +91,8 @@ def binomial_cdf(n: int, p: float, tail: float = 1e-16) -> np.ndarray:
 
 
 @njit
-def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, delay0, dly, v, ie,
+def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest, row_w,
+                delay0, dly, v, ie,
                 ii, last, plastic, w_plastic, x, x_t, y, y_t, rule, dt, in_ptr, in_syn,
                 hist_step, hist_k, sq, sq_n, cdf, drive_dest, drive_w, rng, rec_idx,
                 rec_every, rec):  # pragma: no cover - compiled
@@ -190,6 +191,20 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, delay0, 
             if count_of[r] > 0 and out_step[first[r]] == g - delay0:
                 for e in range(first[r], first[r] + count_of[r]):
                     i = out_k[e]
+                    if row_dest[i] >= 0:  # one weight and port for the row: post only
+                        w = row_w[i]
+                        if row_dest[i] == 1:
+                            for s in range(indptr[i], indptr[i + 1]):
+                                ie[post[s]] += w
+                        elif row_dest[i] == 2:
+                            for s in range(indptr[i], indptr[i + 1]):
+                                ii[post[s]] += w
+                        else:
+                            for s in range(indptr[i], indptr[i + 1]):
+                                j = post[s]
+                                if g - last[j] >= ref_in:
+                                    v[j] += w
+                        continue
                     for s in range(indptr[i], indptr[i + 1]):
                         if has_plastic and plastic[s]:
                             continue
@@ -306,6 +321,7 @@ def run_clock(network: Network, state: NetworkState, duration_ms: float, dt_ms: 
     rule = (network.stdp or STDPParams()).as_array()
     cdf, drive_port, drive_w = _drive_table(network, dt)
     dest = network.destinations()
+    row_dest, row_w = _uniform_rows(network, dest, plastic)
     rng_state = seed_state(as_generator(rng))
     rec_idx, rec_every, rec = _record_plan(record_neurons, record_every_ms, n, n_steps, dt)
     finite = np.isfinite(new.last_spike_ms)
@@ -314,7 +330,7 @@ def run_clock(network: Network, state: NetworkState, duration_ms: float, dt_ms: 
     start = time.perf_counter()
     out_step, out_k, syn_events, ext_events, sq = _clock_core(
         n_steps, step0, prm, refractory_steps(nrn.t_ref_ms, dt), network.indptr,
-        network.post, dest, network.weight_mv, max_delay, dly, new.v_mv,
+        network.post, dest, network.weight_mv, row_dest, row_w, max_delay, dly, new.v_mv,
         new.i_exc_mv, new.i_inh_mv, last, plastic, new.weights_mv, new.pre_trace,
         new.pre_trace_ms, new.post_trace, new.post_trace_ms, rule, dt, in_ptr, in_syn,
         recent_steps[hist], recent_k[hist], sq, sq_n, cdf,
@@ -331,6 +347,28 @@ def run_clock(network: Network, state: NetworkState, duration_ms: float, dt_ms: 
     rec_times = (step0 + np.arange(rec.shape[0]) * max(rec_every, 1)) * dt
     return NetworkRun(final, out_step * dt, out_k, rec_times, rec, int(syn_events),
                       int(ext_events), elapsed)
+
+
+def _uniform_rows(network: Network, dest: np.ndarray, plastic: np.ndarray):
+    """Per presynaptic neuron, its synapses' one destination and weight when they share
+    them and none is plastic (then a spike reads only the targets), else -1."""
+    n = network.n_neurons
+    row_dest = np.full(n, -1, np.int8)
+    row_w = np.zeros(n)
+    counts = np.diff(network.indptr)
+    full = counts > 0
+    if not full.any():
+        return row_dest, row_w
+    starts = network.indptr[:-1][full]
+    w, d = network.weight_mv, dest.astype(np.int64)
+    same = (np.maximum.reduceat(w, starts) == np.minimum.reduceat(w, starts)) & (
+        np.maximum.reduceat(d, starts) == np.minimum.reduceat(d, starts))
+    if plastic.size:
+        same &= ~np.logical_or.reduceat(plastic, starts)
+    rows = np.flatnonzero(full)[same]
+    row_dest[rows] = d[starts[same]]
+    row_w[rows] = w[starts[same]]
+    return row_dest, row_w
 
 
 def _drive_table(network: Network, dt: float):
