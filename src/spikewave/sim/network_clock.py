@@ -48,7 +48,7 @@ from spikewave.sim.network import (
 )
 from spikewave.sim.spiketrains import RandomLike, as_generator
 
-_NEVER = -(2**40)  # the last-spike step of a neuron that never fired
+_LONG_AGO = -(2**30)  # last spike step, relative to the run's start: long ago or never
 
 
 def refractory_steps(t_ref_ms: float, dt_ms: float) -> int:
@@ -143,7 +143,7 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest
                 vv = v[i]
                 ge = ie[i]
                 gi = ii[i]
-                free = (g - last[i]) >= ref
+                free = (step - last[i]) >= ref
                 moved = e_l + (vv - e_l) * a_m + ge * p_e + gi * p_i
                 vv = moved if free else vv
                 v[i] = vv
@@ -153,9 +153,9 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest
             if count > 0:  # threshold and reset
                 for k in range(m):
                     i = b0 + k
-                    if v[i] > v_th and (g - last[i]) >= ref:
+                    if v[i] > v_th and (step - last[i]) >= ref:
                         v[i] = v_reset
-                        last[i] = g
+                        last[i] = step
                         spiked[n_spk] = i
                         n_spk += 1
         row_now = g % n_rows
@@ -202,7 +202,7 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest
                         else:
                             for s in range(indptr[i], indptr[i + 1]):
                                 j = post[s]
-                                if g - last[j] >= ref_in:
+                                if step - last[j] >= ref_in:
                                     v[j] += w
                         continue
                     for s in range(indptr[i], indptr[i + 1]):
@@ -213,7 +213,7 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest
                             ie[j] += w
                         elif dest[s] == 2:
                             ii[j] += w
-                        elif g - last[j] >= ref_in:
+                        elif step - last[j] >= ref_in:
                             v[j] += w
         # ... and the queue (heterogeneous delays, plastic synapses: STDP on arrival)
         t = g * dt
@@ -230,7 +230,7 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest
                 ie[j] += w
             elif dest[s] == 2:
                 ii[j] += w
-            elif g - last[j] >= ref_in:
+            elif step - last[j] >= ref_in:
                 v[j] += w
         sq_n[row_now] = 0
         if has_plastic:
@@ -252,7 +252,7 @@ def _clock_core(n_steps, step0, prm, ref, indptr, post, dest, w_static, row_dest
                         ie[i] += k * drive_w
                     elif drive_dest == 2:
                         ii[i] += k * drive_w
-                    elif g - last[i] >= ref_in:
+                    elif step - last[i] >= ref_in:
                         v[i] += k * drive_w
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     return out_step[n_hist:n_out], out_k[n_hist:n_out], syn_events, ext_events, sq
@@ -324,9 +324,15 @@ def run_clock(network: Network, state: NetworkState, duration_ms: float, dt_ms: 
     row_dest, row_w = _uniform_rows(network, dest, plastic)
     rng_state = seed_state(as_generator(rng))
     rec_idx, rec_every, rec = _record_plan(record_neurons, record_every_ms, n, n_steps, dt)
+    # last spike steps relative to the run's start, int32 (half the memory traffic of the
+    # update pass); any spike more than 2^30 steps ago is as good as never
+    if n_steps >= 2**30:
+        raise fail("duration_ms", duration, f"fewer than 2^30 steps of {dt:g} ms (run it "
+                   "in blocks)")
     finite = np.isfinite(new.last_spike_ms)
-    last = np.full(n, _NEVER, np.int64)
-    last[finite] = np.floor(new.last_spike_ms[finite] / dt + 0.5).astype(np.int64)
+    last = np.full(n, _LONG_AGO, np.int32)
+    rel = np.floor(new.last_spike_ms[finite] / dt + 0.5) - step0
+    last[finite] = np.maximum(rel, _LONG_AGO).astype(np.int32)
     start = time.perf_counter()
     out_step, out_k, syn_events, ext_events, sq = _clock_core(
         n_steps, step0, prm, refractory_steps(nrn.t_ref_ms, dt), network.indptr,
@@ -341,7 +347,7 @@ def run_clock(network: Network, state: NetworkState, duration_ms: float, dt_ms: 
     all_steps = np.concatenate([recent_steps, out_step])
     all_k = np.concatenate([recent_k, out_k])
     still = all_steps >= end_step - max_delay
-    last_ms = np.where(last > _NEVER // 2, last * dt, -np.inf)
+    last_ms = np.where(last >= 0, (last.astype(np.int64) + step0) * dt, new.last_spike_ms)
     final = replace(new, last_spike_ms=last_ms, recent_spike_ms=all_steps[still] * dt,
                     recent_spike_neurons=all_k[still], t_ms=end_step * dt)
     rec_times = (step0 + np.arange(rec.shape[0]) * max(rec_every, 1)) * dt
