@@ -183,6 +183,20 @@ def test_poisson_drive_counts_are_binomial():
     assert again.external_events == run.external_events
 
 
+def test_with_weights_reweights_the_same_synapses():
+    net, state = small_network(delays=(1.5, 1.5))
+    stronger = net.with_weights(net.weight_mv * 2, PoissonDrive(n_inputs=10, rate_hz=5.0))
+    assert np.array_equal(stronger.post, net.post) and stronger.drive.n_inputs == 10
+    assert np.array_equal(stronger.weight_mv, 2 * net.weight_mv)
+    assert not np.array_equal(run_clock(stronger, state, 50.0).spike_neurons,
+                              run_clock(net, state, 50.0).spike_neurons)
+    with pytest.raises(ParameterError, match="'weight_mv'"):
+        net.with_weights(np.ones(3))
+    plastic, _ = small_network(stdp=STDPParams(w_min=0.0, w_max=2.0))
+    with pytest.raises(ParameterError, match="'weight_mv'"):
+        plastic.with_weights(5.0)
+
+
 def test_bad_input_names_the_parameter():
     net, state = small_network()
     with pytest.raises(ParameterError, match="'duration_ms'"):

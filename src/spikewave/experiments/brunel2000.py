@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import replace
 
 import numpy as np
 from scipy.integrate import quad
@@ -109,7 +108,7 @@ def regime_network(base: Network, g: float, eta: float) -> Network:
     """``base`` with inhibitory weights ``-g J`` and the external drive ``eta nu_thr``."""
     weights = np.where(base.port == 0, J_MV, -g * J_MV)
     drive = PoissonDrive(n_inputs=C_E, rate_hz=eta * NU_THR_HZ, weight_mv=J_MV, port="exc")
-    return replace(base, weight_mv=weights, drive=drive)
+    return base.with_weights(weights, drive)
 
 
 def analyse(t, k, n: int, start_ms: float, stop_ms: float, segment_bins: int) -> dict:

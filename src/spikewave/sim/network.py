@@ -152,6 +152,18 @@ class Network:
         port = self.port if port is None else np.asarray(port, np.int64)
         return np.where(exponential[port], port + 1, 0).astype(np.int8)
 
+    def with_weights(self, weight_mv, drive: PoissonDrive | None = None) -> Network:
+        """The same synapses with other weights (a number or one per synapse) and drive
+        (e.g. one connectivity for several regimes of a model)."""
+        w = _per_synapse("weight_mv", weight_mv, self.n_synapses, REAL)
+        weights = np.full(self.n_synapses, w) if np.ndim(w) == 0 else w.copy()
+        plastic = weights[self.plastic]
+        if self.stdp is not None and np.any((plastic < self.stdp.w_min) | (
+                plastic > self.stdp.w_max)):
+            raise fail("weight_mv", "plastic weights outside the rule's bounds",
+                       f"weights in [{self.stdp.w_min:g}, {self.stdp.w_max:g}]")
+        return replace(self, weight_mv=weights, drive=drive)
+
     def incoming_plastic(self) -> tuple[np.ndarray, np.ndarray]:
         """The plastic synapses grouped by postsynaptic neuron: ``(indptr, synapse ids)``."""
         n = self.n_neurons
