@@ -164,8 +164,8 @@ def run(ctx: RunContext, regime: str = "all") -> Result:
     for idx, name in enumerate(ctx.progress_bar(names, desc="brunel2000")):
         g, eta, title, ref = REGIMES[name]
         # the regular regime is the costliest (every neuron at ~300 Hz) and the shortest
-        # to characterise: 60 ms hold about 20 of its cycles
-        analysed_ms = (60.0 if name == "sr" else 150.0) if ctx.quick else 1000.0
+        # to characterise: 40 ms hold a dozen of its cycles
+        analysed_ms = (40.0 if name == "sr" else 150.0) if ctx.quick else 1000.0
         t_end = transient_ms + analysed_ms
         net = regime_network(base, g, eta)
         res = run_clock(net, NetworkState.initial(net, 0.0), t_end, DT_MS, rng=ctx.seed + idx)
