@@ -3,9 +3,11 @@
 Brian2 runs in the peers' environment (``bash ../shared/peers/install.sh`` makes
 ``../.peers-venv``), in a subprocess with that Python, given by ``SPIKEWAVE_PEERS_PYTHON``
 or found at ``<repo>/../.peers-venv/bin/python``; the tests are skipped without it.
-Both simulators integrate the same equations exactly in double precision in the same
-order of operations, so the spike trains agree exactly (a difference in the last bit of
-one potential could eventually move a spike by a step; none does over these runs).
+Both simulators integrate the same equations exactly in double precision, in Brian2's
+order within a step (state update, threshold, synaptic propagation, reset); their
+propagators are written differently, so a potential may differ in its last bit, which
+could eventually move a spike by a step in this chaotic network -- none does over these
+runs, and the spike trains agree exactly.
 """
 
 import os
