@@ -44,7 +44,13 @@ from spikewave._validation import (
     fail,
 )
 from spikewave.experiments.masquelier2008 import run_seeds
-from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
+from spikewave.experiments.registry import (
+    KnownPartial,
+    Metric,
+    Reproduction,
+    Result,
+    RunContext,
+)
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
 from spikewave.sim.eventdriven import (
@@ -215,4 +221,17 @@ REPRODUCTION = Reproduction(
     run=run,
     add_arguments=add_arguments,
     description=__doc__ or "",
+    known_partial=KnownPartial(
+        checks=("selective_neurons",),
+        reason="With one pattern and several neurons the paper's distributed code (every "
+               "neuron selective to a successive part of the pattern) is reached by two "
+               "neurons in most runs: the third loses the competition during the search "
+               "phase and falls silent, or also fires outside the pattern. The 2009 paper's "
+               "own parameters for this figure are not available (abstract only).",
+        reached="two neurons respond at successive latencies (about 5 and 22 ms with the "
+                "defaults); all three strictly selective in 2 of 18 runs of the best "
+                "configuration searched; with several patterns (--patterns 3) the neurons "
+                "spread over the patterns and every check passes.",
+        applies=lambda config: config.get("patterns") == 1 and config.get("neurons", 1) > 1,
+    ),
 )
