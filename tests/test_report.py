@@ -97,8 +97,8 @@ def test_execute_records_seed_and_the_command_that_reruns_it(tmp_path):
 
 def test_masquelier2009_declares_its_shortfall_for_one_pattern_only():
     kp = REPRODUCTIONS["masquelier2009"].known_partial
-    assert kp is not None and kp.checks == ("selective_neurons",)
+    assert kp is not None and set(kp.checks) == {"selective_neurons", "patterns_learned"}
     assert kp.covers({"selective_neurons"}, {"patterns": 1, "neurons": 3})
     assert not kp.covers({"selective_neurons"}, {"patterns": 3, "neurons": 3})
-    assert not kp.covers({"selective_neurons", "patterns_learned"},
-                         {"patterns": 1, "neurons": 3})
+    assert not kp.covers({"selective_neurons"}, {"patterns": 1, "neurons": 1})
+    assert not kp.covers({"selective_neurons", "distinct"}, {"patterns": 1, "neurons": 3})

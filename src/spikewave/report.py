@@ -152,8 +152,10 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1em; max-width: 1100px;
        line-height: 1.4; overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-size: 0.9em; }
-td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; font-size: 0.9em; min-width: 700px; }
+td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top;
+         overflow-wrap: normal; }
+td code, .badge { white-space: nowrap; }
 th { background: #f3f3f3; }
 .pass { color: #17702a; } .fail { color: #b00020; } .known, .partial { color: #8a5a00; }
 .badge { font-size: 0.7em; padding: 1px 6px; border-radius: 4px; border: 1px solid; }
