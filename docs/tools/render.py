@@ -78,8 +78,11 @@ def _machine() -> str:
         pass
     import torch
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} CPU cores ({cpu}), no GPU used, Python "
-            f"{platform.python_version()}, torch {torch.__version__}")
+            f"{platform.python_version()}, torch {torch.__version__}; load average "
+            f"{load:.1f} at the start (other jobs running on a shared machine above "
+            f"{os.cpu_count()})")
 
 
 def _fmt(x) -> str:
@@ -171,7 +174,8 @@ def render_result_page(name: str, check: bool, stale: list[Path]) -> None:
             m.get("passed"), "-")
         lines.append(f"| `{m['key']}` | {_cell(_fmt(m['value']) + unit)} | {_cell(ref)} | "
                      f"{_cell(m.get('criterion', ''))} | {check_text} |")
-    figures = sorted((RESULTS / "figures" / name).glob("*.png"))
+    listed = [RESULTS / f for f in res.get("figures", []) if (RESULTS / f).exists()]
+    figures = listed or sorted((RESULTS / "figures" / name).glob("*.png"))
     if figures:
         lines += ["", "## Figures", ""]
         for i, png in enumerate(figures, 1):
@@ -230,7 +234,9 @@ def run_results(names: list[str], quick: set[str]) -> None:
 
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     machine = _machine()
-    for name in names or list(FULL_OPTIONS):
+    hand_written = {p.stem for p in RESULTS.glob("*.md")
+                    if not p.read_text().startswith(GENERATED)}
+    for name in names or [n for n in REPRODUCTIONS if n not in hand_written]:
         args = ["--quick"] if name in quick else FULL_OPTIONS.get(name, [])
         out = REPO / "build" / "results" / name
         shutil.rmtree(out, ignore_errors=True)
@@ -317,7 +323,11 @@ def run_tutorials(quick: bool) -> None:
 
 def render_tutorial(script: Path, check: bool, stale: list[Path]) -> None:
     out_file = TUTORIALS / "output" / f"{script.stem}.json"
-    outputs = json.loads(out_file.read_text())["outputs"] if out_file.exists() else []
+    recorded = json.loads(out_file.read_text()) if out_file.exists() else None
+    outputs = recorded["outputs"] if recorded else []
+    run_note = ("" if recorded is None else " The outputs below are from a run at a small "
+                "size." if recorded["quick"] else " The outputs below are from a run at full "
+                "size.")
     lines = [f"{GENERATED} from {script.name}: edit the script instead -->", ""]
     code_index = 0
     first = True
@@ -328,7 +338,7 @@ def render_tutorial(script: Path, check: bool, stale: list[Path]) -> None:
                 lines += [f"The whole tutorial is one script, [`{script.name}`]({script.name})"
                           f": run it with `python docs/tutorials/{script.name}` (figures go to "
                           "`tutorial_figures/`; `SPIKEWAVE_DOCS_QUICK=1` runs it at a small "
-                          "size). The outputs below are from a run at full size.", ""]
+                          "size)." + run_note, ""]
                 first = False
             continue
         lines += ["```python", text, "```", ""]
