@@ -81,8 +81,8 @@ def _machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} CPU cores ({cpu}), no GPU used, Python "
             f"{platform.python_version()}, torch {torch.__version__}; load average "
-            f"{load:.1f} at the start (other jobs running on a shared machine above "
-            f"{os.cpu_count()})")
+            f"{load:.1f} at the start" + (" (other jobs were running on this shared machine)"
+                                          if load > (os.cpu_count() or 1) else ""))
 
 
 def _fmt(x) -> str:
@@ -317,17 +317,19 @@ def run_tutorials(quick: bool) -> None:
         print(script.name, file=sys.stderr, flush=True)
         outputs = run_tutorial(script, TUTORIALS / "figures", quick)
         (TUTORIALS / "output").mkdir(exist_ok=True)
+        stamp = {"quick": quick, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                 "machine": _machine()}
         (TUTORIALS / "output" / f"{script.stem}.json").write_text(
-            json.dumps({"quick": quick, "outputs": outputs}, indent=1) + "\n")
+            json.dumps({**stamp, "outputs": outputs}, indent=1) + "\n")
 
 
 def render_tutorial(script: Path, check: bool, stale: list[Path]) -> None:
     out_file = TUTORIALS / "output" / f"{script.stem}.json"
     recorded = json.loads(out_file.read_text()) if out_file.exists() else None
     outputs = recorded["outputs"] if recorded else []
-    run_note = ("" if recorded is None else " The outputs below are from a run at a small "
-                "size." if recorded["quick"] else " The outputs below are from a run at full "
-                "size.")
+    run_note = "" if recorded is None else (
+        f" The outputs below are from a run at {'a small' if recorded['quick'] else 'full'} "
+        f"size on {recorded.get('date', '?')} ({recorded.get('machine', '?')}).")
     lines = [f"{GENERATED} from {script.name}: edit the script instead -->", ""]
     code_index = 0
     first = True

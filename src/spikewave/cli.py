@@ -170,8 +170,8 @@ def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> 
         if run_all:
             statuses = {r.status for r in results}
             _print_json({"passed": all(r.passed for r in results), "report": str(index),
-                         "status": next(s for s in ("fail", "partial", "pass")
-                                        if s in statuses | {"pass"}),
+                         "status": ("fail" if "fail" in statuses else
+                                    "partial" if "partial" in statuses else "pass"),
                          "results": {r.name: r.to_json() for r in results}})
         else:
             _print_json(results[0].to_json())

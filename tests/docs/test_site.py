@@ -21,7 +21,7 @@ DIARY = [
     re.compile(r"\bsessions?\b", re.IGNORECASE),
     re.compile(r"\bwork(ing)?[- ]periods?\b", re.IGNORECASE),
     re.compile(r"\bissues?[- ]\d+", re.IGNORECASE),         # our own issue numbers
-    re.compile(r"\bREFERENCES(\.md)? (section )?\d", re.IGNORECASE),  # the old, unshipped file
+    re.compile(r"\bREFERENCES(\.md)? (section )?\d"),    # the old file, not shipped
     re.compile(r"\.\./(shared|\.peers-venv)\b"),            # paths users do not have
 ]
 DATED = re.compile(r"\b20\d\d-\d\d-\d\d\b")
