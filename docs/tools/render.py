@@ -8,8 +8,10 @@
                                                  quick run for the names after --quick), keep
                                                  its --json as docs/results/data/NAME.json and
                                                  its figures, then render (`make results`)
-    python docs/tools/render.py tutorials [--quick] run every tutorial script, keep its printed
-                                                 output and figures, then render
+    python docs/tools/render.py tutorials [NN ...] [--quick]
+                                                 run every tutorial script (or those whose
+                                                 name starts with NN), keep its printed output
+                                                 and figures, then render
 
 Results pages. ``docs/results/data/NAME.json`` holds ``{"name", "command", "run" ("full" or
 "quick"), "date", "machine", "result"}``, where ``result`` is the last line that the
@@ -312,8 +314,11 @@ def run_tutorial(script: Path, out_dir: Path, quick: bool) -> list[str]:
     return outputs
 
 
-def run_tutorials(quick: bool) -> None:
+def run_tutorials(quick: bool, names: list[str] | None = None) -> None:
+    """Run the tutorials (those whose file name starts with one of ``names``, or all)."""
     for script in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")):
+        if names and not any(script.name.startswith(n) for n in names):
+            continue
         print(script.name, file=sys.stderr, flush=True)
         outputs = run_tutorial(script, TUTORIALS / "figures", quick)
         (TUTORIALS / "output").mkdir(exist_ok=True)
@@ -431,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "results":
         run_results(args.names, set(args.quick or []))
     elif args.what == "tutorials":
-        run_tutorials(quick=args.quick is not None)
+        run_tutorials(quick=args.quick is not None, names=args.names)
     stale = render_all(check=args.check)
     if stale:
         print("out of date (run `python docs/tools/render.py`): "

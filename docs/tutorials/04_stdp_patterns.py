@@ -107,9 +107,11 @@ save_figure(fig, OUT / "04_latency.png", caption=(
 # ## Competition: several neurons, lateral inhibition
 #
 # When one neuron fires it now inhibits the others (an IPSP of `alpha` times the
-# threshold). With three patterns and three neurons, each neuron ends up on its own
-# pattern; with one pattern, the neurons should code successive parts of it -- a result
-# reached only in part (see the [masquelier2009 page](../results/masquelier2009.md)).
+# threshold), so that they cannot all learn the same thing. With three patterns and three
+# neurons, each neuron becomes selective to a pattern or to a part of one: the printout
+# says which. The paper's claim that neurons spread over the patterns, or code one pattern
+# by successive firings, is reached only in part here: see the
+# [masquelier2009 page](../results/masquelier2009.md).
 
 # %%
 from spikewave.experiments.masquelier2009 import simulate

@@ -89,7 +89,7 @@ def init_linear_(module: nn.Module, generator: torch.Generator) -> None:
 net = DenseSNN()
 init_linear_(net, gen)
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-for _epoch in range(1 if QUICK else 30):
+for _epoch in range(1 if QUICK else 20):
     order = torch.randperm(len(x_train), generator=gen)
     for start in range(0, len(order), 64):
         idx = order[start:start + 64]
@@ -120,7 +120,7 @@ from spikewave.train.recipes import build
 recipe = build("digits", "recurrent", time_steps=8 if QUICK else 16, seed=0)
 with tempfile.TemporaryDirectory() as run_dir:
     result = fit(recipe.model, recipe.data, recipe.encode,
-                 TrainConfig(epochs=1 if QUICK else 15, batch_size=64, lr=2e-3, seed=0),
+                 TrainConfig(epochs=1 if QUICK else 10, batch_size=64, lr=2e-3, seed=0),
                  Path(run_dir), progress=False)
     OUT.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(run_dir) / "training_curve.png", OUT / "06_training_curve.png")
