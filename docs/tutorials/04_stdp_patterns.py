@@ -116,7 +116,7 @@ save_figure(fig, OUT / "04_latency.png", caption=(
 # %%
 from spikewave.experiments.masquelier2009 import simulate
 
-verdict = simulate(seed=0, n_k=3, n_p=3, duration_s=6.0 if QUICK else 225.0, alpha=2.0,
+verdict = simulate(seed=0, n_k=3, n_p=3, duration_s=3.0 if QUICK else 225.0, alpha=2.0,
                    freq=1.0 / 3.0, weight_spread=0.1, ipsp="step")
 print(f"selective neurons {verdict['selective_neurons']} of 3; preferred pattern of each: "
       f"{verdict['preferred_pattern'].tolist()}; patterns learned "

@@ -28,7 +28,7 @@ from spikewave.data.digits import load_digits_split
 from spikewave.nn.stdp_net import STDPConvNet, mnist_architecture, upsample_digits
 
 d = load_digits_split()
-n_train, n_test = (100, 50) if QUICK else (len(d.x_train), len(d.x_test))
+n_train, n_test = (60, 30) if QUICK else (len(d.x_train), len(d.x_test))
 x_train, y_train = upsample_digits(d.x_train[:n_train]), d.y_train[:n_train]
 x_test, y_test = upsample_digits(d.x_test[:n_test]), d.y_test[:n_test]
 print(f"{len(x_train)} training and {len(x_test)} test images of {tuple(x_train.shape[1:])}")
@@ -45,7 +45,7 @@ from spikewave.plot.vision import first_layer_features
 
 net = STDPConvNet(mnist_architecture(time_steps=15), seed=0)
 untrained = STDPConvNet(mnist_architecture(time_steps=15), seed=0)
-budget = 50 if QUICK else 1500
+budget = 30 if QUICK else 1500
 for layer in range(2):
     history = net.train_layer(layer, x_train, max_images=budget)
     print(f"layer {layer + 1}: C = {history[-1][1]:.4f} after {history[-1][0]} images")

@@ -56,8 +56,9 @@ from spikewave.data.digits import load_digits_split
 from spikewave.nn import LIF, LeakyReadout, TimeDistributed
 
 d = load_digits_split()
-x_train = torch.as_tensor(d.x_train, dtype=torch.float32).flatten(1)  # [N, 64]
-y_train = torch.as_tensor(d.y_train)
+n = 256 if QUICK else len(d.x_train)                  # quick: a few batches only
+x_train = torch.as_tensor(d.x_train[:n], dtype=torch.float32).flatten(1)  # [N, 64]
+y_train = torch.as_tensor(d.y_train[:n])
 x_test = torch.as_tensor(d.x_test, dtype=torch.float32).flatten(1)
 y_test = torch.as_tensor(d.y_test)
 T = 16
@@ -112,12 +113,18 @@ print(f"test accuracy {acc:.1%}; {hidden.sum(0).mean().item():.1f} hidden spikes
 # it. A recurrent network from its recipes, for example:
 
 # %%
+import dataclasses
 import shutil
 
 from spikewave.train.loop import TrainConfig, fit
 from spikewave.train.recipes import build
 
 recipe = build("digits", "recurrent", time_steps=8 if QUICK else 16, seed=0)
+if QUICK:                                             # a few batches only
+    recipe.data = dataclasses.replace(recipe.data, x_train=recipe.data.x_train[:256],
+                                      y_train=recipe.data.y_train[:256],
+                                      x_test=recipe.data.x_test[:128],
+                                      y_test=recipe.data.y_test[:128])
 with tempfile.TemporaryDirectory() as run_dir:
     result = fit(recipe.model, recipe.data, recipe.encode,
                  TrainConfig(epochs=1 if QUICK else 10, batch_size=64, lr=2e-3, seed=0),

@@ -183,18 +183,34 @@ def test_report_in_a_browser(browser, serve, report_dir):
     assert html.count("<img") == 4 and "known partial" in html
 
 
-def test_documentation_site_in_a_browser(browser, serve, built_site):
-    base = serve(built_site)
-    pages = sorted((p.relative_to(built_site).as_posix() for p in built_site.rglob("index.html")
-                    if "assets" not in p.parts), key=lambda rel: (rel != "index.html", rel))
-    assert len(pages) >= 30
+SAMPLE = ("index.html", "tutorials/04_stdp_patterns/index.html",
+          "results/masquelier2009/index.html", "results/index.html", "performance/index.html",
+          "references/index.html", "api/neurons/index.html", "changelog/index.html")
+
+
+def _check_site(browser, serve, site: Path, pages: list[str]) -> list[str]:
+    base = serve(site)
     problems, links = [], set()
     for i, rel in enumerate(pages):  # every page on a phone, the home page on a desktop too
         page_problems, page_links = check_page(browser, base + rel,
                                                (PHONE, DESKTOP) if i == 0 else (PHONE,))
         problems += page_problems
         links.update(page_links)
-    problems += check_links(links, base)
+    return problems + check_links(links, base)
+
+
+def test_documentation_site_in_a_browser(browser, serve, built_site):
+    """A sample of every kind of page, and every link on them (the whole site: slow)."""
+    problems = _check_site(browser, serve, built_site, list(SAMPLE))
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.mark.slow
+def test_every_page_of_the_site_in_a_browser(browser, serve, built_site):
+    pages = sorted((p.relative_to(built_site).as_posix() for p in built_site.rglob("index.html")
+                    if "assets" not in p.parts), key=lambda rel: (rel != "index.html", rel))
+    assert len(pages) >= 30
+    problems = _check_site(browser, serve, built_site, pages)
     assert not problems, "\n".join(problems[:40])
 
 

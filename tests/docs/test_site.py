@@ -36,10 +36,12 @@ def _user_facing_files() -> list[Path]:
 
 
 def _may_be_dated(path: Path) -> bool:
-    """Measurement pages state their date; the changelog dates its releases; the
-    references date the commits they cite."""
+    """Measurement pages (results, performance, the tutorials' recorded outputs) state
+    their date; the changelog dates its releases; the references date the commits they
+    cite."""
     rel = path.relative_to(REPO).as_posix()
     return (rel.startswith("docs/results/") or rel.startswith("docs/performance")
+            or (rel.startswith("docs/tutorials/") and rel.endswith(".md"))
             or rel in ("docs/references.md", "CHANGELOG.md"))
 
 
