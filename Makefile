@@ -30,3 +30,20 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) report build src/*.egg-info .pytest_cache
+
+.PHONY: docs results package-check
+
+# the documentation site into site/: render the generated pages from the committed JSON,
+# then build with --strict (a broken link or reference fails)
+docs: $(STAMP)
+	$(BIN)/python docs/tools/render.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
+# run every reproduction's full command and every tutorial again (hours), then render
+results: $(STAMP)
+	$(BIN)/python docs/tools/render.py results
+	$(BIN)/python docs/tools/render.py tutorials
+
+# the wheel and the sdist install in a clean venv and pass a smoke test
+package-check: $(STAMP)
+	scripts/check_package.sh $(BIN)/python $(PYTHON)
