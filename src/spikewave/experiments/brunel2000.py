@@ -1,7 +1,7 @@
 """``brunel2000``: the four dynamical regimes of Brunel's (2000) sparse network of
 excitatory and inhibitory LIF neurons (model A), on the clock-driven engine.
 
-Model A (REFERENCES.md section 10; parameters as in brian-team/brian2
+Model A (docs/references.md section 10; parameters as in brian-team/brian2
 ``examples/frompapers/Brunel_2000.py`` at aec54d2, which reproduces the paper's figure of
 four simulations, and NEST's ``brunel_delta_nest.py``)::
 

@@ -2,7 +2,7 @@
 2) exactly as Brian2's example ``examples/CUBA.py`` defines it, on the clock-driven engine.
 
 4000 LIF neurons, the first 3200 excitatory, with current-based exponential synapses
-(REFERENCES.md section 10, checked against brian-team/brian2 ``examples/CUBA.py`` at
+(docs/references.md section 10, checked against brian-team/brian2 ``examples/CUBA.py`` at
 aec54d2)::
 
     dv/dt = (ge + gi - (v - El)) / taum   (unless refractory)

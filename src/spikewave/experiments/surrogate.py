@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from spikewave._validation import check_int, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
-from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
+from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 from spikewave.plot.training import surrogate_derivatives_figure
 from spikewave.train.loop import TrainConfig, fit
 from spikewave.train.recipes import DATASETS, build
