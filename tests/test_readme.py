@@ -28,7 +28,7 @@ def test_readme_tour_runs(tmp_path, monkeypatch, capsys):
         exec(compile(code, str(README), "exec"), namespace)
     out = capsys.readouterr().out
     assert "closed form" in out and "tau_m_ms" in out and "HH:" in out
-    assert "gradient reaches tau: True" in out and "weight gradient (256, 1000)" in out
+    assert "gradient reaches tau: True" in out and "LinearLIF: chunked" in out
     assert (tmp_path / "raster.png").stat().st_size > 5000
 
 
