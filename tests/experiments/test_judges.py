@@ -252,9 +252,12 @@ def test_within_rel_is_inclusive_at_the_tolerance(value, passed):
     assert m.passed is passed and m.reference == 4.0
     assert within_rel("y", -5.0, -4.0, 0.25).passed  # relative to |reference|
     assert not within_rel("y", 4.0, -4.0, 0.25).passed
+    assert m.criterion == "within 25 % of 4"
+    assert within_rel("x", 1.0, 2.5, 0.01, source="paper").criterion == "within 1 % of 2.5 (paper)"
 
 
 @pytest.mark.parametrize(("value", "passed"), [(0.0049, True), (0.005, False),
                                                (math.nan, False), (-math.inf, False)])
 def test_below_is_strict(value, passed):
     assert below("x", value, 5e-3).passed is passed
+    assert below("x", value, 5e-3, what="(exact)").criterion == "< 0.005 (exact)"
