@@ -55,6 +55,12 @@ def hh_rhs(p: HHParams, current):
 def test_rates_equal_the_published_formulas():
     for v in np.concatenate([np.linspace(-100.0, 60.0, 1601), [-40.0, -55.0, -65.0]]):
         np.testing.assert_allclose(_rates(v), published_rates(float(v)), rtol=1e-12, atol=0)
+    # beside the removable singularities: the first-order expansion, not the constant
+    for v0, i in ((-40.0, 0), (-55.0, 4)):
+        for dv in (-5e-7, -1e-8, 1e-8, 5e-7):
+            x = dv / 10.0
+            expected = (0.1 if i == 0 else 0.01) * 10.0 * (1.0 + x / 2.0 + x * x / 12.0)
+            assert _rates(v0 + dv)[i] == pytest.approx(expected, rel=1e-13, abs=0)
 
 
 @settings(max_examples=50, deadline=None)

@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq
 
 from spikewave.neurons.adaptive import ALIFParams, simulate_alif_exact
-from spikewave.neurons.lif import LIFParams, simulate_lif_exact
+from spikewave.neurons.lif import (
+    LIFParams,
+    rate_from_spikes_hz,
+    simulate_lif_clock,
+    simulate_lif_exact,
+)
 
 # ----------------------------------------------------------------------------- LIF reference
 
@@ -238,3 +243,41 @@ def test_alif_first_spikes_by_hand():
     s = brentq(lambda s: -50.0 - 20.0 * math.exp(-s / 10.0) + 60.0
                - 4.0 * math.exp(-s / 50.0), 0.0, 100.0, xtol=1e-14)
     assert run.spike_times_ms[1] == pytest.approx(t1 + s, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- clock path
+
+
+def test_clock_path_with_other_parameters_follows_the_exact_path():
+    """Threshold, reset, refractory period and time constant away from the defaults: each
+    clock spike lags the exact one by less than one step per spike, V is held at the reset
+    for t_ref after each spike, and the trace shows the threshold at spike steps."""
+    p = LIFParams(tau_m_ms=7.0, e_l_mv=0.0, r_mohm=3.0, v_th_mv=1.7, v_reset_mv=-2.0,
+                  t_ref_ms=0.4)
+    dt = 0.01
+    exact = simulate_lif_exact(p, 60.0, current_na=0.9)
+    run = simulate_lif_clock(p, 60.0, [0.9, 0.5], dt_ms=dt, record_v=True)
+    clock = run.spike_times_ms[0]
+    n = min(exact.size, clock.size)
+    assert n >= 5 and abs(exact.size - clock.size) <= 1
+    lag = clock[:n] - exact[:n]
+    assert np.all(lag >= -1e-9) and np.all(lag <= dt * np.arange(1, n + 1) + 1e-9)
+    assert run.spike_times_ms[1].size == 0  # 0.5 nA: V_inf = 1.5 mV < 1.7 mV
+    steps = np.rint(clock / dt).astype(int) - 1
+    np.testing.assert_array_equal(run.v_mv[steps, 0], p.v_th_mv)
+    held = np.concatenate([np.arange(k + 1, k + 41) for k in steps])  # 0.4 ms
+    held = held[held < run.v_mv.shape[0]]
+    np.testing.assert_array_equal(run.v_mv[held, 0], p.v_reset_mv)
+    free = np.setdiff1d(np.arange(run.v_mv.shape[0]), np.concatenate([steps, held]))
+    assert np.all(run.v_mv[free, 0] < p.v_th_mv) and np.all(run.v_mv[free, 0] > p.v_reset_mv)
+    np.testing.assert_allclose(run.t_ms, dt * np.arange(1, 6001))
+    # the silent neuron relaxes towards V_inf = R I exactly
+    np.testing.assert_allclose(run.v_mv[-1, 1], 1.5 * (1 - math.exp(-60.0 / 7.0)), rtol=1e-9)
+
+
+def test_rate_from_spikes_counts_intervals_after_the_skipped_spikes():
+    spikes = np.array([0.0, 3.0, 13.0, 23.0])
+    assert rate_from_spikes_hz(spikes) == pytest.approx(3000.0 / 23.0)
+    assert rate_from_spikes_hz(spikes, skip=1) == pytest.approx(100.0)
+    assert rate_from_spikes_hz(spikes[:2]) == pytest.approx(1000.0 / 3.0)
+    assert rate_from_spikes_hz(spikes, skip=3) == 0.0
