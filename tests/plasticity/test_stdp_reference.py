@@ -126,3 +126,38 @@ def test_multiplicative_updates_scale_by_the_distance_to_the_bounds():
     w2 = w1 + 0.1 * math.exp(-1.2) * (0.9 - w1)          # post 12 pairs with pre 0 again
     w3 = w2 - 0.2 * math.exp(-0.3) * (w2 - 0.2)          # pre 15, 3 ms after post 12
     assert apply_spike_pairs(0.5, [0.0, 15.0], [5.0, 12.0], p) == pytest.approx(w3, rel=1e-13)
+
+
+# ----------------------------------------------------------------------------- R-STDP rates
+
+
+def test_reward_rates_adapt_to_the_batch():
+    from spikewave.plasticity.reward import RSTDPParams, adapted_rates
+
+    p = RSTDPParams(reward_plus=0.004, reward_minus=-0.003, punish_plus=-0.004,
+                    punish_minus=0.0005)
+    # mostly right: rewards scaled by the misses (0.2), punishments by the hits (0.8)
+    assert adapted_rates(p, 0.8, 0.2) == pytest.approx((0.0008, -0.0006, -0.0032, 0.0004),
+                                                        rel=1e-12)
+    assert adapted_rates(p, 1.0, 0.0) == pytest.approx((0.0, 0.0, -0.004, 0.0005))
+    assert adapted_rates(p, 0.0, 1.0) == pytest.approx((0.004, -0.003, 0.0, 0.0))
+    fixed = p.replace(adaptive=False)
+    assert adapted_rates(fixed, 0.3, 0.7) == (0.004, -0.003, -0.004, 0.0005)
+    from spikewave import ParameterError
+
+    for hit, miss in ((1.01, 0.0), (0.5, -0.01)):
+        with pytest.raises(ParameterError, match="fraction"):
+            adapted_rates(p, hit, miss)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"reward_plus": 0.0}, "reward_plus"), ({"reward_minus": 0.0}, "reward_minus"),
+    ({"punish_plus": 0.0}, "punish_plus"), ({"punish_minus": 0.0}, "punish_minus"),
+    ({"w_min": 0.8, "w_max": 0.8}, "w_max"), ({"adaptive": 1}, "adaptive")])
+def test_reward_parameters_are_checked(kwargs, name):
+    from spikewave import ParameterError
+    from spikewave.plasticity.reward import RSTDPParams
+
+    with pytest.raises(ParameterError, match=f"'{name}'"):
+        RSTDPParams(**kwargs)
+    RSTDPParams(reward_plus=1e-9, reward_minus=-1e-9, punish_plus=-1e-9, punish_minus=1e-9)
