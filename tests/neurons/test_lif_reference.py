@@ -281,3 +281,30 @@ def test_rate_from_spikes_counts_intervals_after_the_skipped_spikes():
     assert rate_from_spikes_hz(spikes, skip=1) == pytest.approx(100.0)
     assert rate_from_spikes_hz(spikes[:2]) == pytest.approx(1000.0 / 3.0)
     assert rate_from_spikes_hz(spikes, skip=3) == 0.0
+
+
+def test_alif_clock_trace_marks_spikes_at_the_threshold_reached():
+    """At a spike step the trace shows the threshold the potential reached (V_th + a
+    before the jump), the threshold trace already the jumped one; V is held at the reset
+    for t_ref; between spikes V stays below the threshold."""
+    from spikewave.neurons.adaptive import simulate_alif_clock
+
+    lif = LIFParams(tau_m_ms=8.0, e_l_mv=-60.0, r_mohm=5.0, v_th_mv=-52.0, v_reset_mv=-63.0,
+                    t_ref_ms=0.5)
+    p = ALIFParams(lif=lif, theta_jump_mv=2.5, tau_theta_ms=40.0)
+    dt = 0.01
+    run = simulate_alif_clock(p, 4.0, 100.0, dt_ms=dt)
+    steps = np.rint(run.spike_times_ms / dt).astype(int) - 1
+    assert steps.size >= 5
+    np.testing.assert_allclose(run.t_ms, dt * np.arange(1, 10_001))
+    np.testing.assert_allclose(run.v_mv[steps], run.threshold_mv[steps] - 2.5, atol=1e-12)
+    assert np.all(run.threshold_mv[steps] >= -52.0 + 2.5)
+    held = np.concatenate([np.arange(k + 1, k + 51) for k in steps])
+    held = held[held < run.v_mv.size]
+    np.testing.assert_array_equal(run.v_mv[held], -63.0)
+    free = np.setdiff1d(np.arange(run.v_mv.size), np.concatenate([steps, held]))
+    assert np.all(run.v_mv[free] < run.threshold_mv[free])
+    # the threshold relaxes with tau_theta between spikes
+    k = steps[1] + 60
+    np.testing.assert_allclose((run.threshold_mv[k + 1] + 52.0) / (run.threshold_mv[k] + 52.0),
+                               math.exp(-dt / 40.0), rtol=1e-12)

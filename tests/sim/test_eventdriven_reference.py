@@ -177,18 +177,51 @@ def test_after_potential_and_refractory_end():
     assert np.all(np.diff(t) >= SRM.t_ref_ms)
 
 
+def test_maximum_after_the_refractory_period_ends_inside_an_interval():
+    """The neuron fires at once on a strong input; a second input arrives while it is
+    refractory; when the refractory period ends (between inputs) the potential is still
+    rising, and it crosses threshold later in the same interval."""
+    srm = SRM.replace(t_ref_ms=2.0)
+    trains = trains_of([1.0, 3.0], [0, 1], 2, 40.0)
+    w = np.array([[3.0, 2.0]]) * srm.threshold
+    t, _ = engine_spikes(trains, w, p=srm)
+    ref = reference_spikes(trains.times_ms, trains.afferents, w, 40.0, srm)
+    assert len(ref) == 2
+    first, second = ref[0][0], ref[1][0]
+    assert 1.0 < first < 2.0 and first + srm.t_ref_ms + 0.5 < second < 7.0
+    np.testing.assert_allclose(t, [first, second], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("t_ref", "w2"), [(4.45, 1.715), (1.59, 1.569)])
+def test_low_maximum_just_after_the_refractory_period(t_ref, w2):
+    """The refractory period ends 0.4 ms before a maximum that exceeds threshold by about
+    0.2 %: the potential rises slowly there, and the crossing must still be found."""
+    srm = SRM.replace(t_ref_ms=t_ref)
+    t2 = 3.0 if t_ref > 2 else 2.5
+    trains = trains_of([1.0, t2], [0, 1], 2, 40.0)
+    w = np.array([[3.0, w2]]) * srm.threshold
+    ref = reference_spikes(trains.times_ms, trains.afferents, w, 40.0, srm)
+    assert len(ref) == 2 and ref[1][0] > ref[0][0] + t_ref
+    t, _ = engine_spikes(trains, w, p=srm)
+    np.testing.assert_allclose(t, [r[0] for r in ref], rtol=0, atol=1e-9)
+
+
 # ----------------------------------------------------------------------------- properties
 
 
 @st.composite
-def sparse_inputs(draw, n_k_max=1):
+def sparse_inputs(draw, n_k_max=1, burst=False):
+    """A few inputs over 50 ms; with ``burst`` they come within a few ms, so that inputs
+    fall into refractory periods and maxima come after a refractory period ends."""
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     n_k = int(rng.integers(1, n_k_max + 1))
     n_aff = int(rng.integers(1, 6))
     duration = 50.0
     n_in = int(rng.integers(1, 12))
-    times = rng.uniform(0.0, duration - 1.0, n_in)
+    start = rng.uniform(0.0, 20.0)
+    times = (start + rng.uniform(0.0, rng.uniform(1.0, 6.0), n_in) if burst
+             else rng.uniform(0.0, duration - 1.0, n_in))
     afferents = rng.integers(0, n_aff, n_in)
     weights = rng.uniform(0.1, 1.4, (n_k, n_aff)) * SRM.threshold
     alpha = float(rng.choice([0.0, rng.uniform(0.1, 1.0)])) if n_k > 1 else 0.0
@@ -217,6 +250,19 @@ def test_single_neuron_spikes_equal_the_brute_force_reference(case):
 @settings(max_examples=20, deadline=None)
 @given(sparse_inputs(n_k_max=3))
 def test_competing_neurons_equal_the_brute_force_reference(case):
+    _check_engine(case)
+
+
+@settings(max_examples=40, deadline=None)
+@given(sparse_inputs(n_k_max=2, burst=True))
+def test_bursts_equal_the_brute_force_reference(case):
+    _check_engine(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, deadline=None)
+@given(sparse_inputs(n_k_max=3, burst=True))
+def test_bursts_equal_the_brute_force_reference_long(case):
     _check_engine(case)
 
 
