@@ -225,17 +225,20 @@ def sparse_inputs(draw, n_k_max=1, burst=False):
     afferents = rng.integers(0, n_aff, n_in)
     weights = rng.uniform(0.1, 1.4, (n_k, n_aff)) * SRM.threshold
     alpha = float(rng.choice([0.0, rng.uniform(0.1, 1.0)])) if n_k > 1 else 0.0
-    return trains_of(times, afferents, n_aff, duration), weights, alpha
+    # tau_m / tau_s = 4 (the paper's: one exponential serves both decays), 5, 8 and 10/3
+    tau_s, t_ref = [(2.5, 1.0), (2.0, 1.0), (1.25, 1.0), (3.0, 2.0)][int(rng.integers(0, 4))]
+    srm = SRM.replace(tau_s_ms=tau_s, t_ref_ms=t_ref)
+    return trains_of(times, afferents, n_aff, duration), weights, alpha, srm
 
 
 def _check_engine(case):
-    trains, weights, alpha = case
+    trains, weights, alpha, srm = case
     try:
         ref = reference_spikes(trains.times_ms, trains.afferents, weights, trains.duration_ms,
-                               SRM, alpha)
+                               srm, alpha)
     except Ambiguous:
         assume(False)
-    t, k = engine_spikes(trains, weights, alpha=alpha)
+    t, k = engine_spikes(trains, weights, p=srm, alpha=alpha)
     assert t.size == len(ref), (t, k, ref)
     np.testing.assert_allclose(t, [r[0] for r in ref], rtol=0, atol=1e-8)
     np.testing.assert_array_equal(k, [r[1] for r in ref])
