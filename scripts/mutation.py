@@ -70,28 +70,31 @@ class Target:
 # failure); tests that compile kernels of other modules are left out where the module's own
 # tests cover it, since each mutant recompiles every kernel its tests call
 STDP_REPRO = "tests/experiments/test_stdp_reproductions.py::"
+VALIDATION = "tests/test_validation.py"
 TARGETS = [
     Target("neurons/lif.py", ("tests/neurons/test_lif_reference.py",
-                              "tests/neurons/test_lif.py")),
+                              "tests/neurons/test_lif.py", VALIDATION)),
     Target("neurons/adaptive.py", ("tests/neurons/test_lif_reference.py",
-                                   "tests/neurons/test_adaptive.py")),
-    Target("neurons/hodgkin_huxley.py", ("tests/neurons/test_hodgkin_huxley.py",)),
+                                   "tests/neurons/test_adaptive.py", VALIDATION)),
+    Target("neurons/hodgkin_huxley.py", ("tests/neurons/test_hodgkin_huxley.py", VALIDATION)),
     Target("neurons/discrete_lif.py", ("tests/neurons/test_discrete_lif_reference.py",
                                        "tests/neurons/test_discrete_lif.py")),
     Target("neurons/srm.py", ("tests/neurons/test_srm.py",
                               "tests/sim/test_eventdriven_reference.py",
-                              "tests/sim/test_eventdriven.py")),
+                              "tests/sim/test_eventdriven.py", VALIDATION)),
     Target("plasticity/stdp.py", ("tests/plasticity/test_stdp_reference.py",
                                   "tests/plasticity/test_stdp.py",
                                   "tests/plasticity/test_competition_ordinal.py",
-                                  "tests/sim/test_eventdriven_reference.py")),
+                                  "tests/sim/test_eventdriven_reference.py",
+                                  VALIDATION)),
     Target("plasticity/competition.py", ("tests/plasticity/test_competition_ordinal.py",)),
-    Target("plasticity/reward.py", ("tests/plasticity", "tests/nn/test_decision.py")),
+    Target("plasticity/reward.py", ("tests/plasticity", "tests/nn/test_decision.py",
+                                    VALIDATION)),
     Target("coding/latency.py", ("tests/coding",)),
     Target("coding/rate.py", ("tests/coding", "tests/train/test_resume_schedule.py")),
     Target("coding/retina.py", ("tests/coding",)),
     Target("sim/eventdriven.py", ("tests/sim/test_eventdriven_reference.py",
-                                  "tests/sim/test_eventdriven.py")),
+                                  "tests/sim/test_eventdriven.py", VALIDATION)),
     Target("train/loop.py", ("tests/train/test_resume_schedule.py",
                              "tests/train/test_training.py::test_nan_loss_names_epoch_and_batch",
                              "tests/train/test_training.py::"
