@@ -163,3 +163,29 @@ def test_bad_input(kwargs, match):
     args = {"current_ua_cm2": 1.0, "duration_ms": 10.0} | kwargs
     with pytest.raises(ParameterError, match=match):
         simulate_hh(HHParams(), **args)
+
+
+@pytest.mark.parametrize(("scheme", "dt", "tol"), [("rk4", 0.02, 5e-5),
+                                                   ("exponential_euler", 0.002, 2e-3)])
+def test_schemes_at_another_temperature_and_conductances(scheme, dt, tol):
+    """At 18.3 degC (rates x 3) with other conductances and reversal potentials, both
+    schemes follow solve_ivp on the published equations (relaxation from +4 mV)."""
+    p = HHParams(c_m_uf_cm2=1.3, g_na_ms_cm2=100.0, g_k_ms_cm2=30.0, g_l_ms_cm2=0.5,
+                 e_na_mv=52.0, e_k_mv=-75.0, e_l_mv=-60.0, temperature_c=18.3)
+    x0 = resting_state(p) + np.array([4.0, 0.0, 0.0, 0.0])
+    run = simulate_hh(p, 0.0, 10.0, dt, scheme, state0=x0, record=True)
+    ref = solve_ivp(hh_rhs(p, 0.0), (0.0, 10.0), x0, method="DOP853", rtol=1e-12,
+                    atol=1e-12, t_eval=run.t_ms, max_step=0.01).y
+    assert np.max(np.abs(run.v_mv - ref[0])) < tol
+    assert np.max(np.abs(run.m - ref[1])) < tol and np.max(np.abs(run.h - ref[2])) < tol
+    assert np.max(np.abs(run.n - ref[3])) < tol
+    # without recording, the final state is the recorded trajectory's last point
+    final = simulate_hh(p, 0.0, 10.0, dt, scheme, state0=x0).final_state
+    np.testing.assert_array_equal(final, [run.v_mv[-1], run.m[-1], run.h[-1], run.n[-1]])
+
+
+def test_resting_state_is_a_fixed_point_of_the_published_equations():
+    p = HHParams(e_l_mv=-58.0, g_l_ms_cm2=0.4, temperature_c=12.0)
+    x = resting_state(p)
+    np.testing.assert_allclose(hh_rhs(p, 0.0)(0.0, x), 0.0, atol=1e-9)
+    assert -70.0 < x[0] < -55.0
