@@ -164,7 +164,7 @@ class Mutant:
 
     def signature(self) -> str:
         """Stable across edits elsewhere in the file: module, original and mutated text."""
-        return f"{self.target.path} | {self.line.strip()} | {self.mutated_line.strip()}"
+        return f"{self.target.path} :: {self.line.strip()} ==> {self.mutated_line.strip()}"
 
 
 # ----------------------------------------------------------------------------- mutants
@@ -226,10 +226,12 @@ def changed_lines(since: str) -> dict[str, set[int]] | None:
 
 
 def load_equivalent() -> set[str]:
+    """Signatures ``module :: original line ==> mutated line`` of the mutants that no test
+    can kill; each entry is followed by a line ``    why: ...`` (skipped here)."""
     if not EQUIVALENT.exists():
         return set()
-    return {line.split("  #")[0].strip() for line in EQUIVALENT.read_text().splitlines()
-            if line.strip() and not line.startswith("#")}
+    return {line.strip() for line in EQUIVALENT.read_text().splitlines()
+            if " :: " in line and " ==> " in line and not line.startswith(("#", " "))}
 
 
 # ----------------------------------------------------------------------------- running
@@ -301,7 +303,8 @@ def summarise(records: list[dict], equivalent: set[str]) -> dict:
     for r in records:
         s = by_module.setdefault(r["module"], {"killed": 0, "timeout": 0, "survived": 0,
                                                "equivalent": 0})
-        if r["status"] == "survived" and r["signature"] in equivalent:
+        signature = f"{r['module']} :: {r['original']} ==> {r['mutated']}"
+        if r["status"] == "survived" and signature in equivalent:
             s["equivalent"] += 1
         else:
             s[r["status"]] += 1
@@ -430,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         ms = list_mutants(t)
         if changed is not None:
             ms = [m for m in ms if m.line_number in changed.get(t.path, set())]
-        lines_with_equivalents = {e.split(" | ")[1] for e in equivalent
-                                  if e.startswith(t.path + " | ")}
+        lines_with_equivalents = {e.split(" :: ", 1)[1].split(" ==> ")[0] for e in equivalent
+                                  if e.startswith(t.path + " :: ")}
         ms = [m for m in ms if m.line.strip() not in lines_with_equivalents
               or m.signature() not in equivalent]
         rng = random.Random(f"{args.seed}:{t.path}")  # one stream per module
