@@ -429,19 +429,22 @@ def main(argv: list[str] | None = None) -> int:
     changed = changed_lines(args.changed_since) if args.changed_since else None
     equivalent = load_equivalent()
     plan: list[tuple[Target, list[Mutant]]] = []
+    skipped_equivalent = 0
     for t in targets:
         ms = list_mutants(t)
         if changed is not None:
             ms = [m for m in ms if m.line_number in changed.get(t.path, set())]
-        lines_with_equivalents = {e.split(" :: ", 1)[1].split(" ==> ")[0] for e in equivalent
-                                  if e.startswith(t.path + " :: ")}
-        ms = [m for m in ms if m.line.strip() not in lines_with_equivalents
-              or m.signature() not in equivalent]
         rng = random.Random(f"{args.seed}:{t.path}")  # one stream per module
         if args.sample < 1.0:
             n = max(round(args.sample * len(ms)), min(args.min_per_module, len(ms)))
             ms = sorted(rng.sample(ms, n), key=lambda m: (m.line_number, m.index))
-        plan.append((t, ms))
+        # the sample is drawn first, so that listing an equivalent mutant keeps it the same
+        lines_with_equivalents = {e.split(" :: ", 1)[1].split(" ==> ")[0] for e in equivalent
+                                  if e.startswith(t.path + " :: ")}
+        kept = [m for m in ms if m.line.strip() not in lines_with_equivalents
+                or m.signature() not in equivalent]
+        skipped_equivalent += len(ms) - len(kept)
+        plan.append((t, kept))
     if args.max_mutants is not None:
         rng = random.Random(args.seed)
         flat = [(t, m) for t, ms in plan for m in ms]
@@ -452,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     for t, ms in plan:
         print(f"{t.path:34s} {len(ms):4d} mutants" + (f"  (pending: {t.pending})"
                                                       if t.pending else ""))
-    print(f"{'total':34s} {total:4d}")
+    print(f"{'total':34s} {total:4d}  (listed as equivalent, not run: {skipped_equivalent})")
     if args.list or not total:
         return 0
 
