@@ -263,14 +263,14 @@ def test_bursts_equal_the_brute_force_reference(case):
 
 
 @pytest.mark.slow
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(sparse_inputs(n_k_max=3, burst=True))
 def test_bursts_equal_the_brute_force_reference_long(case):
     _check_engine(case)
 
 
 @pytest.mark.slow
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(sparse_inputs(n_k_max=3))
 def test_engine_equals_the_brute_force_reference_long(case):
     _check_engine(case)
