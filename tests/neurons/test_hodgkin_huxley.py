@@ -179,6 +179,7 @@ def test_schemes_at_another_temperature_and_conductances(scheme, dt, tol):
     assert np.max(np.abs(run.v_mv - ref[0])) < tol
     assert np.max(np.abs(run.m - ref[1])) < tol and np.max(np.abs(run.h - ref[2])) < tol
     assert np.max(np.abs(run.n - ref[3])) < tol
+    np.testing.assert_array_equal([run.v_mv[0], run.m[0], run.h[0], run.n[0]], x0)
     # without recording, the final state is the recorded trajectory's last point
     final = simulate_hh(p, 0.0, 10.0, dt, scheme, state0=x0).final_state
     np.testing.assert_array_equal(final, [run.v_mv[-1], run.m[-1], run.h[-1], run.n[-1]])

@@ -296,3 +296,20 @@ def test_online_stdp_equals_the_pair_rule_on_the_engines_own_spikes():
         expected = [apply_spike_pairs(w0[0, i], times[aff == i], post, stdp)
                     for i in range(n_aff)]
         np.testing.assert_allclose(run.state.weights[0], expected, rtol=0, atol=1e-12)
+
+
+def test_recorded_potential_at_repeated_and_unsorted_times():
+    """Record times may repeat (the same value twice); unsorted ones are refused."""
+    from spikewave import ParameterError
+
+    trains = trains_of([1.0, 4.0], [0, 1], 2, 20.0)
+    w = np.array([[0.5, 0.4]]) * SRM.threshold
+    rec = np.array([3.0, 3.0, 6.0, 25.0])  # 25 ms lies beyond the run: not served
+    run = run_srm_network(trains, SRMNetworkState.initial(w), SRM, record_times_ms=rec)
+    assert run.recorded_u.shape == (3, 1)
+    expected = [0.5 * float(epsp(3.0 - 1.0, 10.0, 2.5)) * SRM.threshold] * 2 + [
+        SRM.threshold * (0.5 * float(epsp(5.0, 10.0, 2.5)) + 0.4 * float(epsp(2.0, 10.0, 2.5)))]
+    np.testing.assert_allclose(run.recorded_u[:, 0], expected, rtol=1e-12)
+    with pytest.raises(ParameterError, match="record_times_ms"):
+        run_srm_network(trains, SRMNetworkState.initial(w), SRM,
+                        record_times_ms=np.array([6.0, 3.0]))
