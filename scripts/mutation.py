@@ -95,7 +95,8 @@ TARGETS = [
     Target("coding/retina.py", ("tests/coding",)),
     Target("sim/eventdriven.py", ("tests/sim/test_eventdriven_reference.py",
                                   "tests/sim/test_eventdriven.py", VALIDATION)),
-    Target("train/loop.py", ("tests/train/test_resume_schedule.py", VALIDATION,
+    Target("train/loop.py", ("tests/train/test_loop_metrics.py",
+                             "tests/train/test_resume_schedule.py", VALIDATION,
                              "tests/train/test_training.py::test_nan_loss_names_epoch_and_batch",
                              "tests/train/test_training.py::"
                              "test_nan_input_stops_with_epoch_and_batch_and_keeps_the_last_checkpoint",

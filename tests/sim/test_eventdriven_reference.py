@@ -313,3 +313,31 @@ def test_recorded_potential_at_repeated_and_unsorted_times():
     with pytest.raises(ParameterError, match="record_times_ms"):
         run_srm_network(trains, SRMNetworkState.initial(w), SRM,
                         record_times_ms=np.array([6.0, 3.0]))
+
+
+def test_repeated_presentation_equals_one_run_on_the_repeated_input():
+    """A 100 ms block presented over 250 ms (twice, then half) with STDP and inhibition is
+    one run on the input repeated by hand: same spikes, weights, state and recordings."""
+    from spikewave.plasticity.stdp import STDPParams
+    from spikewave.sim.eventdriven import present_repeated, repeat_times
+    from spikewave.sim.spiketrains import homogeneous_poisson
+
+    block = homogeneous_poisson(40, 60.0, 100.0, rng=4)
+    srm = SRMParams(threshold=6.0, cut_taus=1e9)
+    w0 = np.random.default_rng(5).uniform(0.3, 0.9, (2, 40))
+    stdp = STDPParams(a_plus=0.02, a_minus=0.02)
+    rec = np.array([10.0, 150.0, 240.0])
+    rep = present_repeated(block, 250.0, SRMNetworkState.initial(w0), srm, stdp, 0.5,
+                           record_times_ms=rec, ipsp="step")
+    times = repeat_times(block.times_ms, 100.0, 250.0)
+    aff = np.tile(block.afferents, 3)[:times.size]
+    whole = run_srm_network(trains_of(times, aff, 40, 250.0), SRMNetworkState.initial(w0),
+                            srm, stdp, 0.5, ipsp="step", record_times_ms=rec)
+    assert rep.spike_times_ms.size > 5
+    np.testing.assert_allclose(rep.spike_times_ms, whole.spike_times_ms, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(rep.spike_neurons, whole.spike_neurons)
+    np.testing.assert_allclose(rep.state.weights, whole.state.weights, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rep.recorded_u, whole.recorded_u, rtol=1e-9, atol=1e-9)
+    assert rep.state.t_ms == pytest.approx(250.0)
+    np.testing.assert_array_equal(repeat_times(np.array([5.0, 60.0]), 100.0, 250.0),
+                                  [5.0, 60.0, 105.0, 160.0, 205.0])
