@@ -119,6 +119,8 @@ def test_first_spike_times_of_a_non_cumulative_wave_and_bad_input():
     assert torch.equal(spike_wave(torch.tensor([1.0, 0.0]), 3).T[0], torch.tensor([0., 1., 1.]))
     with pytest.raises(ParameterError, match="'wave'"):
         first_spike_times(torch.zeros(0, 3))
+    one_step = first_spike_times(torch.tensor([[1.0, 0.0]]))
+    assert one_step[0] == 0.0 and math.isinf(one_step[1])
     assert spike_wave(torch.tensor([1.0]), 2, torch.float64).dtype == torch.float64
 
 

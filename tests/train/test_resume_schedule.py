@@ -67,7 +67,8 @@ def train(out, model, variant, resume=False, stop_after=None):
 
 
 @pytest.mark.parametrize(("model", "variant"), [
-    ("dense", "random"), ("recurrent", "plain"), ("delay", "plain"),
+    ("dense", "random"), ("delay", "plain"),
+    pytest.param("recurrent", "plain", marks=pytest.mark.slow),
     pytest.param("dense", "plain", marks=pytest.mark.slow),
     pytest.param("conv", "plain", marks=pytest.mark.slow)])
 def test_resume_with_three_epochs_left_is_bit_identical(tmp_path, model, variant):
