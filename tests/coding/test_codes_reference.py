@@ -76,6 +76,10 @@ def test_linear_latency_by_the_formula():
     expected = [min(9, math.floor(10 * (1 - v / 2.0))) for v in (2.0, 1.5, 1.0, 0.4, 0.001)]
     assert t[:5].tolist() == expected == [0, 2, 5, 8, 9]
     assert torch.isinf(t[5:]).all()
+    # an intensity below float32 resolution of the peak: 1 - x / peak rounds to 1, and the
+    # latency is capped at the last step
+    tiny = intensity_to_latency(torch.tensor([[1.0, 1e-9]]), 10, "linear")[0]
+    assert tiny.tolist() == [0.0, 9.0]
 
 
 def test_rank_latency_with_bins_of_unequal_count_and_ties():

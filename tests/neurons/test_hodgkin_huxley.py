@@ -190,3 +190,11 @@ def test_resting_state_is_a_fixed_point_of_the_published_equations():
     x = resting_state(p)
     np.testing.assert_allclose(hh_rhs(p, 0.0)(0.0, x), 0.0, atol=1e-9)
     assert -70.0 < x[0] < -55.0
+
+
+def test_count_spikes_step_lasts_500_ms_by_default():
+    # at 9.2 uA/cm^2 the 34th spike comes at 500.8 ms: just after a 500 ms step
+    p = HHParams()
+    assert simulate_hh(p, 9.2, 501.0).spike_times_ms.size == 34
+    assert count_spikes_step(p, 9.2) == 33
+    assert count_spikes_step(p, 9.2, duration_ms=501.0) == 34

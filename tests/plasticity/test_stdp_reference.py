@@ -161,3 +161,20 @@ def test_reward_parameters_are_checked(kwargs, name):
     with pytest.raises(ParameterError, match=f"'{name}'"):
         RSTDPParams(**kwargs)
     RSTDPParams(reward_plus=1e-9, reward_minus=-1e-9, punish_plus=-1e-9, punish_minus=1e-9)
+
+
+def test_default_rule_is_masquelier_2008():
+    p = STDPParams()
+    assert (p.a_plus, p.a_minus) == (2.0**-5, 0.85 * 2.0**-5)
+    assert (p.tau_plus_ms, p.tau_minus_ms) == (16.8, 33.7)
+    assert (p.w_min, p.w_max, p.pairing, p.multiplicative) == (0.0, 1.0, "reduced-nearest",
+                                                               False)
+
+
+@pytest.mark.parametrize("pairing", ["all-to-all", "nearest", "reduced-nearest"])
+def test_unit_amplitudes(pairing):
+    """Traces of value exactly 1 (amplitudes of 1) are used like any other value."""
+    p = STDPParams(a_plus=1.0, a_minus=1.0, tau_plus_ms=10.0, tau_minus_ms=10.0,
+                   pairing=pairing, **FAR)
+    assert apply_spike_pairs(0.0, [0.0], [5.0], p) == pytest.approx(math.exp(-0.5))
+    assert apply_spike_pairs(0.0, [5.0], [0.0], p) == pytest.approx(-math.exp(-0.5))
