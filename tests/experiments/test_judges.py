@@ -132,6 +132,17 @@ def test_single_run_hit_rate_metric(hits, passed):
     assert _metric(metrics, "success").passed is passed
 
 
+def test_single_run_metrics_carry_the_papers_references():
+    metrics = m08._single_metrics(evaluate(spikes_for(100)))
+    refs = {m.key: m.reference for m in metrics}
+    assert refs == {"success": 1.0, "hit_rate": 0.991, "false_alarms": 0,
+                    "latency_ms": m08.REF_LATENCY_MS, "time_to_find_s": m08.REF_FIND_S,
+                    "output_spikes_to_find": m08.REF_FIND_SPIKES}
+    assert (m08.REF_LATENCY_MS, m08.REF_FIND_S, m08.REF_FIND_SPIKES) == (4.5, 13.5, 700)
+    reported = {m.key for m in metrics if m.passed is None}
+    assert reported == {"time_to_find_s", "output_spikes_to_find"}
+
+
 @pytest.mark.parametrize(("latency", "passed"), [(2.99, False), (3.0, True), (6.0, True),
                                                  (6.01, False)])
 def test_single_run_latency_metric_spans_3_to_6_ms(latency, passed):
