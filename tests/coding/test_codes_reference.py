@@ -54,8 +54,10 @@ def test_bernoulli_rejects_bad_input(kwargs, match):
         bernoulli_spikes(**args)
 
 
-def test_bernoulli_accepts_max_prob_one_and_empty_input():
+def test_bernoulli_accepts_max_prob_one_one_step_and_empty_input():
     assert bernoulli_spikes(torch.empty(0), 4).shape == (4, 0)
+    assert bernoulli_spikes(torch.full((2, 3), 0.5), 1).shape == (1, 2, 3)
+    assert direct_current(torch.ones(2), 1).shape == (1, 2)
     assert bernoulli_spikes(torch.tensor([1.0]), 2, max_prob=1.0).tolist() == [[1.0], [1.0]]
 
 
