@@ -20,7 +20,7 @@ Usage (from the repository root)::
     python scripts/mutation.py --modules neurons/lif.py sim/eventdriven.py
     python scripts/mutation.py --changed-since HEAD~1 --max-mutants 12   # CI: changed lines
     python scripts/mutation.py --list                # count the mutants, run nothing
-    python scripts/mutation.py --known-bugs          # the five bugs the suite once missed
+    python scripts/mutation.py --known-bugs          # five realistic bugs, each must be caught
 
 Results go to ``build/mutation/results.jsonl`` (one line per mutant; ``--resume`` skips the
 mutants already there) and a summary to ``build/mutation/summary.json``. Mutants judged

@@ -1,4 +1,4 @@
-"""Bugs that once went through the whole default suite are caught by it now.
+"""Five realistic one-line bugs in core places are each caught by the default suite.
 
 ``scripts/mutation.py --known-bugs`` puts each one into a copy of the package and runs the
 default-suite tests of its module, which must fail: the exact LIF crossing computed from
