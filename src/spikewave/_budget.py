@@ -54,11 +54,12 @@ def _size(n_bytes: float) -> str:
 
 
 def check_budget(what: str, steps: float, n_bytes: float = 0.0, budget: Budget | None = None,
-                 why: str = "") -> None:
+                 why: str = "", fix: str = "") -> None:
     """Raise :class:`BudgetError` when ``steps`` or ``n_bytes`` exceed ``budget``.
 
     ``what`` names the call (``"simulate_hh"``), ``why`` says where the estimate comes
-    from (``"1e14 ms at dt = 0.01 ms"``). Estimates that are not finite always exceed.
+    from (``"1e14 ms at dt = 0.01 ms"``), ``fix`` how to get under the budget (default: how
+    to raise it). Estimates that are not finite always exceed.
     """
     b = DEFAULT_BUDGET if budget is None else budget
     steps, n_bytes = float(steps), float(n_bytes)
@@ -67,8 +68,9 @@ def check_budget(what: str, steps: float, n_bytes: float = 0.0, budget: Budget |
     if not (over_steps or over_bytes):
         return
     steps_text = f"{steps:.3g} steps" if math.isfinite(steps) else "an unbounded number of steps"
+    memory = f" and {_size(n_bytes)} of results" if n_bytes else ""
     raise BudgetError(
-        f"{what} would take {steps_text} and {_size(n_bytes)} of results"
-        f"{' (' + why + ')' if why else ''}, more than its budget of {b.max_steps:.3g} steps "
-        f"and {_size(b.max_bytes)}; check the arguments, or pass "
-        "budget=Budget(max_steps=..., max_bytes=...) to raise the budget")
+        f"{what} would take {steps_text}{memory}{' (' + why + ')' if why else ''}, more than "
+        f"its budget of {b.max_steps:.3g} steps and {_size(b.max_bytes)}; "
+        + (fix or "check the arguments, or pass budget=Budget(max_steps=..., max_bytes=...) "
+           "to raise the budget"))

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from spikewave._budget import check_budget
 from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
@@ -143,6 +144,16 @@ def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputPar
                      run.recorded_u)
 
 
+def check_run_budget(what: str, duration_s: float, p_in: PatternInputParams,
+                     n_neurons: int) -> None:
+    """Refuse up front a run whose input spikes (at most ``n_afferents x (max_rate +
+    noise_rate) x duration``, each delivered to every neuron) exceed the work budget."""
+    events = p_in.n_afferents * (p_in.max_rate_hz + p_in.noise_rate_hz) * duration_s
+    check_budget(what, events * n_neurons, 0.0,
+                 why=f"up to {events:.3g} input spikes in {duration_s:g} s simulated",
+                 fix="use a shorter --duration-s (duration_s)")
+
+
 def run_many(seeds, workers: int | None = None, progress=None, first_options=None,
              **kwargs) -> list[SingleRun]:
     """:func:`simulate` on each seed, spread over threads (see :func:`run_seeds`)."""
@@ -201,6 +212,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
                                                           POSITIVE)
     p_in = PatternInputParams(jitter_ms=jitter_ms, pattern_freq=pattern_freq,
                               pattern_fraction=pattern_fraction, spike_deletion=spike_deletion)
+    check_run_budget("reproduce masquelier2008", duration, p_in, 1)
     config = {"duration_s": duration, "runs": runs, "seed": ctx.seed, "initial_weight": w0,
               "input": asdict(p_in), "stdp": asdict(STDPParams())}
     if sweep is not None:

@@ -43,7 +43,7 @@ from spikewave._validation import (
     check_number,
     fail,
 )
-from spikewave.experiments.masquelier2008 import run_seeds
+from spikewave.experiments.masquelier2008 import check_run_budget, run_seeds
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
@@ -171,6 +171,8 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
     if duration < 3.0:
         raise fail("duration_s", duration_s, "at least 3 s")
     freq = pattern_freq if pattern_freq is not None else (0.25 if n_p == 1 else 1.0 / 3.0)
+    check_run_budget("reproduce masquelier2009", duration,
+                     PatternInputParams(n_patterns=n_p, pattern_freq=freq), n_k)
     options = dict(n_k=n_k, n_p=n_p, duration_s=duration, alpha=alpha, freq=freq,
                    weight_spread=weight_spread, ipsp=ipsp)
     bar = ctx.progress_bar(total=n_runs, desc="masquelier2009")
