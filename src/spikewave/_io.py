@@ -116,14 +116,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, locked: bool =
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_orphans(target, locked)
     tmp = target.parent / f"{_tmp_prefix(target)}{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fchmod(fh.fileno(), default_file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None or Path(exc.filename) == tmp:  # name the file meant
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -242,6 +247,27 @@ class FolderLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: str | os.PathLike[str]):
+    """For a block that creates ``folder`` (and missing parents) and may fail: on failure,
+    the folders it created are removed again if they are empty, so that a failed run leaves
+    no empty output folder behind."""
+    folder = Path(folder)
+    missing = [q for q in [folder, *folder.parents] if not q.exists()]
+    try:
+        yield folder
+    except BaseException:
+        for q in missing:  # deepest first
+            try:
+                entries = {e.name for e in q.iterdir()} if q.is_dir() else None
+                if entries is not None and entries <= {LOCK_NAME}:
+                    (q / LOCK_NAME).unlink(missing_ok=True)
+                    q.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def remove_if_only_lock(folder: str | os.PathLike[str]) -> bool:

@@ -342,7 +342,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> int:
-    from spikewave._io import check_output_dir
+    from spikewave._io import check_output_dir, removed_if_left_empty
     from spikewave.experiments import REPRODUCTIONS, RunContext
     from spikewave.report import format_table, write_html_report
 
@@ -358,7 +358,8 @@ def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> 
         options = {k: getattr(args, k) for k in option_names.get(name, []) if hasattr(args, k)}
         if run_all:
             print(f"[{len(results) + 1}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
-        results.append(REPRODUCTIONS[name].execute(ctx, **options))
+        with removed_if_left_empty(out_dir):
+            results.append(REPRODUCTIONS[name].execute(ctx, **options))
     if run_all:
         index = write_html_report(results, base, args.quick)
     if args.json:

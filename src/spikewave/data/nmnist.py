@@ -174,6 +174,9 @@ def _archive_members(p: Path, max_archive_bytes: int,
                         raise data_fail(f"{p}:{name}", "member data", f"{info.size:,} bytes",
                                         f"{len(data):,} (the archive is truncated)")
                     members[short] = data
+            if gz:  # to the end of the gzip stream: its CRC covers every member's data
+                while src.read(1 << 20):
+                    pass
         except DataError:
             raise
         except (tarfile.TarError, EOFError, OSError, UnicodeError, ValueError) as exc:

@@ -79,6 +79,55 @@ def _flat(parts: np.ndarray, dtype: type, p: Path, key: str) -> tuple[np.ndarray
     return flat, lengths
 
 
+_GCOL = b"GCOL"
+_HG_MIN = 4096   # the smallest global heap collection HDF5 writes
+
+
+def check_global_heaps(path: Path) -> None:
+    """Walk each global heap collection (where HDF5 keeps variable-length data) the way the
+    HDF5 library will, and refuse one whose objects do not tile it.
+
+    A collection is ``GCOL``, version 1, three reserved bytes, its size (8 bytes), then
+    objects: index (2), reference count (2), reserved (4), size (8), data padded to 8 bytes;
+    index 0 is the free space. A corrupt object size can make the library's own walk stop
+    advancing (an endless loop inside it) before any Python code runs again, so it is checked
+    here first.
+    """
+    import mmap
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < 16:
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            at = m.find(_GCOL)
+            while at >= 0:
+                _walk_collection(m, at, size, path)
+                at = m.find(_GCOL, at + 4)
+
+
+def _walk_collection(m, start: int, file_size: int, path: Path) -> None:
+    head = m[start:start + 16]
+    if len(head) < 16 or head[4] != 1 or head[5:8] != b"\x00\x00\x00":
+        return  # not a collection header (the four letters inside other data)
+    length = int.from_bytes(head[8:16], "little")
+    if length < _HG_MIN or start + length > file_size:
+        return
+    end, p = start + length, start + 16
+    while p < end:
+        if p + 16 > end:
+            return  # a tail too small for an object header: free space
+        obj = m[p:p + 16]
+        index = int.from_bytes(obj[0:2], "little")
+        obj_size = int.from_bytes(obj[8:16], "little")
+        need = obj_size if index == 0 else 16 + (obj_size + 7) // 8 * 8
+        if need <= 0 or p + need > end:
+            raise data_fail(path, f"global heap collection at byte {start}, object at byte {p}",
+                            "objects that fit the collection (the file is corrupt)",
+                            f"object {index} of {obj_size} bytes")
+        p += need
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask))
 
@@ -93,6 +142,10 @@ def read_shd(path: str | Path, max_samples: int = MAX_SAMPLES
     p = Path(path)
     if not p.exists():
         raise ParameterError(f"SHD file not found: {p}")
+    try:
+        check_global_heaps(p)
+    except OSError as exc:
+        raise DataError(f"{p}: cannot read SHD file: {exc.strerror or exc}") from None
     try:
         f = h5py.File(p, "r")
     except (OSError, RuntimeError, ValueError) as exc:

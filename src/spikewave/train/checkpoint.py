@@ -19,6 +19,7 @@ import io
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,14 @@ def load_checkpoint(path: str | os.PathLike[str], what: str = "checkpoint") -> d
     try:
         if p.stat().st_size == 0:
             raise DataError(f"{p}: an empty file, not a {what} (a disk that was full?)")
-        state = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # what torch only warns about in a file (an unusual pickle protocol) is, in a
+            # checkpoint, a sign that it was not written by save_checkpoint
+            warnings.simplefilter("error")
+            state = torch.load(p, map_location="cpu", weights_only=True)
     except DataError:
         raise
-    except _LOAD_ERRORS as exc:
+    except (*_LOAD_ERRORS, Warning) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise DataError(f"{p}: not a readable {what} ({type(exc).__name__}"
                         f"{': ' + msg[:200] if msg else ''}); it is truncated, corrupt or "
