@@ -30,3 +30,8 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) report build src/*.egg-info .pytest_cache
+
+# the fuzz suite run long: 10,000 cases per reader, checkpoints and command lines
+.PHONY: fuzz
+fuzz: $(STAMP)
+	SPIKEWAVE_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q -m '' -p no:cacheprovider tests/fuzz
