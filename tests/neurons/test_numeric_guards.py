@@ -114,3 +114,16 @@ def test_simulations_within_budget_are_unchanged():
     assert abs(len(spikes) - lif_rate_hz(3.0, p)) <= 1
     hh = simulate_hh(HHParams(), 10.0, 50.0)
     assert hh.spike_times_ms.size >= 2
+
+
+def test_clock_step_checks_what_the_clock_run_checks():
+    from spikewave.neurons.lif import lif_clock_step
+
+    v, left, cur = np.full(2, -65.0), np.zeros(2), np.full(2, 3.0)
+    for kwargs, match in (({"dt_ms": 0.0}, "'dt_ms'"), ({"dt_ms": math.nan}, "'dt_ms'"),
+                          ({"method": "rk4"}, "'method'")):
+        args = {"dt_ms": 0.1, "method": "exact"} | kwargs
+        with pytest.raises(ParameterError, match=match):
+            lif_clock_step(v, left, cur, LIFParams(), **args)
+        with pytest.raises(ParameterError, match=match):
+            simulate_lif_clock(LIFParams(), 10.0, 3.0, **args)

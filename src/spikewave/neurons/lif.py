@@ -239,8 +239,11 @@ def lif_clock_step(v_mv: np.ndarray, refractory_left_ms: np.ndarray, current_na:
 
     ``exact``: ``V <- V_inf + (V - V_inf) exp(-dt / tau_m)`` (exact for constant current);
     ``euler``: ``V <- V + dt / tau_m (E_L - V + R I)``. A neuron with refractory time left
-    stays at ``V_reset``. A spike is emitted when ``V >= V_th`` after the update.
+    stays at ``V_reset``. A spike is emitted when ``V >= V_th`` after the update. ``dt_ms``
+    and ``method`` are checked as :func:`simulate_lif_clock` checks them.
     """
+    check_number("dt_ms", dt_ms, POSITIVE)
+    check_choice("method", method, LIF_METHODS)
     v_inf = p.e_l_mv + p.r_mohm * current_na
     if method == "exact":
         v_new = v_inf + (v_mv - v_inf) * math.exp(-dt_ms / p.tau_m_ms)
