@@ -5,7 +5,9 @@ imports the targets (:mod:`fuzz_targets`; with ``torch``, also torch and the com
 then caps its address space at what it uses then plus
 ``MEMORY_MB`` (``resource.setrlimit(RLIMIT_AS)``), and answers requests read from standard
 input: ``(target name, arguments)`` -> ``(outcome, value, seconds)``, pickled with a length
-prefix. Outcomes: ``ok`` (the target's return value), ``own`` (the package's
+prefix. Seconds are CPU seconds of the worker (the machine may be shared: its load must not
+count as the reader's time); a case is stopped after ``TIMEOUT_S`` of them (``SIGPROF``).
+Outcomes: ``ok`` (the target's return value), ``own`` (the package's
 ``DataError``/``ParameterError``, with its message), ``memory`` (MemoryError under the
 cap), ``timeout``, ``other`` (any other exception, with its traceback).
 """
@@ -64,7 +66,7 @@ def main() -> None:
     cap = _vm_bytes() + memory_mb * 2**20
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the channel
     _send(stdout, ("ready", cap, 0.0))
@@ -73,8 +75,8 @@ def main() -> None:
         if request is None:
             return
         name, args = request
-        start = time.perf_counter()
-        signal.alarm(timeout_s)
+        start = time.process_time()
+        signal.setitimer(signal.ITIMER_PROF, timeout_s)
         try:
             value = getattr(fuzz_targets, name)(*args)
             outcome = ("ok", value)
@@ -87,8 +89,8 @@ def main() -> None:
         except BaseException:  # noqa: BLE001 - every other exception is a finding
             outcome = ("other", traceback.format_exc(limit=12))
         finally:
-            signal.alarm(0)
-        _send(stdout, (*outcome, time.perf_counter() - start))
+            signal.setitimer(signal.ITIMER_PROF, 0)
+        _send(stdout, (*outcome, time.process_time() - start))
 
 
 if __name__ == "__main__":
