@@ -268,18 +268,3 @@ def removed_if_left_empty(folder: str | os.PathLike[str]):
             except OSError:
                 break
         raise
-
-
-def remove_if_only_lock(folder: str | os.PathLike[str]) -> bool:
-    """Remove ``folder`` when it holds nothing but the lock file (a run that failed before
-    writing anything leaves no empty output folder); returns whether it was removed."""
-    folder = Path(folder)
-    try:
-        entries = [e.name for e in folder.iterdir()]
-        if set(entries) <= {LOCK_NAME}:
-            (folder / LOCK_NAME).unlink(missing_ok=True)
-            folder.rmdir()
-            return True
-    except OSError:
-        pass
-    return False

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from spikewave._io import FolderLock, atomic_write_text, check_output_dir, remove_if_only_lock
+from spikewave._io import FolderLock, atomic_write_text, check_output_dir, removed_if_left_empty
 from spikewave._validation import (
     POSITIVE,
     DataError,
@@ -160,7 +160,9 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
 
     ``out_dir`` is checked before any work (a folder, writable), and locked while the run
     writes to it: a second run on it raises :class:`ParameterError` at once. ``lock=False``
-    is for the processes of a data-parallel run other than rank 0, which write nothing.
+    when the caller holds the lock already (the command line takes it with
+    :func:`prepared_output` before it reads the data), and for the processes of a
+    data-parallel run other than rank 0, which write nothing.
     A run that fails before its first checkpoint leaves no output folder behind. With
     ``progress``, a bar runs during each epoch and one line per epoch stays on standard
     error (:func:`epoch_line`).
@@ -185,29 +187,16 @@ def prepared_output(out_dir: str | os.PathLike[str], resume: bool = False,
     if resume and not ckpt_path.is_file():
         raise fail("resume", str(ckpt_path), "an existing checkpoint (train once without "
                    "--resume first)")
-    first_new = next((q for q in [out, *out.parents][::-1] if not q.exists()), None)
-    out.mkdir(parents=True, exist_ok=True)
-    folder_lock = FolderLock(out, "out") if lock else None
-    try:
+    with removed_if_left_empty(out):
+        out.mkdir(parents=True, exist_ok=True)
+        folder_lock = FolderLock(out, "out") if lock else None
         if folder_lock is not None:
             folder_lock.acquire()
-        yield out
-    except BaseException:
-        if folder_lock is not None:
-            folder_lock.release()
-            folder_lock = None
-        if first_new is not None and remove_if_only_lock(out):
-            for parent in out.parents:  # the folders this call made, if left empty
-                if parent == first_new.parent:
-                    break
-                try:
-                    parent.rmdir()
-                except OSError:
-                    break
-        raise
-    finally:
-        if folder_lock is not None:
-            folder_lock.release()
+        try:
+            yield out
+        finally:
+            if folder_lock is not None:
+                folder_lock.release()
 
 
 def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, resume: bool,
