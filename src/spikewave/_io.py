@@ -198,8 +198,9 @@ class FolderLock:
     """An exclusive advisory lock on ``folder`` (the file ``.spikewave.lock`` in it).
 
     ``with FolderLock(folder):`` fails at once with :class:`ParameterError` when another
-    process holds it, naming that process. The lock file stays (removing it would race with
-    a process opening it); the lock itself ends with the ``with`` block or the process.
+    process holds it, naming that process. The lock file holds the owner's process id and is
+    removed when the lock is released (a process killed while holding it leaves the file,
+    which the next run takes over: the operating system released the lock itself).
     Under data-parallel training only the writing process (rank 0) takes it.
     """
 
@@ -217,19 +218,29 @@ class FolderLock:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, default_file_mode())
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, default_file_mode())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise ParameterError(
+                    f"The '{self.name}' folder {self.folder} is in use by another spikewave "
+                    f"run (process {holder}); wait for it to finish or choose another "
+                    f"--{self.name}.") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # the holder before us may have removed the file between our open and our lock:
+            # then we locked a file nobody else will see, and must start again
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise ParameterError(
-                f"The '{self.name}' folder {self.folder} is in use by another spikewave run "
-                f"(process {holder}); wait for it to finish or choose another --{self.name}."
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
@@ -237,7 +248,7 @@ class FolderLock:
     def release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
+                self.path.unlink()  # while still holding the lock
             os.close(self._fd)  # closing releases the flock
             self._fd = None
 

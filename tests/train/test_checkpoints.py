@@ -306,3 +306,11 @@ def test_sigkill_at_any_moment_leaves_a_checkpoint_that_resumes_bit_identically(
     assert a["epoch"] == b["epoch"]
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_the_lock_file_goes_with_the_run(tmp_path):
+    train(tmp_path, 1)
+    assert not (tmp_path / ".spikewave.lock").exists()
+    (tmp_path / ".spikewave.lock").write_text("12345")  # left by a killed run
+    train(tmp_path, 2, resume=True)
+    assert not (tmp_path / ".spikewave.lock").exists()
