@@ -4,7 +4,7 @@ and the dense-GEMM limit, each library in its own process.
     python benchmarks/run.py [WORKLOAD ...] [--peers-python PATH] [--repeats 10] [--rounds 1]
                              [--json]
 
-Workloads (issue 6):
+Workloads:
 - ``lif_T{T}_N{N}_p{density}``: ``x[T, B=32, N]`` Bernoulli(density) -> Linear(N, N) -> LIF
   (beta = exp(-1/20), threshold 1, subtract reset, surrogate) -> sum -> backward. The grid
   is T in {100, 500}, N in {1024, 4096}, density in {0.1, 0.02}; ``lif`` picks the
@@ -20,8 +20,7 @@ layer on the way) and ``SpikeLinear`` for the MLP's output layer, with ``input_m
 (the weight stored input by input) where a layer has 64 outputs or more; "ours, ckpt" is
 ``LinearLIF(chunk_steps=20)`` (same option), whose backward pass recomputes each chunk of 20
 steps from its saved start state instead of keeping every step (less memory, one more
-forward pass). (Until the ninth session "ours" was ``SpikeLinear`` then ``LIF``: the same
-arithmetic in two passes.)
+forward pass).
 
 ``gemm_limit_ms`` is the time of only the matrix products a dense implementation must do for
 the same shapes (forward ``[T B, N] x [N, N]``, and for training the weight gradient and,
@@ -31,9 +30,9 @@ between layers, the input gradient), measured in the same run. Every figure is t
 steps add above what the process held before them (libraries, inputs and weights excluded:
 the memory of the forward and backward pass itself; measured from the untimed step on, after
 freed memory is handed back to the system -- that step faults its pages in afresh, so it is
-not timed; until the ninth session it was the first timed one). Peers run in the Python
-given by ``--peers-python`` (default ``../.peers-venv/bin/python`` when it exists; ``bash
-../shared/peers/install.sh`` makes it), each in its own process; missing ones are skipped.
+not timed). Peers run in the Python given by ``--peers-python`` (default: the Python of
+a ``.peers-venv`` folder beside the repository, when it exists), each in its own process;
+missing ones are skipped.
 With ``--json`` the last line is one object per workload with ``ours_ms``,
 ``ours_checkpointed_ms``, ``<peer>_ms``, ``gemm_limit_ms``, ``speedup_vs_fastest_peer``,
 ``peak_rss_mb`` and ``step_peak_mb``, and for the MLP workloads ``layer_input_density``
@@ -45,6 +44,12 @@ With ``--rounds R`` the libraries take turns R times (ours, ours-ckpt, GEMM, pee
 again), each turn a fresh process timing ``--repeats`` steps, and every median and min-max
 is over all R x repeats steps: on a shared machine a slow spell then lands on every library
 instead of on whichever one was running. Peak memory figures are the largest of the turns.
+With ``--settings`` each LIF-layer workload also times ours with one setting changed at a
+time (``SETTINGS``: the density limit, the weight layout, each surrogate -- one defined
+outside the package too --, the zero reset, learnt time constants, float64, chunks of 1,
+10 and 100 steps), each in its own process, and reports each against ours' default
+(``settings`` in the JSON: ``{setting: {"ms": ..., "x_default": ...}}``). ``--busy-cores N``
+keeps N processes spinning on a core each for the whole run: the table under load.
 Timings are never asserted anywhere.
 """
 
@@ -66,6 +71,10 @@ BETA = math.exp(-1 / 20)
 PEERS = ("snntorch", "spikingjelly", "norse")
 CHUNK_STEPS = 20  # time steps per checkpointed chunk in the "ours, checkpointed" rows
 LABELS = {"ours_ckpt": "ours, ckpt", "gemm": "gemm limit"}
+SETTINGS = ("max_density=0", "max_density=1", "input_major=0", "surrogate=atan",
+            "surrogate=sigmoid", "surrogate=triangle", "surrogate=boxcar", "surrogate=own",
+            "reset=zero", "learn_beta=1", "dtype=float64", "chunk_steps=1", "chunk_steps=10",
+            "chunk_steps=100")
 
 
 def workload_params(name: str) -> dict:
@@ -142,7 +151,11 @@ def worker(lib: str, name: str, repeats: int) -> dict:
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     p = workload_params(name)
     gen = torch.Generator().manual_seed(0)
+    lib, _, setting = lib.partition(":")
+    key, _, value = setting.partition("=")
     x = _input(torch, p, gen)
+    if key == "dtype":
+        x = x.to(getattr(torch, value))
     if lib == "gemm":
         return _gemm_worker(torch, p, x, repeats)
     sizes = (p["N"], p["N"]) if p["kind"] == "lif" else p["sizes"]
@@ -150,7 +163,8 @@ def worker(lib: str, name: str, repeats: int) -> dict:
     # (the LIF layer workload has one), a Linear for the MLP's output layer
     if lib in ("ours", "ours_ckpt"):
         hidden, last = _ours_layers(torch, sizes, p["kind"] == "lif",
-                                    CHUNK_STEPS if lib == "ours_ckpt" else None)
+                                    CHUNK_STEPS if lib == "ours_ckpt" else None,
+                                    (key, value) if key else None)
     else:
         hidden, last = _peer_layers(torch, lib, sizes, p["kind"] == "lif")
     modules = [m for stage in (*hidden, *([last] if last else [])) for m in stage[1]]
@@ -213,7 +227,53 @@ def _peer_layers(torch, lib: str, sizes, single: bool):
     return hidden, (_time_distributed(lin), [lin])
 
 
-def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None):
+class _OwnSurrogate:
+    """A surrogate defined outside the package, with no compiled derivative: the fused
+    paths take its PyTorch derivative (the ``surrogate=own`` setting)."""
+
+    @staticmethod
+    def make():
+        from dataclasses import dataclass
+
+        from spikewave.surrogate import Surrogate
+
+        @dataclass(frozen=True)
+        class Rational(Surrogate):
+            scale: float = 10.0
+
+            def primitive(self, x):
+                return x / (1 + self.scale * x.abs())
+
+            def derivative(self, x):
+                return 1.0 / (1 + self.scale * x.abs()) ** 2
+
+        return Rational()
+
+
+def _layer_options(setting: tuple[str, str] | None) -> dict:
+    """The LinearLIF keywords of one ``SETTINGS`` entry."""
+    if setting is None:
+        return {}
+    key, value = setting
+    if key == "surrogate":
+        from spikewave import surrogate as sg
+
+        made = (_OwnSurrogate.make() if value == "own" else
+                {"atan": sg.ATan, "sigmoid": sg.Sigmoid, "triangle": sg.Triangle,
+                 "boxcar": sg.Boxcar}[value]())
+        return {"surrogate": made}
+    if key in ("max_density",):
+        return {key: float(value)}
+    if key in ("chunk_steps",):
+        return {key: int(value)}
+    if key in ("input_major", "learn_beta"):
+        return {key: bool(int(value))}
+    if key == "reset":
+        return {"reset": value}
+    return {}  # dtype: the input's and the layer's (see worker)
+
+
+def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None, setting=None):
     """Ours: :class:`spikewave.nn.LinearLIF` for a Linear + LIF (event-driven for sparse
     spikes, the current summed and the neurons stepped in one pass; checkpointed over
     chunks of ``chunk_steps`` steps when given), a :class:`spikewave.nn.SpikeLinear` for
@@ -224,8 +284,11 @@ def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None):
                 strict=True)
     hidden = []
     for a, b in pairs:
-        layer = LinearLIF(a, b, tau_steps=20.0, threshold=1.0, reset="subtract",
-                          chunk_steps=chunk_steps, input_major=_input_major(b))
+        options = {"reset": "subtract", "chunk_steps": chunk_steps,
+                   "input_major": _input_major(b)} | _layer_options(setting)
+        layer = LinearLIF(a, b, tau_steps=20.0, threshold=1.0, **options)
+        if setting is not None and setting[0] == "dtype":
+            layer = layer.to(getattr(torch, setting[1]))
         hidden.append((layer, [layer]))
     if single:
         return hidden, None
@@ -236,7 +299,7 @@ def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None):
 def _input_major(n_out: int) -> bool:
     """Whether ours stores a layer's weight input by input: where the event path can run
     (``SpikeLinear(..., input_major=True)``; see its docstring)."""
-    from spikewave.kernels.spike_linear import MIN_EVENT_OUTPUTS
+    from spikewave.kernels.registry import MIN_EVENT_OUTPUTS
     return n_out >= MIN_EVENT_OUTPUTS
 
 
@@ -341,6 +404,10 @@ def main() -> None:
                     help="turns each library takes, each in a fresh process timing --repeats "
                          "steps; medians over all of them (default 1)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--settings", action="store_true",
+                    help="also time ours with each of SETTINGS (LIF-layer workloads)")
+    ap.add_argument("--busy-cores", type=int, default=0,
+                    help="processes kept spinning on a core each during the run")
     ap.add_argument("--worker", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -352,11 +419,26 @@ def main() -> None:
         peers_python = str(default)
     if args.rounds < 1 or args.repeats < 1:
         raise SystemExit("--rounds and --repeats must be at least 1")
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(args.busy_cores)]
+    try:
+        results = _run_all(args, peers_python)
+    finally:
+        for proc in spinners:
+            proc.kill()
+    if args.json:
+        print(json.dumps(results))
+
+
+def _run_all(args, peers_python) -> list[dict]:
     results = []
     for name in args.workloads or default_workloads():
         row = {"workload": name}
+        settings = ([f"ours:{s}" for s in SETTINGS]
+                    if args.settings and workload_params(name)["kind"] == "lif" else [])
         libs = [("ours", sys.executable), ("ours_ckpt", sys.executable), ("gemm", sys.executable),
-                *[(peer, peers_python) for peer in PEERS if peers_python]]
+                *[(peer, peers_python) for peer in PEERS if peers_python],
+                *[(s, sys.executable) for s in settings]]
         runs: dict[str, list[dict]] = {}
         for _ in range(args.rounds):  # libraries take turns, so a slow spell hits them all
             for lib, python in libs:
@@ -397,10 +479,19 @@ def main() -> None:
                "peak_rss_mb": {k: row[k]["peak_rss_mb"] for k in ("ours", *PEERS) if k in row},
                "step_peak_mb": {k: row[k].get("step_peak_mb")
                                 for k in ("ours", "ours_ckpt", *PEERS) if k in row},
-               **({"layer_input_density": density} if density else {})}
+               **({"layer_input_density": density} if density else {}),
+               "busy_cores": args.busy_cores}
+        if settings and "ours" in row:
+            out["settings"] = {}
+            print(f"  {'ours, one setting changed':<28} {'median ms':>10} {'x default':>10}")
+            for lib in settings:
+                if lib in row:
+                    ms = row[lib]["ms"]
+                    ratio = ms / row["ours"]["ms"]
+                    out["settings"][lib.split(":", 1)[1]] = {"ms": ms, "x_default": ratio}
+                    print(f"  {lib.split(':', 1)[1]:<28} {ms:>10.1f} {ratio:>10.2f}")
         results.append(out)
-    if args.json:
-        print(json.dumps(results))
+    return results
 
 
 if __name__ == "__main__":

@@ -86,8 +86,8 @@ def njit(func: Callable[..., Any] | None = None, *, error_model: str = "python")
 
     ``error_model="numpy"`` is for hot loops that divide by values that cannot be zero:
     under Python's model every division tests its divisor and may raise, and that branch
-    keeps LLVM from vectorising the loop (the surrogate derivative ``1 / (1 + s|u|)^2``
-    over 3.3 M float32 values: 5.6 ms scalar, 1.4 ms vectorised, the same bits). A zero
+    keeps LLVM from vectorising the loop (the surrogate derivative ``1 / (1 + s|u|)^2``,
+    say). A zero
     divisor then gives inf or nan instead of ``ZeroDivisionError``."""
     if error_model not in ("python", "numpy"):
         raise ValueError(f"error_model must be 'python' or 'numpy', not {error_model!r}")

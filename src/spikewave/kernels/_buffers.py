@@ -4,16 +4,15 @@ gradients), so that a training loop does not fault fresh pages in at every step.
 Why: a training step of the LIF layer allocates and frees some 60 MB of ``[T x B, N]``
 arrays. glibc returns the freed top of its heap to the system once it exceeds the trim
 threshold (at most 64 MiB by default), and the next step faults the same memory back in,
-zeroed page by page: 650-1260 faults a step at ``[100 x 32, 1024]``, 2 % input density
-(the workload ``lif_T100_N1024_p0.02`` of ``benchmarks/run.py``); with the pool none, and
-the step 36.5 against 38.7 ms (2 threads, medians of 4 x 60, alternating processes).
+zeroed page by page, hundreds of page faults a step; with the pool, none.
 
 How: :func:`empty` hands out an array of this pool whose every outside reference is gone
 (its reference count is the pool's own: the torch tensors made from it with
 ``torch.from_numpy`` and every numpy view of it hold a reference, so an array still seen
 by anyone is never handed out again), else a new one that the pool keeps. Arrays under
 ``MIN_BYTES`` come from numpy as before (malloc keeps those). The pool holds at most
-``SPIKEWAVE_BUFFER_POOL_MB`` (default 256; 0 turns it off) -- beyond that the oldest free
+``buffer_pool_mb`` MiB of the kernels' configuration (default 256; 0 turns it off:
+``spikewave.kernels.configure(buffer_pool_mb=0)``) -- beyond that the oldest free
 arrays are let go, and when every kept array is in use a new one is simply not kept. It
 is for arrays whose shape repeats from step to step (a layer's currents, potentials,
 gradients); an array whose length follows the spikes would match no later request and
@@ -29,7 +28,6 @@ every view of a view, at the owner.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 
@@ -47,16 +45,10 @@ ALIGN_BYTES = 64  # a cache line: rows of 8 floats or doubles start on vector bo
 
 
 def limit_bytes() -> int:
-    """The most the pool keeps: ``SPIKEWAVE_BUFFER_POOL_MB`` MiB (default 256)."""
-    text = os.environ.get("SPIKEWAVE_BUFFER_POOL_MB", "256")
-    try:
-        megabytes = float(text)
-    except ValueError:
-        megabytes = -1.0
-    if not megabytes >= 0:  # also nan
-        raise ValueError(f"SPIKEWAVE_BUFFER_POOL_MB must be a number of MiB >= 0, "
-                         f"not {text!r}")
-    return int(megabytes * (1 << 20))
+    """The most the pool keeps: the configuration's ``buffer_pool_mb`` MiB."""
+    from spikewave.kernels.registry import config
+
+    return int(config().buffer_pool_mb * (1 << 20))
 
 
 def _refs(arrays: list[tuple], k: int) -> int:
@@ -115,9 +107,8 @@ def empty_prefix(n: int, dtype) -> np.ndarray:
     """An uninitialised 1-D array of ``n`` entries whose length follows the data (the
     indices of the active inputs): the first ``n`` of a pooled array of the next power of
     two entries, so that the next steps' arrays of similar length reuse it. The view holds
-    the whole array, which goes back to the pool with it. Finding the active inputs of
-    ``[3200, 512]`` spikes at 14 % (the scan's buffers and the indices from here): 0.83
-    against 1.12 ms with ``np.empty`` (fresh pages faulted in at every call)."""
+    the whole array, which goes back to the pool with it (``np.empty`` would fault fresh
+    pages in at every call)."""
     length = 1 << max(int(n) - 1, 0).bit_length()
     return empty((length,), dtype)[:int(n)]
 

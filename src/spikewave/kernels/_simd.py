@@ -183,8 +183,8 @@ def membrane_row_streamed(typingctx, beta, vr, x_row, u_row, s_row, s_copy, thr,
     :func:`spikewave.kernels.lif_fused._membrane_row` computes it (``V = beta Vr + x``,
     ``U = V - thr``, ``S = [U >= 0]``, ``Vr = U or 0`` where it spiked, else ``V``; the
     same operations, so the same bits), but ``U`` and ``S`` are written with non-temporal
-    stores: straight to memory, without first reading the lines they fill into the cache
-    (13 MB written by one core: 0.40 against 1.40 ms). For outputs read much later (the
+    stores: straight to memory, without first reading the lines they fill into the cache.
+    For outputs read much later (the
     potentials, for the backward pass) or not by this core. ``S`` is also stored the usual
     way into ``s_copy`` (a short row that stays in cache, for the caller to read back at
     once). ``u_row`` and ``s_row`` must start on 32-byte boundaries and the row length be a

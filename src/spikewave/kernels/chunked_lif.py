@@ -14,8 +14,9 @@ one more forward over the layer during the backward pass -- cheap when the input
 binary spikes, as the current is then gathered from the weight rows of the active inputs
 (:mod:`spikewave.kernels.spike_linear`) both times.
 
-Values equal those of ``spike_linear`` / ``linear`` followed by ``lif_multistep`` (same
-spikes; gradients equal up to summation order), which the tests check.
+Values equal those of ``spike_linear`` / ``linear`` followed by the LIF (same spikes;
+gradients equal up to summation order), which the tests check. The state before the first
+step and after the last are an input and an output, with their gradients.
 """
 
 from __future__ import annotations
@@ -23,39 +24,34 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from spikewave.kernels._surrogate import OWN, derivative_rows
 from spikewave.kernels._threads import parallel_for, split_range
-from spikewave.kernels.lif_fused import KINDS, RESETS, _backward, _forward
-from spikewave.kernels.spike_linear import (
-    _transposed,
-    active_inputs,
-    add_weight_grad_t,
-    event_density_limit,
-    gather_into,
-)
+from spikewave.kernels.lif_fused import _backward, _forward, as_tensor, spec_args
+from spikewave.kernels.spike_gather import gather_into, transposed
+from spikewave.kernels.spike_wgrad import add_weight_grad_t
+from spikewave.neurons.specs import LIFSpec
 
 
 class _Chunks:
     """The per-chunk current ``I = x W^T + b``: gathered over active inputs, or dense."""
 
     def __init__(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 max_density: float | None, train: bool) -> None:
+                 active: tuple[np.ndarray, np.ndarray] | None) -> None:
         self.t, self.b, self.n_in = x.shape
         self.x = x
-        self.weight_param = weight  # the parameter itself: its W.T is cached across calls
         self.weight = weight.detach()
         self.n_out = weight.shape[0]
         self.bias = (bias.detach().numpy() if bias is not None
                      else np.zeros(self.n_out, self.weight.numpy().dtype))
-        limit = event_density_limit(weight, max_density, train)
-        self.active = active_inputs(x.reshape(-1, self.n_in), limit) if limit > 0 else None
+        self.active = active  # binary input's active entries (event path), or None
+        self.w_t = transposed(weight) if active is not None else None
 
     def current(self, t0: int, t1: int, out: np.ndarray) -> None:
         r0, r1 = t0 * self.b, t1 * self.b
         if self.active is not None:
             ptr, idx = self.active
-            w_t = _transposed(self.weight_param)
             chunk_ptr = ptr[r0:r1 + 1]
-            gather_into(chunk_ptr, idx, w_t, self.bias, out, split_range(r1 - r0, 1))
+            gather_into(chunk_ptr, idx, self.w_t, self.bias, out, split_range(r1 - r0, 1))
         else:
             x2 = self.x[t0:t1].reshape(-1, self.n_in)
             torch.addmm(torch.from_numpy(self.bias), x2, self.weight.T,
@@ -75,9 +71,9 @@ class _Chunks:
 
 class _LinearLIF(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, beta_full, threshold, reset, detach, kind, scale,
-                chunk_steps, max_density):
-        chunks = _Chunks(x.detach(), weight, bias, max_density, ctx.needs_input_grad[1])
+    def forward(ctx, x, weight, bias, beta_full, v0, threshold, reset, detach, kind, scale,
+                chunk_steps, active, surrogate):
+        chunks = _Chunks(x.detach(), weight, bias, active)
         t, b, n = chunks.t, chunks.b, chunks.n_out
         dtype = chunks.bias.dtype
         beta = beta_full.detach().reshape(-1).contiguous().numpy()
@@ -87,7 +83,7 @@ class _LinearLIF(torch.autograd.Function):
         spikes = np.empty((t, cols), dtype)
         cur = np.empty((chunk_steps, cols), dtype)
         u = np.empty((chunk_steps, cols), dtype)
-        v = np.zeros(cols, dtype)
+        v = v0.detach().reshape(-1).to(weight.dtype).numpy().copy()
         blocks = split_range(cols, min_chunk=4096)
         for c in range(n_chunks):
             t0, t1 = c * chunk_steps, min(t, (c + 1) * chunk_steps)
@@ -95,17 +91,19 @@ class _LinearLIF(torch.autograd.Function):
             starts[c] = v
             chunks.current(t0, t1, cur[:k].reshape(k * b, n))
             parallel_for(lambda r, k=k, t0=t0, t1=t1: _forward(
-                cur[:k], beta, threshold, RESETS[reset], r[0], r[1], u[:k], spikes[t0:t1], v),
+                cur[:k], beta, threshold, reset, r[0], r[1], u[:k], spikes[t0:t1], v),
                 blocks)
         ctx.chunks = chunks
         ctx.save_for_backward(weight, beta_full)
-        ctx.cfg = (threshold, RESETS[reset], detach, kind, scale, chunk_steps, blocks)
+        ctx.cfg = (threshold, reset, detach, kind, scale, chunk_steps, blocks)
         ctx.starts = starts
         ctx.has_bias = bias is not None
-        return torch.from_numpy(spikes).reshape(t, b, n)
+        ctx.surrogate = surrogate
+        ctx.set_materialize_grads(False)
+        return torch.from_numpy(spikes).reshape(t, b, n), torch.from_numpy(v).reshape(b, n)
 
     @staticmethod
-    def backward(ctx, g_spikes):
+    def backward(ctx, g_spikes, g_vlast):
         weight, beta_full = ctx.saved_tensors
         thr, reset, detach, kind, scale, chunk_steps, blocks = ctx.cfg
         chunks: _Chunks = ctx.chunks
@@ -113,17 +111,20 @@ class _LinearLIF(torch.autograd.Function):
         dtype = chunks.bias.dtype
         cols = b * n
         beta = beta_full.detach().reshape(-1).contiguous().numpy()
+        if g_spikes is None:
+            g_spikes = torch.zeros((), dtype=weight.dtype).expand(t, b, n)
         g_s = g_spikes.detach().reshape(t, cols).numpy()  # often an expanded (stride-0) view
         cur = np.empty((chunk_steps, cols), dtype)
         u = np.empty((chunk_steps, cols), dtype)
         s_tmp = np.empty((chunk_steps, cols), dtype)
         g_cur = np.empty((chunk_steps, cols), dtype)
         v = np.empty(cols, dtype)
-        g_v = np.zeros(cols, dtype)  # gradient of the state after the chunk being walked
+        g_v = (np.zeros(cols, dtype) if g_vlast is None  # of the state after the chunk walked
+               else g_vlast.detach().reshape(-1).to(weight.dtype).numpy().copy())
         g_v_start = np.empty(cols, dtype)
         g_beta = np.zeros(cols, dtype)
         g_beta_chunk = np.empty(cols, dtype)
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        need_x, need_w, need_b, _, need_v0 = ctx.needs_input_grad[:5]
         g_x = torch.empty(t, b, chunks.n_in, dtype=weight.dtype) if need_x else None
         g_w = torch.zeros_like(weight) if need_w else None
         g_w_t = (np.zeros((chunks.n_in, n), dtype)
@@ -139,9 +140,12 @@ class _LinearLIF(torch.autograd.Function):
                                                  s_tmp[:k], v), blocks)
             gs = np.ascontiguousarray(g_s[t0:t1], dtype)
             start = ctx.starts[c]
-            parallel_for(lambda r, k=k, gs=gs, start=start, g_in=g_v, g_out=g_v_start: _backward(
+            pre = (derivative_rows(ctx.surrogate, u[:k]) if kind == OWN
+                   else np.empty((0, 0), dtype))
+            parallel_for(lambda r, k=k, gs=gs, start=start, g_in=g_v, g_out=g_v_start,
+                         pre=pre: _backward(
                 gs, g_in, u[:k], beta, thr, reset, detach, kind, scale, r[0], r[1], g_cur[:k],
-                g_beta_chunk, start, g_out), blocks)
+                g_beta_chunk, start, g_out, True, pre), blocks)
             g_beta += g_beta_chunk
             g_v, g_v_start = g_v_start, g_v
             g2 = g_cur[:k].reshape(k * b, n)
@@ -157,35 +161,26 @@ class _LinearLIF(torch.autograd.Function):
         ctx.chunks = ctx.starts = None
         g_beta_t = torch.from_numpy(g_beta).reshape(beta_full.shape)
         g_b_t = torch.from_numpy(g_b) if g_b is not None else None
-        return (g_x, g_w, g_b_t, g_beta_t, None, None, None, None, None, None, None)
-
-
-def supports(x: torch.Tensor, weight: torch.Tensor, beta, spike_fn) -> bool:
-    """Whether the fused chunked kernel can run this call: CPU float tensors of one dtype,
-    ``x[T, B, in]``, one of the five surrogates."""
-    if type(spike_fn) not in KINDS or x.device.type != "cpu" or x.dim() != 3:
-        return False
-    if x.dtype not in (torch.float32, torch.float64) or weight.dtype != x.dtype:
-        return False
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        return False
-    return not (isinstance(beta, torch.Tensor) and beta.device.type != "cpu")
+        g_v0 = torch.from_numpy(g_v.copy()).reshape(b, n) if need_v0 else None
+        return (g_x, g_w, g_b_t, g_beta_t, g_v0, None, None, None, None, None, None, None,
+                None)
 
 
 def linear_lif_chunked(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                       beta, threshold: float, reset: str, spike_fn, detach_reset: bool = False,
-                       chunk_steps: int = 16, max_density: float | None = None
-                       ) -> torch.Tensor:
-    """Spikes ``[T, B, out]`` of LIF neurons driven by ``x[T, B, in] @ weight.T + bias``,
-    with gradients to ``x``, ``weight``, ``bias`` and a tensor ``beta`` (see the module
-    docstring; :func:`supports` says when it applies). Binary input with at most
-    ``max_density`` active entries (default: the crossover measured on this machine,
-    :mod:`spikewave.kernels.dispatch`) takes the event-driven gather."""
+                       beta, v0: torch.Tensor | None, spec: LIFSpec, chunk_steps: int,
+                       active: tuple[np.ndarray, np.ndarray] | None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(spikes[T, B, out], v_last[B, out])`` of the LIF of ``spec`` driven by
+    ``x[T, B, in] @ weight.T + bias`` from the reset potentials ``v0`` (zeros when None),
+    keeping ``T / chunk_steps`` states for the backward pass (see the module docstring);
+    gradients to ``x``, ``weight``, ``bias``, a tensor ``beta`` and ``v0``. CPU tensors of
+    one float dtype. ``active``: the active entries of a binary ``x``
+    (:func:`~spikewave.kernels.spike_scan.active_inputs`), for the event-driven gather,
+    or None for the dense product."""
     t, b, _ = x.shape
     n = weight.shape[0]
-    if not isinstance(beta, torch.Tensor):
-        beta = torch.tensor(float(beta), dtype=x.dtype)
-    beta_full = beta.to(x.dtype).expand(b, n)
-    return _LinearLIF.apply(x.contiguous(), weight, bias, beta_full, float(threshold), reset,
-                            bool(detach_reset), KINDS[type(spike_fn)], float(spike_fn.scale),
-                            int(chunk_steps), max_density)
+    beta = as_tensor(beta, x)
+    beta_full = beta.expand(b, n)
+    v0 = x.new_zeros(b, n) if v0 is None else v0.to(x.dtype).expand(b, n)
+    return _LinearLIF.apply(x.contiguous(), weight, bias, beta_full, v0, *spec_args(spec),
+                            int(chunk_steps), active, spec.surrogate)

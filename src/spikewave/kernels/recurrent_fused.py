@@ -1,8 +1,8 @@
 """Fused CPU kernel of the recurrent LIF time loop: event-driven forward, one GEMM per step
 backward.
 
-The recurrence of :func:`spikewave.kernels.reference.recurrent_lif_multistep_reference`
-(for ``x[T, B, N]`` and ``w_rec[N, N]``)::
+The recurrence of :func:`spikewave.neurons.steps.recurrent_lif_step` from rest (for
+``x[T, B, N]`` and ``w_rec[N, N]``)::
 
     I[t]  = x[t] + S[t-1] @ w_rec.T                (S[-1] = 0)
     V[t]  = beta Vr[t-1] + I[t],   U[t] = V[t] - thr,   S[t] = H(U[t])
@@ -23,7 +23,7 @@ as in :mod:`spikewave.kernels.lif_fused`::
 
 ``g_w_rec`` is summed over the spikes only (``B * k * N`` per step: for each presynaptic
 neuron, the ``gV`` rows of the steps after it spiked, as in
-:func:`spikewave.kernels.spike_linear.add_weight_grad_t`) up to 12 % spikes, else one GEMM
+:func:`spikewave.kernels.spike_wgrad.add_weight_grad_t`) up to 12 % spikes, else one GEMM
 over all steps. Registered as ``spikewave::recurrent_lif_forward`` with its
 autograd rule and fake (meta) implementations, like the other fused kernels. Parity with
 the reference is tested: identical spikes, gradients to 1e-10 in float64.
@@ -35,24 +35,20 @@ import numpy as np
 import torch
 
 from spikewave._numba import njit
+from spikewave.kernels._surrogate import sg_row
 from spikewave.kernels._threads import parallel_for, split_range
-from spikewave.kernels.lif_fused import (
-    KINDS,
-    RESETS,
-    _gradient_row,
-    _membrane_row,
-    _sg_row,
-    loop_supports,
-)
-from spikewave.kernels.spike_linear import _sum_rows, active_inputs, weight_grad
-from spikewave.nn.surrogate import Surrogate
+from spikewave.kernels.lif_fused import _gradient_row, _membrane_row, as_tensor, spec_args
+from spikewave.kernels.spike_gather import _sum_rows
+from spikewave.kernels.spike_scan import active_inputs
+from spikewave.kernels.spike_wgrad import weight_grad
+from spikewave.neurons.specs import LIFSpec
 
 
 @njit
 def _forward(x, w_t, beta, thr, reset, b0, b1, u_out, s_out, v_last):  # pragma: no cover
     """Batch rows ``b0:b1`` of ``x[T, B, N]`` through the whole time loop; ``w_t`` is
     ``w_rec.T`` (row ``j``: the weights from neuron ``j``), whose rows for the neurons that
-    spiked are summed four per pass (:func:`~spikewave.kernels.spike_linear._sum_rows`).
+    spiked are summed four per pass (:func:`~spikewave.kernels.spike_gather._sum_rows`).
     The membrane update is :func:`~spikewave.kernels.lif_fused._membrane_row`; the spiking
     neurons are listed after it."""
     thr = x.dtype.type(thr)
@@ -85,7 +81,7 @@ def _backward_step(g_s_t, u2, t, beta, thr, reset, detach, kind, scale, m0, m1, 
     ``g_v_t``, carries ``g_vr`` to step t-1, adds to ``g_beta``."""
     real = u2.dtype.type
     sg = np.empty(m1 - m0, u2.dtype)
-    _sg_row(u2[t], kind, scale, m0, m1, sg)
+    sg_row(u2[t], kind, scale, m0, m1, sg, np.empty((0, 0), u2.dtype), 0)
     _gradient_row(g_s_t[m0:m1], sg, u2[t, m0:m1], u2[t - 1 if t > 0 else 0, m0:m1], t > 0,
                   beta[m0:m1], real(thr), reset, real(0.0) if detach else real(1.0),
                   g_vr[m0:m1], g_v_t[m0:m1], g_beta[m0:m1])
@@ -113,10 +109,7 @@ def _(x, w_rec, beta_full, threshold, reset, detach, kind, scale):
 
 
 # Above this fraction of spikes the weight gradient is one GEMM instead of sums over the
-# spikes (spike_linear.add_weight_grad_t): measured for [99 x 32 rows, 1024] on this machine
-# (2 threads, median of 9, spike tensor and its CSR included), two runs: 28 / 27 vs 121 /
-# 68 ms at 2 % spikes, 52 / 60 vs 83 / 78 ms at 10 %, 69 / 99 vs 70 / 79 ms at 20 %. (The
-# earlier scatter over spikes took 150 ms at 2.1 %.)
+# spikes (spike_wgrad.add_weight_grad_t): where the two cost the same in benchmarks/run.py.
 EVENT_DENSITY_LIMIT = 0.12
 
 
@@ -186,25 +179,11 @@ def _backward_rule(ctx, g_s, g_u, g_v):
 recurrent_lif_forward_op.register_autograd(_backward_rule, setup_context=_setup_context)
 
 
-def supports(x: torch.Tensor, w_rec: torch.Tensor, beta, spike_fn) -> bool:
-    """Whether the fused kernel can run this call: ``x[T, B, N]`` (CPU float) with a CPU
-    ``w_rec[N, N]`` of the same dtype, a known surrogate, a beta broadcasting to one step."""
-    return (x.dim() == 3 and type(spike_fn) in KINDS and loop_supports(x, beta, None)
-            and w_rec.device.type == "cpu" and w_rec.dtype == x.dtype
-            and w_rec.shape == (x.shape[2], x.shape[2]))
-
-
-def recurrent_lif_multistep_fused(x: torch.Tensor, w_rec: torch.Tensor, beta,
-                                  threshold: float, reset: str, spike_fn: Surrogate,
-                                  detach_reset: bool = False
-                                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop-in for :func:`~spikewave.kernels.reference.recurrent_lif_multistep_reference`
-    (see :func:`supports`); gradients flow to ``x``, ``w_rec`` and a tensor ``beta``."""
-    if not isinstance(beta, torch.Tensor):
-        beta = torch.tensor(float(beta), dtype=x.dtype)
-    beta_full = beta.to(x.dtype).expand(x.shape[1:])
-    spikes, _, v_last = recurrent_lif_forward_op(x, w_rec, beta_full, float(threshold),
-                                                 RESETS[reset], bool(detach_reset),
-                                                 KINDS[type(spike_fn)],
-                                                 float(spike_fn.scale))
+def recurrent_lif_fused(x: torch.Tensor, w_rec: torch.Tensor, beta, spec: LIFSpec
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(spikes, v_last)`` of the recurrent LIF of ``spec`` over ``x[T, B, N]`` from rest
+    (a built-in surrogate); gradients flow to ``x``, ``w_rec`` and a tensor ``beta``. The
+    registry calls it for CPU float tensors of one dtype."""
+    beta_full = as_tensor(beta, x).expand(x.shape[1:])
+    spikes, _, v_last = recurrent_lif_forward_op(x, w_rec, beta_full, *spec_args(spec))
     return spikes, v_last

@@ -1,88 +1,75 @@
-"""Plain PyTorch time loops: the reference every fast path is tested against."""
+"""Plain PyTorch time loops over the pure steps of :mod:`spikewave.neurons.steps`: the
+reference every fast path is tested against, and the path for any device, dtype or
+transform (``torch.func.vmap``, CUDA) the compiled kernels do not take."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from spikewave.neurons.discrete_lif import lif_discrete_step
+from spikewave.neurons.specs import (
+    ALIFSpec,
+    ALIFState,
+    CurrentLIFState,
+    LeakyState,
+    LIFSpec,
+    LIFState,
+    RecurrentLIFState,
+)
+from spikewave.neurons.steps import (
+    alif_step,
+    current_lif_step,
+    leaky_step,
+    lif_step,
+    recurrent_lif_step,
+)
 
 
-def lif_multistep_reference(
-    x: torch.Tensor,
-    beta: torch.Tensor | float,
-    threshold: float,
-    reset: str,
-    spike_fn: Callable[[torch.Tensor], torch.Tensor],
-    detach_reset: bool = False,
-    v0: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the discrete LIF over ``x[T, ...]``; returns ``(spikes[T, ...], v_last)``.
-
-    ``beta`` is a float or a tensor broadcastable to ``x[0]`` (per-neuron decay).
-    """
-    v = torch.zeros_like(x[0]) if v0 is None else v0
+def lif_reference(x: torch.Tensor, beta, spec: LIFSpec, state: LIFState
+                  ) -> tuple[torch.Tensor, LIFState]:
+    """The LIF of ``spec`` over ``x[T, ...]`` from ``state``: ``(spikes[T, ...], state)``."""
     spikes = []
     for x_t in x:
-        v, s = lif_discrete_step(v, x_t, beta, threshold, reset, spike_fn, detach_reset)
+        s, state = lif_step(x_t, state, beta, spec)
         spikes.append(s)
-    return torch.stack(spikes), v
+    return torch.stack(spikes), state
 
 
-def leaky_integrate_reference(x: torch.Tensor, beta: torch.Tensor | float,
-                              v0: torch.Tensor | None = None) -> torch.Tensor:
-    """Non-spiking leaky integrator ``v[t] = beta v[t-1] + x[t]``; returns ``v[T, ...]``."""
-    v = torch.zeros_like(x[0]) if v0 is None else v0
+def current_lif_reference(x: torch.Tensor, alpha, beta, spec: LIFSpec,
+                          state: CurrentLIFState) -> tuple[torch.Tensor, CurrentLIFState]:
+    """The current-based LIF over ``x[T, ...]`` from ``state``."""
+    spikes = []
+    for x_t in x:
+        s, state = current_lif_step(x_t, state, alpha, beta, spec)
+        spikes.append(s)
+    return torch.stack(spikes), state
+
+
+def alif_reference(x: torch.Tensor, beta, spec: ALIFSpec, state: ALIFState
+                   ) -> tuple[torch.Tensor, ALIFState]:
+    """The adaptive-threshold LIF over ``x[T, ...]`` from ``state``."""
+    spikes = []
+    for x_t in x:
+        s, state = alif_step(x_t, state, beta, spec)
+        spikes.append(s)
+    return torch.stack(spikes), state
+
+
+def recurrent_lif_reference(x: torch.Tensor, w_rec: torch.Tensor, beta, spec: LIFSpec,
+                            state: RecurrentLIFState
+                            ) -> tuple[torch.Tensor, RecurrentLIFState]:
+    """The recurrent LIF over ``x[T, B, N]`` from ``state``."""
+    spikes = []
+    for x_t in x:
+        s, state = recurrent_lif_step(x_t, state, w_rec, beta, spec)
+        spikes.append(s)
+    return torch.stack(spikes), state
+
+
+def leaky_reference(x: torch.Tensor, beta, state: LeakyState
+                    ) -> tuple[torch.Tensor, LeakyState]:
+    """The leaky integrator over ``x[T, ...]`` from ``state``: ``(v[T, ...], state)``."""
     out = []
     for x_t in x:
-        v = beta * v + x_t
+        v, state = leaky_step(x_t, state, beta)
         out.append(v)
-    return torch.stack(out)
-
-
-def recurrent_lif_multistep_reference(
-    x: torch.Tensor,
-    w_rec: torch.Tensor,
-    beta: torch.Tensor | float,
-    threshold: float,
-    reset: str,
-    spike_fn: Callable[[torch.Tensor], torch.Tensor],
-    detach_reset: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Recurrent LIF over ``x[T, B, N]``: the input at step ``t`` is
-    ``x[t] + S[t-1] @ w_rec.T`` (``w_rec``: ``[N, N]``); returns ``(spikes, v_last)``."""
-    v = torch.zeros_like(x[0])
-    s = torch.zeros_like(x[0])
-    spikes = []
-    for x_t in x:
-        v, s = lif_discrete_step(v, x_t + s @ w_rec.T, beta, threshold, reset, spike_fn,
-                                 detach_reset)
-        spikes.append(s)
-    return torch.stack(spikes), v
-
-
-def alif_multistep_reference(
-    x: torch.Tensor,
-    beta: torch.Tensor | float,
-    rho: torch.Tensor | float,
-    threshold: float,
-    adaptation: float,
-    reset: str,
-    spike_fn: Callable[[torch.Tensor], torch.Tensor],
-    detach_reset: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adaptive-threshold LIF (ALIF, Bellec et al. 2018) over ``x[T, ...]``.
-
-    The threshold is ``threshold + adaptation * a[t]`` with ``a[t+1] = rho a[t] + S[t+1]``;
-    the membrane follows the one LIF update with that threshold (a subtract reset removes
-    the current threshold). Returns ``(spikes, a_last)``."""
-    v = torch.zeros_like(x[0])
-    a = torch.zeros_like(x[0])
-    spikes = []
-    for x_t in x:
-        v, s = lif_discrete_step(v, x_t, beta, threshold + adaptation * a, reset, spike_fn,
-                                 detach_reset)
-        a = rho * a + s
-        spikes.append(s)
-    return torch.stack(spikes), a
+    return torch.stack(out), state

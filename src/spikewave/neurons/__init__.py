@@ -7,32 +7,21 @@
 - :mod:`~spikewave.neurons.adaptive` -- LIF with an adaptive threshold.
 - :mod:`~spikewave.neurons.hodgkin_huxley` -- the squid-axon model, RK4 or exponential Euler.
 - :mod:`~spikewave.neurons.srm` -- spike response model kernels of Masquelier et al. 2008.
+- :mod:`~spikewave.neurons.specs` and :mod:`~spikewave.neurons.steps` -- the discrete-time
+  models the spiking layers run: frozen specs, state records, one pure step per model.
 """
 
-from spikewave.neurons.adaptive import ALIFParams as ALIFParams
-from spikewave.neurons.adaptive import simulate_alif_clock as simulate_alif_clock
-from spikewave.neurons.adaptive import simulate_alif_exact as simulate_alif_exact
-from spikewave.neurons.discrete_lif import lif_discrete_run as lif_discrete_run
-from spikewave.neurons.discrete_lif import lif_discrete_step as lif_discrete_step
-from spikewave.neurons.hodgkin_huxley import HHParams as HHParams
-from spikewave.neurons.hodgkin_huxley import simulate_hh as simulate_hh
-from spikewave.neurons.lif import LIFParams as LIFParams
-from spikewave.neurons.lif import lif_rate_hz as lif_rate_hz
-from spikewave.neurons.lif import simulate_lif_clock as simulate_lif_clock
-from spikewave.neurons.lif import simulate_lif_exact as simulate_lif_exact
-from spikewave.neurons.srm import SRMParams as SRMParams
+from spikewave._lazy import exports
 
-__all__ = [
-    "ALIFParams",
-    "HHParams",
-    "LIFParams",
-    "SRMParams",
-    "lif_discrete_run",
-    "lif_discrete_step",
-    "lif_rate_hz",
-    "simulate_alif_clock",
-    "simulate_alif_exact",
-    "simulate_hh",
-    "simulate_lif_clock",
-    "simulate_lif_exact",
-]
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "ALIFParams": ".adaptive", "simulate_alif_clock": ".adaptive",
+    "simulate_alif_exact": ".adaptive", "lif_discrete_run": ".discrete_lif",
+    "lif_discrete_step": ".discrete_lif", "beta_from_tau": ".discrete_lif",
+    "HHParams": ".hodgkin_huxley", "simulate_hh": ".hodgkin_huxley", "LIFParams": ".lif",
+    "lif_rate_hz": ".lif", "simulate_lif_clock": ".lif", "simulate_lif_exact": ".lif",
+    "SRMParams": ".srm", "LIFSpec": ".specs", "ALIFSpec": ".specs", "LIFState": ".specs",
+    "CurrentLIFState": ".specs", "ALIFState": ".specs", "RecurrentLIFState": ".specs",
+    "LeakyState": ".specs", "DelayState": ".specs", "lif_step": ".steps",
+    "current_lif_step": ".steps", "alif_step": ".steps", "recurrent_lif_step": ".steps",
+    "leaky_step": ".steps",
+})

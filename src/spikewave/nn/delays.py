@@ -26,26 +26,73 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikewave._validation import POSITIVE, check_int, check_number, fail
+from spikewave.kernels.registry import Choice, check_sequence
+from spikewave.neurons.specs import DelayState
+from spikewave.nn._parts import outputs
 
 
-def _check_sequence(x: torch.Tensor, in_features: int, max_delay: int, owner: str) -> None:
-    if x.dim() != 3 or x.shape[-1] != in_features:
-        raise fail("x", f"a tensor of shape {tuple(x.shape)}", f"[T, B, {in_features}]", owner)
-    if x.shape[0] <= max_delay:
-        raise fail("x", f"a sequence of T = {x.shape[0]} steps",
-                   f"longer than max_delay = {max_delay} steps (a delay must fit in the "
-                   "sequence)", owner)
-
-
-def delayed_matmul(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """``y[t, b, o] = sum_{i, k} kernel[o, i, k] x[t - k, b, i]`` (causal), ``x[T, B, in]``."""
+def delayed_matmul(x: torch.Tensor, kernel: torch.Tensor,
+                   history: torch.Tensor | None = None) -> torch.Tensor:
+    """``y[t, b, o] = sum_{i, k} kernel[o, i, k] x[t - k, b, i]`` (causal) for
+    ``x[T, B, in]``; the inputs before the first step are ``history[span - 1, B, in]``
+    (oldest first), zeros when None."""
     span = kernel.shape[-1]
-    seq = F.pad(x.permute(1, 2, 0), (span - 1, 0))  # [B, in, T + span - 1]
+    if history is None:
+        seq = F.pad(x.permute(1, 2, 0), (span - 1, 0))  # [B, in, T + span - 1]
+    else:
+        seq = torch.cat([history, x]).permute(1, 2, 0)
     return F.conv1d(seq, kernel.flip(-1)).permute(2, 0, 1)
 
 
-class DelayedLinear(nn.Module):
-    """Dense layer with fixed integer per-synapse delays ``delays[out, in]`` (steps)."""
+def _delayed_run(x, state, kernel, bias, max_delay, in_features, owner):
+    """``(y, state after the last step)`` of a delay layer (one call for torch.fx)."""
+    check_sequence(x, owner, dims=3, features=in_features)
+    history = None
+    if state is not None:
+        want = (max_delay, x.shape[1], in_features)
+        history = state[0] if isinstance(state, tuple) and len(state) == 1 else None
+        if not isinstance(history, torch.Tensor) or tuple(history.shape) != want:
+            raise fail("state", state, f"None or a DelayState(history) of shape {want}", owner)
+    y = delayed_matmul(x, kernel, history)
+    if bias is not None:
+        y = y + bias
+    past = x.new_zeros(max_delay, *x.shape[1:]) if history is None else history
+    return y, DelayState(torch.cat([past, x])[len(x):])
+
+
+torch.fx.wrap("_delayed_run")
+torch.fx.wrap("outputs")
+
+
+class _Delayed(nn.Module):
+    """What both delay layers share: the sequence, state and step around their kernel
+    (abstract: the final classes define ``kernel``)."""
+
+    in_features: int
+    max_delay: int
+    bias: torch.Tensor | None
+
+    def kernel(self) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, state: DelayState | None = None, *,
+                return_state: bool = False):
+        y, state = _delayed_run(x, state, self.kernel(), self.bias, self.max_delay,
+                                self.in_features, type(self).__name__)
+        return outputs(y, state, return_state)
+
+    def step(self, x_t: torch.Tensor, state: DelayState | None = None
+             ) -> tuple[torch.Tensor, DelayState]:
+        y, state = self(x_t.unsqueeze(0), state, return_state=True)
+        return y[0], state
+
+    def kernel_choice(self, x: torch.Tensor) -> Choice:
+        return Choice("dense", "one causal conv1d over all steps (PyTorch)")
+
+
+class DelayedLinear(_Delayed):
+    """Dense layer with fixed integer per-synapse delays ``delays[out, in]`` (steps). The
+    state is the last ``max_delay`` inputs (:class:`~spikewave.neurons.specs.DelayState`)."""
 
     def __init__(self, in_features: int, out_features: int, delays: torch.Tensor,
                  bias: bool = False) -> None:
@@ -68,14 +115,10 @@ class DelayedLinear(nn.Module):
                         dtype=self.weight.dtype, device=self.weight.device)
         return k.scatter(2, self.delays.unsqueeze(-1), self.weight.unsqueeze(-1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_sequence(x, self.in_features, self.max_delay, "DelayedLinear")
-        y = delayed_matmul(x, self.kernel())
-        return y if self.bias is None else y + self.bias
 
-
-class LearnableDelayLinear(nn.Module):
-    """Dense layer whose per-synapse delays are learned (DCLS-style Gaussian interpolation)."""
+class LearnableDelayLinear(_Delayed):
+    """Dense layer whose per-synapse delays are learned (DCLS-style Gaussian interpolation).
+    The state is the last ``max_delay`` inputs (:class:`~spikewave.neurons.specs.DelayState`)."""
 
     def __init__(self, in_features: int, out_features: int, max_delay: int,
                  sigma: float | None = None, bias: bool = False, seed: int | None = None) -> None:
@@ -106,11 +149,6 @@ class LearnableDelayLinear(nn.Module):
         pos = self.position.clamp(0, self.max_delay).unsqueeze(-1)
         g = torch.exp(-0.5 * ((k - pos) / self.sigma) ** 2)
         return self.weight.unsqueeze(-1) * g / g.sum(-1, keepdim=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_sequence(x, self.in_features, self.max_delay, "LearnableDelayLinear")
-        y = delayed_matmul(x, self.kernel())
-        return y if self.bias is None else y + self.bias
 
     def rounded(self) -> DelayedLinear:
         """The fixed-delay layer with the same weights and the rounded delays."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spikewave._numba import njit
 from spikewave._validation import REAL, Params, fail, param
 
 
@@ -56,3 +57,14 @@ def adapted_rates(p: RSTDPParams, hit_fraction: float, miss_fraction: float
         return p.reward_plus, p.reward_minus, p.punish_plus, p.punish_minus
     return (p.reward_plus * miss_fraction, p.reward_minus * miss_fraction,
             p.punish_plus * hit_fraction, p.punish_minus * hit_fraction)
+
+
+@njit
+def rstdp_weight(w, pre_fired, a_pre, a_other, w_min, w_max):  # pragma: no cover - compiled
+    """One weight's R-STDP update, for compiled loops: the rule of
+    :func:`~spikewave.plasticity.stdp.ordinal_stdp_update` without stabiliser,
+    ``clip(w + (a_pre if pre_fired else a_other), w_min, w_max)`` -- ``(a_pre, a_other)``
+    are ``(reward_plus, reward_minus)`` on reward, ``(punish_plus, punish_minus)`` on
+    punishment. The same arithmetic as the PyTorch rule (tested), in ``w``'s precision
+    when the rates and bounds are given in it."""
+    return min(max(w + (a_pre if pre_fired else a_other), w_min), w_max)

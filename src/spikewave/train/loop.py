@@ -33,7 +33,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from spikewave._io import FolderLock, atomic_write_text, check_output_dir, removed_if_left_empty
+from spikewave._io import (
+    FolderLock,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_dir,
+    removed_if_left_empty,
+)
 from spikewave._validation import (
     POSITIVE,
     DataError,
@@ -41,6 +47,7 @@ from spikewave._validation import (
     check_number,
     fail,
 )
+from spikewave.kernels.registry import NonFiniteInput
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -236,7 +243,12 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
                                        f"infinite input values; {kept}")
             xb = xb if augment is None else augment(xb, gen)
             xb, yb = encode(xb, gen).to(device), y_tr[idx].to(device)
-            v, s = model(xb)
+            try:
+                v, s = model(xb)
+            except NonFiniteInput as exc:
+                raise TrainingDiverged(f"values became nan or infinite inside the network at "
+                                       f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
+                                       "lower --lr, then --resume") from None
             logits = v.mean(0)
             loss = nn.functional.cross_entropy(logits, yb)
             if not torch.isfinite(loss):
@@ -358,17 +370,6 @@ def _signature(model: nn.Module) -> list[list]:
 
 
 def _training_curve(history: list[dict], path: Path) -> None:
-    from spikewave.plot import new_figure, save_figure
+    from spikewave.plot.training import training_curve_figure
 
-    fig, (ax_l, ax_a) = new_figure(1, 2, width=10, height=3.8)
-    ep = [h["epoch"] for h in history]
-    ax_l.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    ax_l.plot(ep, [h["test_loss"] for h in history], "s-", label="test")
-    ax_l.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_l.legend(frameon=False)
-    ax_a.plot(ep, [100 * h["train_accuracy"] for h in history], "o-", label="train")
-    ax_a.plot(ep, [100 * h["test_accuracy"] for h in history], "s-", label="test")
-    ax_a.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax_a.legend(frameon=False)
-    save_figure(fig, path)
-
+    training_curve_figure(history, path)

@@ -7,20 +7,26 @@ from torch import nn
 
 from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.nn import (
+    ALIF,
     LIF,
+    CurrentLIF,
     LeakyReadout,
     LearnableDelayLinear,
+    LinearLIF,
     RecurrentLIF,
+    SpikeLinear,
     Surrogate,
     TimeDistributed,
 )
+
+SPIKING = (LIF, CurrentLIF, ALIF, RecurrentLIF, LinearLIF)  # layers whose outputs are spikes
 
 
 class SpikingSequential(nn.Module):
     """Layers applied in order to ``[T, B, ...]``, then a leaky readout.
 
     Returns the readout potentials ``[T, B, n_out]`` and the number of spikes per sample
-    in all LIF layers (summed over time and neurons, averaged over the batch).
+    in all spiking layers (summed over time and neurons, averaged over the batch).
     """
 
     def __init__(self, layers: list[nn.Module], tau_steps: float = 10.0) -> None:
@@ -32,21 +38,25 @@ class SpikingSequential(nn.Module):
         spikes = x.new_zeros(())
         for layer in self.layers:
             x = layer(x)
-            if isinstance(layer, LIF):
-                spikes = spikes + x.sum(dim=(0, *range(2, x.dim()))).mean()
+            if isinstance(layer, SPIKING):
+                spikes = spikes + x.detach().sum(dim=(0, *range(2, x.dim()))).mean()
         return self.readout(x), spikes
 
 
 def dense_snn(n_in: int, n_hidden: tuple[int, ...], n_out: int, tau_steps: float = 10.0,
-              surrogate: Surrogate | None = None) -> SpikingSequential:
-    """``n_in`` -> (Linear -> LIF with per-neuron trainable tau)* -> Linear -> readout."""
+              surrogate: Surrogate | None = None, reset: str = "subtract"
+              ) -> SpikingSequential:
+    """``n_in`` -> (dense synapses + LIF neurons with per-neuron trainable tau)* -> dense
+    read-out -> leaky readout. Each hidden layer is a :class:`~spikewave.nn.LinearLIF`
+    (event-driven on sparse spikes, the product once per sample for a time-constant
+    input) and the read-out a :class:`~spikewave.nn.SpikeLinear`."""
     layers: list[nn.Module] = []
     width = n_in
     for h in n_hidden:
-        layers += [TimeDistributed(nn.Linear(width, h)),
-                   LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=h)]
+        layers.append(LinearLIF(width, h, tau_steps=tau_steps, surrogate=surrogate,
+                                reset=reset, learn_beta=True))
         width = h
-    layers.append(TimeDistributed(nn.Linear(width, n_out)))
+    layers.append(SpikeLinear(width, n_out))
     return SpikingSequential(layers, tau_steps)
 
 
@@ -55,10 +65,10 @@ def recurrent_snn(n_in: int, n_hidden: int, n_out: int, tau_steps: float = 10.0,
     """``n_in`` -> Linear -> recurrent LIF (all-to-all, trainable per-neuron tau) -> Linear
     -> readout."""
     layers: list[nn.Module] = [
-        TimeDistributed(nn.Linear(n_in, n_hidden)),
+        SpikeLinear(n_in, n_hidden),
         RecurrentLIF(n_hidden, rec_std=0.5, seed=seed, tau_steps=tau_steps,
                      surrogate=surrogate, learn_beta=True),
-        TimeDistributed(nn.Linear(n_hidden, n_out)),
+        SpikeLinear(n_hidden, n_out),
     ]
     return SpikingSequential(layers, tau_steps)
 
@@ -66,7 +76,7 @@ def recurrent_snn(n_in: int, n_hidden: int, n_out: int, tau_steps: float = 10.0,
 def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32, 64),
              n_hidden: int = 256, tau_steps: float = 10.0,
              surrogate: Surrogate | None = None) -> SpikingSequential:
-    """(Conv3x3 -> BatchNorm -> MaxPool2 -> LIF)* -> Linear -> LIF -> Linear -> readout.
+    """(Conv3x3 -> BatchNorm -> MaxPool2 -> LIF)* -> LinearLIF -> SpikeLinear -> readout.
 
     The max-pooling acts on the synaptic currents, before the neurons, so each LIF layer
     has a quarter of the neurons it would have after the convolution (4x less state to
@@ -81,9 +91,10 @@ def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32
                                                  nn.BatchNorm2d(out_c), nn.MaxPool2d(2))),
                    LIF(tau_steps, surrogate=surrogate, learn_beta=True)]
         c, h, w = out_c, h // 2, w // 2
-    layers += [TimeDistributed(nn.Flatten()), TimeDistributed(nn.Linear(c * h * w, n_hidden)),
-               LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=n_hidden),
-               TimeDistributed(nn.Linear(n_hidden, n_out))]
+    layers += [TimeDistributed(nn.Flatten()),
+               LinearLIF(c * h * w, n_hidden, tau_steps=tau_steps, surrogate=surrogate,
+                         learn_beta=True),
+               SpikeLinear(n_hidden, n_out)]
     return SpikingSequential(layers, tau_steps)
 
 

@@ -6,6 +6,14 @@ methods: ``primitive(x)``, a smooth step, and ``derivative(x)``, its exact deriv
 exactly 0 gives a spike, as in SpikingJelly; snnTorch and Norse use ``x > 0``) in the dtype
 of ``x``, and backpropagates ``grad * derivative(x)``. ``x`` is ``V - threshold``.
 
+What the compiled kernels need is carried by the class, once: ``kernel_row``, a Numba
+function ``kernel_row(u_row, scale, out)`` writing ``P'(u)`` of a 1-D row into ``out`` in
+the row's precision (the five below register theirs). A surrogate defined elsewhere runs
+on the fused paths too: with its own ``kernel_row`` when it registers one (compiled on first
+use), else with its ``derivative`` evaluated by PyTorch over the saved potentials -- the
+reference's gradient either way. :func:`spikewave.testing.check_surrogate` checks that a
+``kernel_row`` agrees with ``derivative``.
+
 =================  ==========================================  ===========================
 name               primitive P(x)                              derivative P'(x)
 =================  ==========================================  ===========================
@@ -20,11 +28,85 @@ name               primitive P(x)                              derivative P'(x)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 
+from spikewave._numba import njit
 from spikewave._validation import POSITIVE, check_number, fail
+
+
+# The compiled derivatives, one branch-free loop each, in the row's precision (every
+# constant cast to its dtype: float32 stays float32, so LLVM vectorises the loop). Division
+# by values that cannot be zero: Numpy's error model, no zero test in the loop.
+@njit(error_model="numpy")
+def fast_sigmoid_row(u, s, out):  # pragma: no cover - compiled
+    """``1 / (1 + s|u|)^2``."""
+    real = u.dtype.type
+    one, s = real(1.0), real(s)
+    for m in range(u.shape[0]):
+        d = one + s * abs(u[m])
+        out[m] = one / (d * d)
+
+
+@njit(error_model="numpy")
+def atan_row(u, s, out):  # pragma: no cover - compiled
+    """``(s/2) / (1 + (pi s u / 2)^2)``."""
+    real = u.dtype.type
+    one, half, s = real(1.0), real(0.5), real(s)
+    c = real(0.5 * math.pi) * s
+    for m in range(u.shape[0]):
+        a = c * u[m]
+        out[m] = half * s / (one + a * a)
+
+
+@njit(error_model="numpy")
+def sigmoid_row(u, s, out):  # pragma: no cover - compiled
+    """``s sigmoid(s u) (1 - sigmoid(s u))``."""
+    real = u.dtype.type
+    one, s = real(1.0), real(s)
+    for m in range(u.shape[0]):
+        e = one / (one + math.exp(-s * u[m]))
+        out[m] = s * e * (one - e)
+
+
+@njit(error_model="numpy")
+def triangle_row(u, s, out):  # pragma: no cover - compiled
+    """``s max(0, 1 - s|u|)``."""
+    real = u.dtype.type
+    one, zero, s = real(1.0), real(0.0), real(s)
+    for m in range(u.shape[0]):
+        out[m] = s * max(zero, one - s * abs(u[m]))
+
+
+@njit(error_model="numpy")
+def boxcar_row(u, s, out):  # pragma: no cover - compiled
+    """``s / 2`` where ``s|u| < 1``, else 0."""
+    real = u.dtype.type
+    one, half, zero, s = real(1.0), real(0.5), real(0.0), real(s)
+    for m in range(u.shape[0]):
+        out[m] = half * s if s * abs(u[m]) < one else zero
+
+
+BUILT_IN_ROWS = (fast_sigmoid_row, atan_row, sigmoid_row, triangle_row, boxcar_row)
+OWN_KIND = -1
+NOT_A_STEP = -2
+
+
+def kernel_kind(surrogate: Surrogate) -> int:
+    """The number the compiled kernels know ``surrogate``'s derivative by (its position in
+    ``BUILT_IN_ROWS``), ``OWN_KIND`` for any other (the kernels then take its derivative
+    precomputed, :mod:`spikewave.kernels._surrogate`), or ``NOT_A_STEP`` when its class
+    replaces the forward Heaviside step (``__call__``): only the reference runs that."""
+    if type(surrogate).__call__ is not Surrogate.__call__:
+        return NOT_A_STEP
+    row = type(surrogate).kernel_row
+    for kind, known in enumerate(BUILT_IN_ROWS):
+        if row is known:
+            return kind
+    return OWN_KIND
 
 
 class _Spike(torch.autograd.Function):
@@ -48,9 +130,14 @@ class _Spike(torch.autograd.Function):
 
 @dataclass(frozen=True)
 class Surrogate:
-    """Base of the surrogates: ``scale`` is the steepness (larger: closer to a step)."""
+    """Base of the surrogates: ``scale`` is the steepness (larger: closer to a step).
+
+    A subclass defines ``primitive`` and its exact ``derivative`` (PyTorch), and may set
+    the class attribute ``kernel_row`` to a compiled ``(u_row, scale, out)`` function
+    giving the same derivative (see the module docstring)."""
 
     scale: float = 1.0
+    kernel_row: ClassVar[Callable[..., Any] | None] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", check_number("scale", self.scale, POSITIVE,
@@ -71,6 +158,7 @@ class FastSigmoid(Surrogate):
     """SuperSpike (Zenke & Ganguli 2018): ``1 / (1 + s|x|)^2``; the tutorials use s = 100."""
 
     scale: float = 10.0
+    kernel_row = staticmethod(fast_sigmoid_row)
 
     def primitive(self, x):
         return x / (1 + self.scale * x.abs())
@@ -84,6 +172,7 @@ class ATan(Surrogate):
     """Arctangent (SpikingJelly's default family): ``(s/2) / (1 + (pi s x / 2)^2)``."""
 
     scale: float = 2.0
+    kernel_row = staticmethod(atan_row)
 
     def primitive(self, x):
         return torch.atan(math.pi / 2 * self.scale * x) / math.pi + 0.5
@@ -97,6 +186,7 @@ class Sigmoid(Surrogate):
     """Derivative of the logistic sigmoid: ``s sigmoid(s x) (1 - sigmoid(s x))``."""
 
     scale: float = 4.0
+    kernel_row = staticmethod(sigmoid_row)
 
     def primitive(self, x):
         return torch.sigmoid(self.scale * x)
@@ -111,6 +201,7 @@ class Triangle(Surrogate):
     """Piecewise linear (Esser et al. 2016): ``s max(0, 1 - s|x|)``, support ``|x| < 1/s``."""
 
     scale: float = 1.0
+    kernel_row = staticmethod(triangle_row)
 
     def primitive(self, x):
         u = (self.scale * x).clamp(-1.0, 1.0)
@@ -125,6 +216,7 @@ class Boxcar(Surrogate):
     """Rectangular window: ``s / 2`` on ``|x| < 1/s``, 0 elsewhere."""
 
     scale: float = 1.0
+    kernel_row = staticmethod(boxcar_row)
 
     def primitive(self, x):
         return (self.scale * x / 2 + 0.5).clamp(0.0, 1.0)

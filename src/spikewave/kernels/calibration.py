@@ -1,0 +1,172 @@
+"""Calibration: the input density up to which the event-driven products pay, measured on
+this machine when asked, and stored on disk with the machine's identity.
+
+For binary input ``s[R, in]`` with a fraction ``p`` of ones, the event-driven product of
+:mod:`spikewave.kernels.spike_linear` (scan for the active inputs, then add their weight rows)
+costs about ``a + b p``; the dense product costs ``d`` whatever ``p``. The two meet at
+
+    p* = (d - a) / b,
+
+which depends on the machine (its vector width, its sgemm, its caches) more than on anything
+else. The registry uses ``registry.EVENT_DENSITY`` unless :func:`calibrate` has stored a
+measured ``p*`` for this machine: it times both paths for the forward product and the weight
+gradient of a few layer widths on random rows at two densities (the best of
+``PROBE_REPEATS`` after a warm-up) and writes the median crossover to
+``$XDG_CACHE_HOME/spikewave/kernels.json`` (default ``~/.cache``) under the machine's
+identity (CPU model, logical CPUs, kernel threads, torch version). A file made on another
+machine, or for another thread count, is ignored. Both paths give the same values up to
+the order of summation, so a crossover only ever changes the time a layer takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spikewave._io import atomic_write_text
+from spikewave.kernels._threads import thread_count
+
+PROBE_WORK = 2**29  # rows x in x out of one probe product (256 to 2048 rows)
+PROBE_ROWS = (256, 2048)
+PROBE_DENSITIES = (0.05, 0.3)
+PROBE_REPEATS = 3
+PROBE_BUDGET_S = 0.3  # fewer repeats for a layer whose product alone takes longer
+CALIBRATION_WIDTHS = (512, 1024, 2048)
+
+
+def crossover_from_costs(event_ms: tuple[float, float], dense_ms: float,
+                         densities: tuple[float, float] = PROBE_DENSITIES) -> float:
+    """``p*`` in [0, 1] where the line through the two event-driven costs (at
+    ``densities``) reaches the dense cost; 1 when the event path is never slower, 0 when it
+    is never faster."""
+    (p1, p2), (e1, e2) = densities, event_ms
+    slope = (e2 - e1) / (p2 - p1)
+    if slope <= 0.0:  # flat (or noisy) event cost: whichever is cheaper at the probes
+        return 1.0 if max(e1, e2) <= dense_ms else 0.0
+    return float(min(1.0, max(0.0, p1 + (dense_ms - e1) / slope)))
+
+
+def _best_ms(fn: Callable[[], object], repeats: int) -> float:
+    start = time.perf_counter()
+    fn()  # warm-up: compilation, first-touch of the buffers
+    best = time.perf_counter() - start
+    for _ in range(repeats if best < PROBE_BUDGET_S / repeats else 1):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def probe_rows(n_in: int, n_out: int) -> int:
+    """Rows of the probe: enough work that fixed costs (thread hand-offs, allocations) do
+    not decide, bounded for very wide or very narrow layers."""
+    lo, hi = PROBE_ROWS
+    return int(min(hi, max(lo, PROBE_WORK // max(n_in * n_out, 1))))
+
+
+def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
+    """``p*`` of the forward product alone, or (``train``) of the forward product and the
+    weight gradient together -- the two paths' input gradient is the same dense product."""
+    from spikewave.kernels.spike_gather import gather_linear
+    from spikewave.kernels.spike_scan import active_inputs
+    from spikewave.kernels.spike_wgrad import add_weight_grad_t
+
+    gen = torch.Generator().manual_seed(0)
+    rows = probe_rows(n_in, n_out)
+    weight = torch.randn(n_out, n_in, generator=gen, dtype=dtype)
+    bias = torch.zeros(n_out, dtype=dtype)
+    grad = torch.randn(rows, n_out, generator=gen, dtype=dtype)
+    w_t = np.ascontiguousarray(weight.numpy().T)
+    b, g_np = bias.numpy(), grad.numpy()
+    g_w_t = np.empty_like(w_t)
+    event_ms = []
+    for p in PROBE_DENSITIES:
+        x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
+
+        def event(x=x) -> None:
+            active = active_inputs(x, 1.0)
+            assert active is not None
+            gather_linear(active, w_t, b)
+            if train:
+                add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
+        event_ms.append(_best_ms(event, PROBE_REPEATS))
+
+    def dense() -> None:
+        torch.nn.functional.linear(x, weight, bias)
+        if train:
+            torch.mm(grad.T, x)
+    dense_ms = _best_ms(dense, PROBE_REPEATS)
+    return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
+
+
+def machine_identity() -> dict[str, object]:
+    """What a calibration is valid for: the CPU model, logical CPUs, the kernels' thread
+    count and the torch version."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": model, "cpus": os.cpu_count(), "threads": thread_count(),
+            "torch": torch.__version__}
+
+
+def calibration_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spikewave" / "kernels.json"
+
+
+_STORED: dict[str, float | None] = {}  # the file's crossover for this identity, once read
+
+
+def stored_density() -> float | None:
+    """The crossover :func:`calibrate` stored for this machine, or None."""
+    key = json.dumps(machine_identity(), sort_keys=True)
+    if key not in _STORED:
+        _STORED.clear()
+        value = None
+        try:
+            data = json.loads(calibration_path().read_text())
+            entry = data.get(key) if isinstance(data, dict) else None
+            if isinstance(entry, dict) and isinstance(entry.get("max_density"), float) \
+                    and 0.0 <= entry["max_density"] <= 1.0:
+                value = entry["max_density"]
+        except (OSError, ValueError):
+            value = None
+        _STORED[key] = value
+    return _STORED[key]
+
+
+def calibrate(widths: tuple[int, ...] = CALIBRATION_WIDTHS, dtype: torch.dtype = torch.float32,
+              save: bool = True) -> dict[str, object]:
+    """Measure the training crossover (forward product and weight gradient) for square
+    layers of ``widths`` on this machine; with ``save``, store the median for this
+    machine's identity, where the registry finds it. Returns what was measured. Takes a
+    few seconds; run it on a quiet machine."""
+    crossovers = {int(w): _probe(int(w), int(w), dtype, True) for w in widths}
+    result = {"max_density": float(statistics.median(crossovers.values())),
+              "per_width": crossovers, "date": time.strftime("%Y-%m-%d"),
+              "identity": machine_identity()}
+    if save:
+        path = calibration_path()
+        try:
+            data = json.loads(path.read_text())
+            data = data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            data = {}
+        data[json.dumps(machine_identity(), sort_keys=True)] = result
+        atomic_write_text(path, json.dumps(data, indent=1))
+        _STORED.clear()
+    return result
