@@ -35,7 +35,6 @@ from tqdm.auto import tqdm
 
 from spikewave._io import (
     FolderLock,
-    atomic_write_bytes,
     atomic_write_text,
     check_output_dir,
     removed_if_left_empty,
