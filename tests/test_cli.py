@@ -42,6 +42,7 @@ def test_table_without_json(tmp_path, capsys):
     assert "first_isi_ms" in out and "pass" in out
 
 
+@pytest.mark.slow
 def test_reproduce_all_writes_the_report(tmp_path, capsys):
     # exit status 0 even though a check fails (masquelier2009's successive coding): only
     # --strict turns failed checks into an error
