@@ -95,7 +95,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, list[str]]]:
 
 
 def _add_train_parser(commands) -> None:
-    from spikewave.train.recipes import DATASETS, MODELS
+    from spikewave.train.recipes import DATASETS, MODELS, RESET_MODES
 
     tr = commands.add_parser("train", help="train a spiking network with surrogate gradients",
                              description="Train a spiking network by backprop through time "
@@ -112,6 +112,10 @@ def _add_train_parser(commands) -> None:
     tr.add_argument("--time-steps", type=int, default=16)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="cpu or cuda")
+    tr.add_argument("--reset", choices=RESET_MODES, default="subtract",
+                    help="the LIF neurons' reset after a spike: subtract the threshold "
+                         "(default) or set the potential to zero (what NIR can express: "
+                         "spikewave.nir.export refuses the subtract reset)")
     tr.add_argument("--out", type=Path, default=Path("runs/train"))
     tr.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     tr.add_argument("--json", action="store_true",
@@ -126,13 +130,15 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       seed=args.seed, device=args.device)
-    recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir)
+    recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir,
+                   reset=args.reset)
     result = fit(recipe.model, recipe.data, recipe.encode, cfg, args.out, resume=args.resume,
                  augment=recipe.augment)
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
-               "time_steps": args.time_steps, "config": asdict(cfg), "out": str(args.out)}
+               "time_steps": args.time_steps, "config": asdict(cfg), "out": str(args.out),
+               "reset": args.reset}
     if args.json:
         _print_json(summary)
     else:
