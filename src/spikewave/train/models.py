@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikewave._validation import POSITIVE, check_int, check_number, fail
+from spikewave._validation import POSITIVE, check_choice, check_int, check_number, fail
 from spikewave.nn import (
     ALIF,
     LIF,
@@ -76,10 +76,11 @@ def recurrent_snn(n_in: int, n_hidden: int, n_out: int, tau_steps: float = 10.0,
 
 def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32, 64),
              n_hidden: int = 256, tau_steps: float = 10.0,
-             surrogate: Surrogate | None = None, reset: str = "subtract"
+             surrogate: Surrogate | None = None, reset: str = "subtract", pool: str = "max"
              ) -> SpikingSequential:
     """(Conv3x3 -> BatchNorm -> MaxPool2 -> LIF)* -> LinearLIF -> SpikeLinear -> readout.
-    ``reset``: the reset of every LIF layer.
+    ``reset``: the reset of every LIF layer; ``pool="avg"`` pools by average instead of
+    maximum (NIR has average and sum pooling, no max pooling).
 
     The max-pooling acts on the synaptic currents, before the neurons, so each LIF layer
     has a quarter of the neurons it would have after the convolution (4x less state to
@@ -87,11 +88,13 @@ def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32
     current as a stride-0 view) the first Conv-BN-MaxPool block runs once per image rather
     than once per step (:class:`~spikewave.nn.TimeDistributed`).
     """
+    check_choice("pool", pool, ("max", "avg"), "conv_snn")
     layers: list[nn.Module] = []
     c, h, w = in_channels, height, width
     for out_c in channels:
+        pooling = nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2)
         layers += [TimeDistributed(nn.Sequential(nn.Conv2d(c, out_c, 3, padding=1, bias=False),
-                                                 nn.BatchNorm2d(out_c), nn.MaxPool2d(2))),
+                                                 nn.BatchNorm2d(out_c), pooling)),
                    LIF(tau_steps, surrogate=surrogate, reset=reset, learn_beta=True)]
         c, h, w = out_c, h // 2, w // 2
     layers += [TimeDistributed(nn.Flatten()),
