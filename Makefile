@@ -30,3 +30,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) report build src/*.egg-info .pytest_cache
+
+# NIR round trips and the cross-library conformance tests (snnTorch, Norse: skipped without
+# ../.peers-venv, made by bash ../shared/peers/install.sh), slow ones included.
+.PHONY: conformance
+conformance: $(STAMP)
+	$(BIN)/python -m pytest -q -m '' tests/nir tests/nn/test_peer_equivalence.py

@@ -85,7 +85,10 @@ def threshold_from_nir(v_threshold: float, dtype: np.dtype) -> float:
     return float(np.nextafter(t, np.asarray(np.inf, dtype=dtype)))
 
 
-def is_one(gain: np.ndarray) -> bool:
-    """Whether every gain is 1 up to the rounding of a float64 ``R (1 - beta)`` product (a
-    gain one float32 step away from 1 is not)."""
-    return bool(np.all(np.abs(np.asarray(gain, dtype=np.float64) - 1.0) <= 1e-12))
+def is_one(gain: np.ndarray, *stored: np.ndarray) -> bool:
+    """Whether every gain (``R (1 - beta)``, computed in float64 from the ``stored`` arrays)
+    is 1 within the precision of those arrays (4 units in the last place of the coarsest):
+    a graph stored in float32 cannot say 1 more exactly."""
+    eps = max((np.finfo(a.dtype).eps for a in map(np.asarray, stored)
+               if np.issubdtype(a.dtype, np.floating)), default=np.finfo(np.float64).eps)
+    return bool(np.all(np.abs(np.asarray(gain, dtype=np.float64) - 1.0) <= 4 * eps))

@@ -158,7 +158,7 @@ def _threshold(node: nir.NIRNode, name: str, ctx: _Context) -> float:
         raise NIRError(f"{type(node).__name__} node {name!r} has thresholds {_show(thr)}; a "
                        "spikewave neuron layer has one threshold: split the layer or scale "
                        "its weights")
-    value = conv.threshold_from_nir(thr[0], np.dtype(str(ctx.dtype).removeprefix("torch.")))
+    value = conv.threshold_from_nir(thr[0], _np_dtype(ctx))
     if not value > 0:
         raise NIRError(f"{type(node).__name__} node {name!r} has threshold {thr[0]:g}; "
                        "spikewave's thresholds are positive")
@@ -189,9 +189,16 @@ def _leak_and_reset(node: nir.NIRNode, name: str) -> None:
     _zeros(node, name, "v_reset", "spikewave's neurons reset to 0")
 
 
-def _gain_module(gain: np.ndarray, ctx: _Context) -> Scale | None:
-    return None if conv.is_one(gain) else Scale(torch.as_tensor(_compact(gain),
-                                                                  dtype=ctx.dtype))
+def _np_dtype(ctx: _Context) -> np.dtype:
+    return np.dtype(str(ctx.dtype).removeprefix("torch."))
+
+
+def _gain_module(gain: np.ndarray, ctx: _Context, *stored) -> Scale | None:
+    """A Scale by ``gain`` before the neurons, or None where the gain is one within the
+    precision of the ``stored`` parameters it was computed from."""
+    if conv.is_one(gain, *stored):
+        return None
+    return Scale(torch.as_tensor(_compact(gain), dtype=ctx.dtype))
 
 
 # ---------------------------------------------------------------- layers
@@ -216,7 +223,7 @@ def _neuron(name: str, ctx: _Context, recurrent: np.ndarray | None = None):
     else:
         layer = LIF(threshold=thr, reset="zero").to(ctx.dtype)
     _set_decay(layer.decay, beta, ctx)
-    return _gain_module(gain, ctx), layer
+    return _gain_module(gain, ctx, node.r, getattr(node, "tau", node.r)), layer
 
 
 def _current_lif(name: str, ctx: _Context) -> tuple[Scale | None, CurrentLIF]:
@@ -228,7 +235,7 @@ def _current_lif(name: str, ctx: _Context) -> tuple[Scale | None, CurrentLIF]:
     _set_decay(layer.syn, alpha, ctx)
     _set_decay(layer.decay, beta, ctx)
     gain = np.asarray(node.w_in, np.float64) * (1 - alpha) * np.asarray(node.r) * (1 - beta)
-    return _gain_module(gain, ctx), layer
+    return _gain_module(gain, ctx, node.w_in, node.tau_syn, node.r, node.tau_mem), layer
 
 
 def _leaky(name: str, ctx: _Context) -> tuple[Scale | None, LeakyReadout]:
@@ -237,7 +244,7 @@ def _leaky(name: str, ctx: _Context) -> tuple[Scale | None, LeakyReadout]:
     beta = _decay(node.tau, name, "LI", ctx)
     layer = LeakyReadout().to(ctx.dtype)
     _set_decay(layer.decay, beta, ctx)
-    return _gain_module(np.asarray(node.r, np.float64) * (1 - beta), ctx), layer
+    return _gain_module(np.asarray(node.r, np.float64) * (1 - beta), ctx, node.r, node.tau), layer
 
 
 def _weights(node: nir.NIRNode, name: str, ctx: _Context
@@ -328,7 +335,7 @@ def _unit_gain_lif(name: str, ctx: _Context) -> bool:
     """Whether LIF node ``name`` adds its input unscaled (a LinearLIF cannot scale it)."""
     node = ctx.nodes[name]
     return conv.is_one(np.asarray(node.r, np.float64)
-                       * (1 - _decay(node.tau, name, "LIF", ctx)))
+                       * (1 - _decay(node.tau, name, "LIF", ctx)), node.r, node.tau)
 
 
 def _linear_lif_group(group: _Group, ctx: _Context) -> list[nn.Module]:

@@ -307,9 +307,10 @@ def _recurrent_lif(g: _Graph, name: str, layer: RecurrentLIF) -> None:
     if g.shape != (layer.n_neurons,):
         raise NIRError(f"RecurrentLIF {name!r} gets steps of shape {g.shape}; it needs "
                        f"({layer.n_neurons},)")
-    rec = f"{name}.rec".replace(".", "_")
-    lif = _lif_node(g, f"{name}.lif", layer, layer.decay.beta(), sources=(g.tail, rec))
-    g.add(rec, nir.Linear(weight=_array(layer.w_rec)), "RecurrentLIF", sources=(lif,))
+    lif = _lif_node(g, f"{name}.lif", layer, layer.decay.beta())
+    rec = g.add(f"{name}.rec", nir.Linear(weight=_array(layer.w_rec)), "RecurrentLIF",
+                sources=(lif,))
+    g.edges.append((rec, lif))  # after lif -> rec: snnTorch finds the loop only so
     g.tail = lif
 
 
