@@ -17,6 +17,34 @@ import torch
 from torch import nn
 
 from spikewave._validation import fail
+from spikewave.kernels.registry import check_sequence
+from spikewave.nn._parts import outputs
+
+
+def _node_state(state: Any, name: str) -> Any:
+    """Node ``name``'s entry of a network state (None: from rest); one clear error for
+    anything but the dict that ``return_state`` gave."""
+    if state is None:
+        return None
+    if not isinstance(state, Mapping) or name not in state:
+        raise fail("state", type(state).__name__,
+                   "None or the dict of node states that return_state gave", "NIRNetwork")
+    return state[name]
+
+
+def _scaled(x: torch.Tensor, scale: torch.Tensor, owner: str) -> torch.Tensor:
+    check_sequence(x, owner)
+    return x * scale
+
+
+def _shifted(x: torch.Tensor, offset: torch.Tensor, owner: str) -> torch.Tensor:
+    check_sequence(x, owner)
+    return x + offset
+
+
+# recorded by torch.fx as one call each, instead of traced into their branches
+for _name in ("outputs", "_node_state", "_scaled", "_shifted"):
+    torch.fx.wrap(_name)
 
 
 class Scale(nn.Module):
@@ -28,8 +56,7 @@ class Scale(nn.Module):
         self.register_buffer("scale", torch.as_tensor(scale))
 
     def forward(self, x: torch.Tensor, state: None = None, *, return_state: bool = False):
-        y = x * self.scale
-        return (y, None) if return_state else y
+        return outputs(_scaled(x, self.scale, "Scale"), None, return_state)
 
     def step(self, x_t: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
         return x_t * self.scale, None
@@ -44,8 +71,7 @@ class Offset(nn.Module):
         self.register_buffer("offset", torch.as_tensor(offset))
 
     def forward(self, x: torch.Tensor, state: None = None, *, return_state: bool = False):
-        y = x + self.offset
-        return (y, None) if return_state else y
+        return outputs(_shifted(x, self.offset, "Offset"), None, return_state)
 
     def step(self, x_t: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
         return x_t + self.offset, None
@@ -92,14 +118,6 @@ class NIRNetwork(nn.Module):
                        "NIRNetwork")
         return {self.graph_inputs[0]: x}
 
-    def _state_of(self, state: Any, name: str) -> Any:
-        if state is None:
-            return None
-        if not isinstance(state, Mapping) or name not in state:
-            raise fail("state", type(state).__name__,
-                       "None or the dict of node states that return_state gave", "NIRNetwork")
-        return state[name]
-
     def _run(self, x: Any, state: Any, one_step: bool):
         values = self._sources(x)
         new_state: dict[str, Any] = {}
@@ -107,9 +125,9 @@ class NIRNetwork(nn.Module):
             total = _sum(values[s] for s in self.inputs[name])
             layer = self.nodes[name]
             if one_step:
-                values[name], new_state[name] = layer.step(total, self._state_of(state, name))
+                values[name], new_state[name] = layer.step(total, _node_state(state, name))
             else:
-                values[name], new_state[name] = layer(total, self._state_of(state, name),
+                values[name], new_state[name] = layer(total, _node_state(state, name),
                                                       return_state=True)
         outs = {name: _sum(values[s] for s in src) for name, src in self.graph_outputs.items()}
         out = next(iter(outs.values())) if len(outs) == 1 else outs
@@ -118,7 +136,7 @@ class NIRNetwork(nn.Module):
     def forward(self, x: Any, state: dict[str, Any] | None = None, *,
                 return_state: bool = False):
         out, new_state, _ = self._run(x, state, one_step=False)
-        return (out, new_state) if return_state else out
+        return outputs(out, new_state, return_state)
 
     def step(self, x_t: Any, state: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """One step ``x_t[B, ...]``: ``(output, state)``."""
