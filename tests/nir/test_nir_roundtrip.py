@@ -117,6 +117,20 @@ def test_integrate_and_fire_round_trip():
     assert torch.equal(swnir.load(again)(x), want)
 
 
+def test_float64_network():
+    torch.manual_seed(9)
+    model = nn.Sequential(LinearLIF(6, 5, reset="zero", threshold=0.3), SpikeLinear(5, 4),
+                          CurrentLIF(reset="zero", threshold=0.2)).double()
+    x = _input((6,), torch.Generator().manual_seed(9)).double()
+    graph = swnir.export(model, dt=DT)
+    assert graph.nodes["0_linear"].weight.dtype == np.float64
+    net = swnir.load(graph)
+    with torch.no_grad():
+        want = model(x)
+        assert torch.equal(net(x), want) and want.sum() > 100
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+
+
 def test_conv_network():
     gen = torch.Generator().manual_seed(4)
     torch.manual_seed(4)

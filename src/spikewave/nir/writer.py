@@ -439,6 +439,8 @@ def export(model: nn.Module, *, dt: float, input_shape: tuple[int, ...] | None =
     if not isinstance(model, nn.Module):
         raise fail("model", type(model).__name__, "a torch.nn.Module", "export")
     leaves = list(_leaves(model, "", False))
+    if not leaves:
+        raise NIRError(f"{type(model).__name__} has no layers to export")
     g = _Graph(dt, integration, resistance, bool(fold_batchnorm), bool(round_delays))
     g.shape = _input_shape(leaves[0][1], input_shape)
     g.nodes["input"] = nir.Input(input_type={"input": np.array(g.shape)})
