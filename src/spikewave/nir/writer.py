@@ -455,6 +455,9 @@ def export(model: nn.Module, *, dt: float, input_shape: tuple[int, ...] | None =
                            "TimeDistributed, and writes the layers listed in docs/guide/nir.md")
         writer(g, name, layer)
     _push_gains(g)
+    if "output" in g.nodes:
+        raise NIRError("a layer named 'output' would take the name of the graph's Output node: "
+                       "rename it")
     g.nodes["output"] = nir.Output(output_type={"output": np.array(g.shape)})
     g.edges.append((g.tail, "output"))
     graph = nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata={
