@@ -29,10 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nir
 import numpy as np
 import torch
 from torch import nn
+
+try:
+    import nir
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("spikewave.nir needs the nir package: pip install 'spikewave[nir]'"
+                      ) from exc
 
 from spikewave._validation import POSITIVE, check_choice, check_number, fail
 from spikewave.nir import conventions as conv
@@ -217,7 +222,7 @@ def _neuron(name: str, ctx: _Context, recurrent: np.ndarray | None = None):
         beta = _decay(node.tau, name, kind, ctx)
         gain = r * (1.0 - beta)
     if recurrent is not None:
-        layer = RecurrentLIF(recurrent.shape[0], threshold=thr, reset="zero").to(ctx.dtype)
+        layer = RecurrentLIF(recurrent.shape[0], seed=0, threshold=thr, reset="zero").to(ctx.dtype)
         with torch.no_grad():
             layer.w_rec.copy_(torch.from_numpy(recurrent))
     else:

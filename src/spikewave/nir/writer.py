@@ -15,10 +15,15 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import nir
 import numpy as np
 import torch
 from torch import nn
+
+try:
+    import nir
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("spikewave.nir needs the nir package: pip install 'spikewave[nir]'"
+                      ) from exc
 
 from spikewave import __version__
 from spikewave._io import atomic_write_bytes
