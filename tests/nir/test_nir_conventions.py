@@ -179,6 +179,31 @@ def test_load_needs_the_time_step_of_a_foreign_graph(tmp_path):
         swnir.load(tmp_path / "bad.nir", dt=1e-3, integration="exact")
 
 
+def test_a_foreign_graph_is_written_again_for_another_reader():
+    """An Euler graph (as snnTorch writes them) loads, and exports for an exact reader with
+    other time constants and the same spikes."""
+    gen = np.random.default_rng(0)
+    n = 4
+    beta = gen.uniform(0.7, 0.95, n)
+    tau = 1e-4 / (1 - beta)
+    graph = nir.NIRGraph.from_list(
+        nir.Affine(gen.normal(0, 0.6, (n, 6)).astype(np.float32), np.zeros(n, np.float32)),
+        nir.LIF(tau=tau, r=tau / 1e-4, v_leak=np.zeros(n), v_threshold=np.full(n, 0.5),
+                v_reset=np.zeros(n)))
+    net = swnir.load(graph, dt=1e-4, integration="euler")
+    again = swnir.export(net, dt=1e-4, integration="exact")
+    lif = [v for v in again.nodes.values() if isinstance(v, nir.LIF)][0]
+    np.testing.assert_allclose(lif.tau, -1e-4 / np.log(beta.astype(np.float32)), rtol=1e-6)
+    x = torch.rand(200, 3, 6, generator=torch.Generator().manual_seed(0))
+    want = net(x)
+    assert torch.equal(swnir.load(again)(x), want) and 0.02 < want.mean() < 0.6
+    branched = nir.NIRGraph(nodes={"a": nir.Input(np.array([2])), "b": nir.Output(np.array([2])),
+                                   "c": nir.Output(np.array([2]))}, edges=[("a", "b"), ("a", "c")])
+    with pytest.raises(swnir.NIRError, match="chain"):
+        swnir.export(swnir.load(branched, dt=1e-3, integration="exact"), dt=1e-3,
+                     input_shape=(2,))
+
+
 def test_non_integer_delays_are_refused():
     n = 2
     graph = nir.NIRGraph.from_list(nir.Linear(np.eye(n, dtype=np.float32)),

@@ -354,7 +354,6 @@ _WRITERS: dict[type, Callable[[_Graph, str, nn.Module], None]] = {
     nn.Dropout: _skip, nn.Identity: _skip,
     nn.MaxPool2d: _refuse("has no NIR node (NIR pools by sum or average): build the network "
                           "with nn.AvgPool2d (conv_snn(pool='avg')) and train it so"),
-    NIRNetwork: _refuse("is a loaded NIR graph: export the graph it was loaded from"),
 }
 
 _SEQUENCE_LAYERS = (LIF, CurrentLIF, ALIF, LeakyReadout, LinearLIF, RecurrentLIF, DelayedLinear,
@@ -376,6 +375,18 @@ def _leaves(module: nn.Module, path: str, per_step: bool
             yield from _leaves(layer, f"{path}{key}", per_step)
     elif isinstance(module, TimeDistributed):
         yield from _leaves(module.module, f"{path}.module" if path else "module", True)
+    elif isinstance(module, NIRNetwork):  # a loaded graph: a chain of layers is walked
+        before = module.graph_inputs
+        for key in module.order:
+            if len(before) != 1 or module.inputs[key] != tuple(before):
+                raise NIRError(f"the loaded network's node {key!r} reads {module.inputs[key]}"
+                               "; export writes a chain of layers: a loaded graph with "
+                               "branches is exported as it was loaded, with nir.write")
+            yield from _leaves(module.nodes[key], f"{path}{key}", per_step)
+            before = (key,)
+        if list(module.graph_outputs.values()) != [tuple(before)]:
+            raise NIRError("the loaded network's output is not its last node; export writes "
+                           "a chain of layers")
     else:
         yield (path or type(module).__name__.lower()), module, per_step
 
