@@ -6,6 +6,8 @@ The peers run in their own environment (``bash ../shared/peers/install.sh`` make
 through ``SPIKEWAVE_PEERS_PYTHON`` or at ``<repo>/../.peers-venv/bin/python``; skipped where
 there is none. Marked slow; ``make conformance`` runs them.
 
+Our side runs on the reference path (dense products, as the peers compute them: the fast
+paths sum in other orders, which may move a potential within rounding of the threshold).
 What each reader needs (docs/guide/nir.md has the versions and the why):
 - snnTorch 1.0 reads every LIF with dt = 1e-4 s stepped by Euler and honours R: export with
   ``integration="euler", dt=1e-4``; the spikes are identical.
@@ -27,6 +29,7 @@ from torch import nn
 
 nir = pytest.importorskip("nir", reason="the nir extra (pip install spikewave[nir])")
 
+from spikewave import kernels  # noqa: E402
 from spikewave import nir as swnir  # noqa: E402
 from spikewave.nn import (  # noqa: E402
     LIF,
@@ -107,7 +110,7 @@ def peer_run(tmp_path_factory):
     (folder / "dt.txt").write_text(str(NORSE_DT))
     ours = {}
     for name, model, x, readers in _cases():
-        with torch.no_grad():
+        with torch.no_grad(), kernels.use(path="reference"):  # the peers' summation order
             ours[name] = model(x)
         torch.save(x, folder / f"sw-{name}.x.pt")
         for lib in readers:
@@ -145,7 +148,7 @@ def test_snntorch_runs_a_recurrent_lif_input_through_its_recurrent_weights(peer_
     x = torch.load(folder / "sw-recurrent.x.pt")
     lin, rec = model
     beta, w = rec.decay.beta().detach(), rec.w_rec.detach()
-    with torch.no_grad():
+    with torch.no_grad(), kernels.use(path="reference"):
         current = lin(x)
         v, s, miswired = torch.zeros_like(current[0]), torch.zeros_like(current[0]), []
         for x_t in current:
@@ -170,7 +173,7 @@ def test_snntorch_to_spikewave_identical_spikes(peer_run, name):
     net = swnir.load(folder / f"{name}.snntorch-made.nir", dt=1e-4, integration="euler")
     x = torch.load(folder / f"{name}.x.pt")
     theirs = torch.load(folder / f"{name}.snntorch-made.out.pt")
-    with torch.no_grad():
+    with torch.no_grad(), kernels.use(path="reference"):
         got = net(x).reshape(theirs.shape)
     assert torch.equal(got, theirs) and 0.01 < theirs.mean() < 0.6
 
