@@ -1,10 +1,11 @@
 """NIR across libraries, spikes over 200 steps: spikewave -> NIR -> snnTorch and -> Norse,
 and snnTorch -> NIR -> spikewave.
 
-The peers run in their own environment (``bash ../shared/peers/install.sh`` makes
-``../.peers-venv``, with nir and nirtorch), in one subprocess (tests/peers/peer_nir.py), found
-through ``SPIKEWAVE_PEERS_PYTHON`` or at ``<repo>/../.peers-venv/bin/python``; skipped where
-there is none. Marked slow; ``make conformance`` runs them.
+The peers run in their own environment (``bash scripts/install_peers.sh VENV`` makes one,
+with nir and nirtorch), in one subprocess (tests/peers/peer_nir.py), found through
+``SPIKEWAVE_PEERS_PYTHON`` (as .ci/run sets it) or at ``<repo>/../.peers-venv/bin/python``;
+skipped where there is none. Marked slow: ``make conformance`` and .ci/run's slow run run
+them.
 
 Our side runs on the reference path (dense products, as the peers compute them: the fast
 paths sum in other orders, which may move a potential within rounding of the threshold).
@@ -105,7 +106,8 @@ def _cases():
 def peer_run(tmp_path_factory):
     python = _peers_python()
     if python is None:
-        pytest.skip("snnTorch / Norse / nir not installed (../shared/peers/install.sh)")
+        pytest.skip("snnTorch / Norse / nir not installed: bash scripts/install_peers.sh, "
+                    "then SPIKEWAVE_PEERS_PYTHON=<venv>/bin/python")
     folder = tmp_path_factory.mktemp("nir-peers")
     (folder / "dt.txt").write_text(str(NORSE_DT))
     ours = {}
