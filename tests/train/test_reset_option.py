@@ -4,7 +4,8 @@ its LIF layers, and the zero-reset models export to NIR."""
 import pytest
 import torch
 
-from spikewave.cli import build_parser
+from spikewave.cli import TRAIN_RESETS, build_parser
+from spikewave.neurons.specs import RESET_MODES
 from spikewave.train.models import SPIKING
 from spikewave.train.recipes import MODELS, build
 
@@ -19,6 +20,7 @@ def test_every_model_takes_the_reset(model):
 
 
 def test_cli_option():
+    assert set(TRAIN_RESETS) == set(RESET_MODES)  # the lazy CLI's copy of the names
     parser, _ = build_parser()
     assert parser.parse_args(["train", "--reset", "zero"]).reset == "zero"
     assert parser.parse_args(["train"]).reset == "subtract"
