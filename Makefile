@@ -60,3 +60,10 @@ results: $(STAMP)
 # the wheel and the sdist install in a clean venv and pass a smoke test
 package-check: $(STAMP)
 	scripts/check_package.sh $(BIN)/python $(PYTHON)
+
+# NIR round trips and the cross-library conformance tests (snnTorch, Norse: skipped without
+# a peers venv: SPIKEWAVE_PEERS_PYTHON, or ../.peers-venv made by
+# bash scripts/install_peers.sh ../.peers-venv), slow ones included.
+.PHONY: conformance
+conformance: $(STAMP)
+	$(BIN)/python -m pytest -q -m '' tests/nir tests/nn/test_peer_equivalence.py

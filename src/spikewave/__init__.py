@@ -15,7 +15,8 @@ engine), :mod:`spikewave.nn` (spiking layers, :mod:`spikewave.nn.functional`),
 :mod:`spikewave.kernels` (the registry of compiled paths: ``use``, ``explain``),
 :mod:`spikewave.train` (``fit``), :mod:`spikewave.data` (readers),
 :mod:`spikewave.experiments` (the reproductions), :mod:`spikewave.plot`,
-:mod:`spikewave.testing` (conformance checks for layers).
+:mod:`spikewave.testing` (conformance checks for layers), :mod:`spikewave.nir` (NIR export
+and import, with the ``nir`` extra).
 """
 
 from spikewave._lazy import exports

@@ -49,6 +49,7 @@ COMMANDS = {
 # what ``spikewave train`` accepts; the recipes module checks the same names
 TRAIN_DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
 TRAIN_MODELS = ("dense", "conv", "recurrent", "delay")
+TRAIN_RESETS = ("subtract", "zero")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -258,6 +259,10 @@ def _add_train_parser(commands) -> None:
                 help="network: dense, conv (images), recurrent or delay (learned delays)")
     _add_option(model, "--time-steps", type=int, default=16,
                 help="simulation steps per sample, 1..10000")
+    _add_option(model, "--reset", choices=TRAIN_RESETS, default="subtract",
+                help="the LIF neurons' reset after a spike: subtract the threshold, or set "
+                     "the potential to zero (what NIR can express: spikewave.nir.export "
+                     "refuses the subtract reset)")
     optim = tr.add_argument_group("optimisation")
     _add_option(optim, "--epochs", type=int, default=30,
                 help="passes over the training set (the cosine learning-rate schedule spans "
@@ -327,13 +332,14 @@ def _train(args: argparse.Namespace) -> int:
                              f"{str(args.data_dir)!r}.")
     with prepared_output(out, resume=args.resume, lock=True):
         recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir,
-                       verify=args.verify)
+                       verify=args.verify, reset=args.reset)
         result = fit(recipe.model, recipe.data, recipe.encode, cfg, out, resume=args.resume,
                      augment=recipe.augment, lock=False)
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
-               "time_steps": args.time_steps, "config": asdict(cfg), "out": str(out)}
+               "time_steps": args.time_steps, "config": asdict(cfg), "out": str(out),
+               "reset": args.reset}
     if args.json:
         _print_json(summary)
     else:

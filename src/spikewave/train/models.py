@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikewave._validation import POSITIVE, check_int, check_number, fail
+from spikewave._validation import POSITIVE, check_choice, check_int, check_number, fail
 from spikewave.nn import (
     ALIF,
     LIF,
@@ -61,13 +61,14 @@ def dense_snn(n_in: int, n_hidden: tuple[int, ...], n_out: int, tau_steps: float
 
 
 def recurrent_snn(n_in: int, n_hidden: int, n_out: int, tau_steps: float = 10.0,
-                  surrogate: Surrogate | None = None, seed: int = 0) -> SpikingSequential:
+                  surrogate: Surrogate | None = None, seed: int = 0, reset: str = "subtract"
+                  ) -> SpikingSequential:
     """``n_in`` -> Linear -> recurrent LIF (all-to-all, trainable per-neuron tau) -> Linear
-    -> readout."""
+    -> readout. ``reset``: the LIF's reset (``"zero"`` for a network NIR can express)."""
     layers: list[nn.Module] = [
         SpikeLinear(n_in, n_hidden),
         RecurrentLIF(n_hidden, rec_std=0.5, seed=seed, tau_steps=tau_steps,
-                     surrogate=surrogate, learn_beta=True),
+                     surrogate=surrogate, reset=reset, learn_beta=True),
         SpikeLinear(n_hidden, n_out),
     ]
     return SpikingSequential(layers, tau_steps)
@@ -75,8 +76,11 @@ def recurrent_snn(n_in: int, n_hidden: int, n_out: int, tau_steps: float = 10.0,
 
 def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32, 64),
              n_hidden: int = 256, tau_steps: float = 10.0,
-             surrogate: Surrogate | None = None) -> SpikingSequential:
+             surrogate: Surrogate | None = None, reset: str = "subtract", pool: str = "max"
+             ) -> SpikingSequential:
     """(Conv3x3 -> BatchNorm -> MaxPool2 -> LIF)* -> LinearLIF -> SpikeLinear -> readout.
+    ``reset``: the reset of every LIF layer; ``pool="avg"`` pools by average instead of
+    maximum (NIR has average and sum pooling, no max pooling).
 
     The max-pooling acts on the synaptic currents, before the neurons, so each LIF layer
     has a quarter of the neurons it would have after the convolution (4x less state to
@@ -84,16 +88,18 @@ def conv_snn(in_channels: int, height: int, width: int, n_out: int, channels=(32
     current as a stride-0 view) the first Conv-BN-MaxPool block runs once per image rather
     than once per step (:class:`~spikewave.nn.TimeDistributed`).
     """
+    check_choice("pool", pool, ("max", "avg"), "conv_snn")
     layers: list[nn.Module] = []
     c, h, w = in_channels, height, width
     for out_c in channels:
+        pooling = nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2)
         layers += [TimeDistributed(nn.Sequential(nn.Conv2d(c, out_c, 3, padding=1, bias=False),
-                                                 nn.BatchNorm2d(out_c), nn.MaxPool2d(2))),
-                   LIF(tau_steps, surrogate=surrogate, learn_beta=True)]
+                                                 nn.BatchNorm2d(out_c), pooling)),
+                   LIF(tau_steps, surrogate=surrogate, reset=reset, learn_beta=True)]
         c, h, w = out_c, h // 2, w // 2
     layers += [TimeDistributed(nn.Flatten()),
                LinearLIF(c * h * w, n_hidden, tau_steps=tau_steps, surrogate=surrogate,
-                         learn_beta=True),
+                         reset=reset, learn_beta=True),
                SpikeLinear(n_hidden, n_out)]
     return SpikingSequential(layers, tau_steps)
 
@@ -131,9 +137,11 @@ class DelaySNN(SpikingSequential):
 
 
 def delay_snn(n_in: int, n_hidden: int, n_out: int, max_delay: int, tau_steps: float = 10.0,
-              surrogate: Surrogate | None = None, seed: int = 0) -> DelaySNN:
+              surrogate: Surrogate | None = None, seed: int = 0, reset: str = "subtract"
+              ) -> DelaySNN:
     """``n_in`` -> dense layer with learned per-synapse delays (0..``max_delay`` steps) ->
-    LIF (trainable per-neuron tau) -> dense layer with learned delays -> readout.
+    LIF (trainable per-neuron tau, reset ``reset``) -> dense layer with learned delays ->
+    readout.
 
     The delays are learned as in Hammouamri et al. (DCLS): see
     :class:`~spikewave.nn.LearnableDelayLinear` and :func:`delay_sigma`.
@@ -143,7 +151,7 @@ def delay_snn(n_in: int, n_hidden: int, n_out: int, max_delay: int, tau_steps: f
         raise fail("n_hidden", n_hidden, "at least 1", "delay_snn")
     layers: list[nn.Module] = [
         LearnableDelayLinear(n_in, n_hidden, max_delay, bias=True, seed=seed),
-        LIF(tau_steps, surrogate=surrogate, learn_beta=True, n_neurons=n_hidden),
+        LIF(tau_steps, surrogate=surrogate, reset=reset, learn_beta=True, n_neurons=n_hidden),
         LearnableDelayLinear(n_hidden, n_out, max_delay, bias=True, seed=seed + 1),
     ]
     return DelaySNN(layers, tau_steps)

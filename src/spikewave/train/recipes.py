@@ -15,6 +15,7 @@ from spikewave._validation import ParameterError, check_choice, check_int
 from spikewave.coding.rate import direct_current
 from spikewave.data.augment import random_shift
 from spikewave.data.digits import Split
+from spikewave.neurons.specs import RESET_MODES
 from spikewave.train.models import conv_snn, delay_snn, dense_snn, recurrent_snn
 
 DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
@@ -80,10 +81,14 @@ def load_shd_frames(time_steps: int, data_dir: str | os.PathLike[str] | None) ->
 
 
 def build(dataset: str, model: str, time_steps: int, seed: int,
-          data_dir: str | os.PathLike[str] | None = None, verify: bool = True) -> Recipe:
-    """The data, encoder and network for a dataset/model pair (seeded initialisation)."""
+          data_dir: str | os.PathLike[str] | None = None, verify: bool = True,
+          reset: str = "subtract") -> Recipe:
+    """The data, encoder and network for a dataset/model pair (seeded initialisation).
+    ``reset`` is the reset of every LIF layer: ``"subtract"`` (the default) or ``"zero"``,
+    the reset NIR's neurons have (:func:`spikewave.nir.export` refuses the other)."""
     check_choice("dataset", dataset, DATASETS)
     check_choice("model", model, MODELS)
+    check_choice("reset", reset, RESET_MODES)
     t = check_int("time_steps", time_steps, 1, 10_000)
     data = load_dataset(dataset, t, seed, data_dir, verify)
     torch.manual_seed(seed)
@@ -110,20 +115,20 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
 
     if model == "recurrent":
         width = 128 if dataset == "digits" else 256
-        net = recurrent_snn(n_in, width, data.n_classes, seed=seed)
+        net = recurrent_snn(n_in, width, data.n_classes, seed=seed, reset=reset)
         arch = f"{n_in}-{width} recurrent LIF-{data.n_classes}"
     elif model == "delay":
         width = 128 if dataset == "digits" else 256
         max_delay = min(t // 4, 25)
-        net = delay_snn(n_in, width, data.n_classes, max_delay, seed=seed)
+        net = delay_snn(n_in, width, data.n_classes, max_delay, seed=seed, reset=reset)
         arch = (f"{n_in}-{width}-{data.n_classes} LIF with learned synaptic delays of 0-"
                 f"{max_delay} steps (DCLS, width {max_delay / 2:g} -> 0.1 steps)")
     elif flat:
         hidden = {"digits": (128,), "nmnist": (256,), "shd": (256,)}.get(dataset, (512, 512))
-        net = dense_snn(n_in, hidden, data.n_classes)
+        net = dense_snn(n_in, hidden, data.n_classes, reset=reset)
         arch = f"{n_in}-{'-'.join(map(str, hidden))}-{data.n_classes} LIF"
     else:
-        net = conv_snn(shape[0], shape[1], shape[2], data.n_classes)
+        net = conv_snn(shape[0], shape[1], shape[2], data.n_classes, reset=reset)
         arch = f"conv 32-64 (3x3, BN, maxpool, LIF) - 256 LIF - {data.n_classes}"
     source = "event frames" if events else "direct current"
     augment = None
@@ -134,4 +139,4 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
             return random_shift(x, 2, gen)
         arch += ", training images shifted by up to 2 px"
     return Recipe(data, net, encode, f"{dataset}: {source} over {t} steps, {arch} "
-                  "(trainable tau), leaky readout", augment)
+                  f"(trainable tau, {reset} reset), leaky readout", augment)
