@@ -106,6 +106,9 @@ def _add_train_parser(commands) -> None:
                     help="folder of the dataset files (default $SPIKEWAVE_DATA; not needed "
                          "for digits)")
     tr.add_argument("--model", choices=MODELS, default="dense")
+    tr.add_argument("--method", choices=("bptt", "eprop"), default="bptt",
+                    help="bptt: backprop through time (default); eprop: e-prop, forward "
+                         "in time with eligibility traces (dense and recurrent models)")
     tr.add_argument("--epochs", type=int, default=30)
     tr.add_argument("--batch-size", type=int, default=64)
     tr.add_argument("--lr", type=float, default=2e-3)
@@ -126,12 +129,21 @@ def _train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       seed=args.seed, device=args.device)
+    if args.method == "eprop" and args.model not in ("dense", "recurrent"):
+        raise ParameterError(f"The 'model' parameter must be 'dense' or 'recurrent' with "
+                             f"--method eprop. Got {args.model!r}.")
     recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir)
-    result = fit(recipe.model, recipe.data, recipe.encode, cfg, args.out, resume=args.resume,
+    model = recipe.model
+    if args.method == "eprop":
+        from spikewave.train.eprop import EProp
+
+        model = EProp(model, seed=args.seed)
+    result = fit(model, recipe.data, recipe.encode, cfg, args.out, resume=args.resume,
                  augment=recipe.augment)
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
+               "method": args.method,
                "time_steps": args.time_steps, "config": asdict(cfg), "out": str(args.out)}
     if args.json:
         _print_json(summary)

@@ -1,0 +1,351 @@
+"""e-prop's traces advanced a window of steps at a time, event-driven on sparse input.
+
+Every trace of :mod:`spikewave.train.eprop_traces` -- the eligibility vector of a synapse
+and what is accumulated from it (the filtered eligibility trace, the gradient) -- is a
+linear recurrence whose coefficients belong to the *postsynaptic* neuron and whose drive is
+the *presynaptic* input::
+
+    X_ji[t] = A_j[t] X_ji[t-1] + c_j[t] p_i[t]          X_ji: a vector of D numbers
+
+Over a window of ``W`` steps this unrolls to
+
+    X_ji[t1] = Phi_j X_ji[t0] + sum_t K_j[t] p_i[t],
+    Phi_j = A_j[t1] ... A_j[t0+1],   K_j[t] = A_j[t1] ... A_j[t+1] c_j[t],
+
+where ``Phi`` and ``K`` are products over the neurons alone (``W n`` small matrices). The
+synapses are then touched once per window (``Phi X``) plus once per non-zero input
+(``X_ji += p_i[t] K_j[t]``, ``n D`` numbers per input event): the work follows the input's
+events, not ``steps x inputs``. Dense input takes one batched matrix product
+(``p^T K``) instead, and an input held constant over the window (a stride-0 view) one outer
+product. The products run forward in time, never divide, and only multiply factors of
+magnitude below one for a stable network, so nothing overflows however long the sequence.
+
+The state ``X`` of a synapse holds the eligibility vector (1 number for a LIF neuron, 2
+for an ALIF) and the accumulators:
+
+- ``"mean"`` (a loss of the time-averaged readout): ``G[t] = G[t-1] + w[t] e[t]``, with
+  ``w[t]`` the weight of step ``t`` in the readout's time average;
+- ``"per_step"`` (a loss at every step): the filtered trace ``ebar[t] = kappa ebar[t-1] +
+  e[t]`` and ``acc[t] = acc[t-1] + L[t] ebar[t]``, the gradient so far.
+
+Tested against the per-step rules of :mod:`spikewave.train.eprop_traces`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from spikewave._numba import njit
+from spikewave.kernels._threads import parallel_for, split_range
+from spikewave.neurons.specs import ALIFSpec, LIFSpec
+
+# Input density (non-zero entries / entries) up to which the synapses are advanced event by
+# event; denser input takes the batched matrix product.
+EVENT_DENSITY = 0.05
+
+
+def compiles(t: torch.Tensor) -> bool:
+    """Whether the compiled loops take a tensor like ``t`` (CPU, float32 or float64)."""
+    return t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+
+
+def neuron_transitions(psi: torch.Tensor, spikes: torch.Tensor, beta: torch.Tensor,
+                       spec: LIFSpec) -> tuple[torch.Tensor, ...]:
+    """The eligibility vector's recurrence over a window, per neuron and step:
+    ``(A [W, B, n, d, d], c [W, B, n, d], q [W, B, n, d], h [W, B, n])`` with ``eps[t] =
+    A eps[t-1] + c p[t]`` and the eligibility trace ``e[t] = q . eps[t-1] + h p[t]``
+    (``d`` = 1 for a LIF neuron, 2 for an ALIF). ``psi``, ``spikes``: ``[W, B, n]``."""
+    b = torch.broadcast_to(beta, psi.shape)
+    one = torch.ones_like(psi)
+    if not isinstance(spec, ALIFSpec):
+        return (b[..., None, None], one[..., None], (psi * b)[..., None], psi)
+    ba = spec.adaptation
+    a = torch.stack([torch.stack([b, -spikes * ba], -1),
+                     torch.stack([psi * b, spec.rho - psi * ba], -1)], -2)
+    return a, torch.stack([one, psi], -1), torch.stack([psi * b, -psi * ba], -1), psi
+
+
+def mean_transitions(parts: tuple[torch.Tensor, ...], weight_t: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, c)`` of the state ``(eps, G)``: ``G[t] = G[t-1] + w[t] e[t]``; ``weight_t
+    [W]``."""
+    a_eps, c_eps, q, h = parts
+    w = weight_t[:, None, None]
+    d = a_eps.shape[-1]
+    a = a_eps.new_zeros(*a_eps.shape[:3], d + 1, d + 1)
+    a[..., :d, :d] = a_eps
+    a[..., d, :d] = w[..., None] * q
+    a[..., d, d] = 1.0
+    c = torch.cat([c_eps, (w * h)[..., None]], -1)
+    return a, c
+
+
+def per_step_transitions(parts: tuple[torch.Tensor, ...], kappa: float,
+                         signal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, c)`` of the state ``(eps, ebar, acc)``: ``ebar[t] = kappa ebar[t-1] + e[t]``,
+    ``acc[t] = acc[t-1] + L[t] ebar[t]``; ``signal`` is ``L [W, B, n]``."""
+    a_eps, c_eps, q, h = parts
+    d = a_eps.shape[-1]
+    a = a_eps.new_zeros(*a_eps.shape[:3], d + 2, d + 2)
+    a[..., :d, :d] = a_eps
+    a[..., d, :d] = q
+    a[..., d, d] = kappa
+    a[..., d + 1, :d] = signal[..., None] * q
+    a[..., d + 1, d] = signal * kappa
+    a[..., d + 1, d + 1] = 1.0
+    c = torch.cat([c_eps, h[..., None], (signal * h)[..., None]], -1)
+    return a, c
+
+
+def window_products(a: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Phi [B, n, D, D]`` (the window's transition) and ``K [W, B, n, D]`` (what an input
+    of step t adds at the window's end) from ``A [W, B, n, D, D]`` and ``c [W, B, n, D]``."""
+    steps = a.shape[0]
+    r = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device).expand_as(a[0])
+    k = torch.empty_like(c)
+    for t in range(steps - 1, -1, -1):
+        k[t] = (r @ c[t, ..., None])[..., 0]
+        r = r @ a[t]
+    return r.contiguous(), k
+
+
+def compiled_window_products(psi: torch.Tensor, spikes: torch.Tensor, beta: torch.Tensor,
+                             spec: LIFSpec, weight_t: torch.Tensor | None, kappa: float,
+                             signal: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Phi, K)`` of :func:`window_products` for the transitions of
+    :func:`neuron_transitions` with :func:`mean_transitions` (``weight_t`` given) or
+    :func:`per_step_transitions` (``signal`` given), in one compiled pass over the
+    neurons (CPU, float32 or float64): no ``[W, B, n, D, D]`` tensor is made."""
+    steps, batch, n = psi.shape
+    alif = isinstance(spec, ALIFSpec)
+    d = 2 if alif else 1
+    dim = d + (1 if weight_t is not None else 2)
+    np_dtype = psi.numpy().dtype
+    b_n = torch.broadcast_to(beta.detach().to(psi.dtype), (n,)).contiguous().numpy()
+    w = (weight_t if weight_t is not None else psi.new_zeros(steps)).to(psi.dtype)
+    sig = signal if signal is not None else psi.new_zeros(1, 1, 1)
+    phi = np.empty((batch, n, dim, dim), np_dtype)
+    k = np.empty((steps, batch, n, dim), np_dtype)
+    ps, ss = psi.contiguous().numpy(), spikes.contiguous().numpy()
+    ws, gs = w.contiguous().numpy(), sig.to(psi.dtype).contiguous().numpy()
+    ba = spec.adaptation if alif else 0.0
+    rho = spec.rho if alif else 0.0
+    per_step = weight_t is None
+    parallel_for(lambda r: _products_rows(ps, ss, b_n, ws, gs, kappa, ba, rho, d, per_step,
+                                          phi, k, r[0], r[1]), split_range(batch))
+    return torch.from_numpy(phi), torch.from_numpy(k)
+
+
+@njit
+def _fill_transition(psi, s, beta, w, sig, kappa, ba, rho, d, per_step, a,
+                     c):  # pragma: no cover - compiled
+    """``A`` and ``c`` of one neuron at one step (the rules of :func:`neuron_transitions`
+    and :func:`mean_transitions` / :func:`per_step_transitions`)."""
+    a[:, :] = 0.0
+    # the eligibility vector: eps = A_eps eps + c_eps p; e = q . eps + h p
+    a[0, 0] = beta
+    c[0] = 1.0
+    q0 = psi * beta
+    q1 = 0.0
+    if d == 2:
+        a[0, 1] = -s * ba
+        a[1, 0] = psi * beta
+        a[1, 1] = rho - psi * ba
+        c[1] = psi
+        q1 = -psi * ba
+    if per_step:
+        # ebar = kappa ebar + e; acc = acc + L ebar
+        a[d, 0] = q0
+        a[d + 1, 0] = sig * q0
+        if d == 2:
+            a[d, 1] = q1
+            a[d + 1, 1] = sig * q1
+        a[d, d] = kappa
+        a[d + 1, d] = sig * kappa
+        a[d + 1, d + 1] = 1.0
+        c[d] = psi
+        c[d + 1] = sig * psi
+    else:
+        # G = G + w e
+        a[d, 0] = w * q0
+        if d == 2:
+            a[d, 1] = w * q1
+        a[d, d] = 1.0
+        c[d] = w * psi
+
+
+@njit
+def _products_rows(psi, spikes, beta, w, sig, kappa, ba, rho, d, per_step, phi, k, b0,
+                   b1):  # pragma: no cover - compiled
+    """Samples ``b0..b1`` of :func:`compiled_window_products`."""
+    steps, n = psi.shape[0], psi.shape[2]
+    dim = phi.shape[2]
+    a = np.empty((dim, dim), phi.dtype)
+    c = np.empty(dim, phi.dtype)
+    r = np.empty((dim, dim), phi.dtype)
+    tmp = np.empty((dim, dim), phi.dtype)
+    for b in range(b0, b1):
+        for j in range(n):
+            r[:, :] = 0.0
+            for e in range(dim):
+                r[e, e] = 1.0
+            for t in range(steps - 1, -1, -1):
+                g = sig[t, b, j] if per_step else 0.0
+                _fill_transition(psi[t, b, j], spikes[t, b, j], beta[j], w[t], g, kappa, ba,
+                                 rho, d, per_step, a, c)
+                for e in range(dim):
+                    acc = 0.0
+                    for f in range(dim):
+                        acc += r[e, f] * c[f]
+                    k[t, b, j, e] = acc
+                for e in range(dim):
+                    for f in range(dim):
+                        acc = 0.0
+                        for m in range(dim):
+                            acc += r[e, m] * a[m, f]
+                        tmp[e, f] = acc
+                r[:, :] = tmp
+            phi[b, j] = r
+
+
+def advance_neurons(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: torch.Tensor,
+                    zero: bool = False) -> torch.Tensor:
+    """The state ``[B, n, D']`` of a per-neuron parameter (input ``pre [W, B, n]``) after
+    the window (``zero``: as for :func:`advance_synapses`)."""
+    drive = torch.einsum("tbjd,tbj->bjd", k[..., k.shape[-1] - x.shape[-1]:], pre)
+    return drive if zero else (phi @ x[..., None])[..., 0] + drive
+
+
+def advance_synapses(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: torch.Tensor,
+                     max_density: float = EVENT_DENSITY, zero: bool = False,
+                     compiled: bool | None = None) -> str:
+    """Advance the synapses' state ``x [B, n_pre, n, D']`` (contiguous, in place) over a
+    window with presynaptic input ``pre [W, B, n_pre]``; returns the path taken:
+    ``"constant"`` (the input a stride-0 view over time, or one step), ``"event"`` (at
+    most ``max_density`` of the inputs non-zero) or ``"dense"``. On the CPU (float32 or
+    float64) the synapses are visited by compiled loops, elsewhere (or with ``compiled=False``)
+    by PyTorch.
+
+    ``zero``: ``x`` is all zeros (the first window), so ``Phi x`` is skipped and only the
+    synapses with input are touched; ``x`` may then hold only the last ``D' < D``
+    components of the state (the accumulators, when this window is also the last)."""
+    steps, batch, n_pre = pre.shape
+    kept = x.shape[-1]
+    if kept != k.shape[-1] and not zero:
+        raise ValueError("a partial state can only start from zero")
+    k = k[..., k.shape[-1] - kept:]
+    constant = pre.stride(0) == 0 or steps == 1
+    if not (compiles(x) if compiled is None else compiled):
+        if not zero:
+            x.copy_(torch.einsum("bjde,bije->bijd", phi, x))
+        if constant:
+            x.add_(pre[0][:, :, None, None] * k.sum(0)[:, None])
+            return "constant"
+        x.add_(_dense_drive(pre, k, x.dtype).view(x.shape))
+        return "dense"
+    xs = x.numpy()
+    if constant:
+        const_pre, const_k = pre[0].to(x.dtype).contiguous(), k.sum(0).contiguous()
+        ph = phi.contiguous().numpy() if not zero else np.zeros((batch, 0, 0, 0), xs.dtype)
+        arrays = (xs, ph, const_pre.numpy(), const_k.numpy())
+        parallel_for(lambda r: _transform_rows(*arrays, r[0], r[1]), split_range(batch))
+        return "constant"
+    if not zero:
+        none = np.zeros((batch, 0), xs.dtype)
+        arrays = (xs, phi.contiguous().numpy(), none, none[..., None])
+        parallel_for(lambda r: _transform_rows(*arrays, r[0], r[1]), split_range(batch))
+    flat = pre.reshape(steps * batch, n_pre)
+    if int(torch.count_nonzero(flat)) > max_density * flat.numel():
+        x.add_(_dense_drive(pre, k, x.dtype).view(x.shape))
+        return "dense"
+    nz = flat.nonzero()
+    rows, cols = nz[:, 0], nz[:, 1]
+    ptr = torch.zeros(steps * batch + 1, dtype=torch.int64)
+    ptr[1:] = torch.cumsum(torch.bincount(rows, minlength=steps * batch), 0)
+    arrays = (xs.reshape(batch, n_pre, -1), k.reshape(steps, batch, -1).contiguous().numpy(),
+              ptr.numpy(), cols.contiguous().numpy(),
+              flat[rows, cols].to(x.dtype).contiguous().numpy())
+    parallel_for(lambda r: _scatter_rows(*arrays, r[0], r[1]), split_range(batch))
+    return "event"
+
+
+@njit
+def _transform_rows(x, phi, const_pre, const_k, b0, b1):  # pragma: no cover - compiled
+    """Samples ``b0..b1``: every synapse ``x[b, i, j] = Phi[b, j] x[b, i, j]`` (no
+    ``Phi``, shape ``[B, 0, 0, 0]``: ``x`` is zero), plus ``p[b, i] Ksum[b, j]`` for a
+    constant input ``const_pre [B, n_pre]`` (``[B, 0]``: none)."""
+    n_pre, n, dim = x.shape[1], x.shape[2], x.shape[3]
+    constant = const_pre.shape[1] > 0
+    transform = phi.shape[1] > 0
+    tmp = np.empty(dim, x.dtype)
+    for b in range(b0, b1):
+        for i in range(n_pre):
+            p = const_pre[b, i] if constant else 0.0
+            for j in range(n):
+                for e in range(dim):
+                    tmp[e] = x[b, i, j, e]
+                for d in range(dim):
+                    acc = x.dtype.type(0.0)
+                    if transform:
+                        for e in range(dim):
+                            acc += phi[b, j, d, e] * tmp[e]
+                    if constant:
+                        acc += p * const_k[b, j, d]
+                    x[b, i, j, d] = acc
+
+
+@njit
+def _scatter_rows(x, k, ptr, idx, vals, b0, b1):  # pragma: no cover - compiled
+    """Samples ``b0..b1``: for each non-zero input ``(t, b, i)`` (CSR rows ``t * B + b``)
+    ``x[b, i, :] += p K[t, b, :]`` (``x [B, n_pre, n D]``, ``K [W, B, n D]``)."""
+    steps, batch, width = k.shape[0], k.shape[1], k.shape[2]
+    for b in range(b0, b1):
+        for t in range(steps):
+            r = t * batch + b
+            for m in range(ptr[r], ptr[r + 1]):
+                row = x[b, idx[m]]
+                v = vals[m]
+                kt = k[t, b]
+                for q in range(width):
+                    row[q] += v * kt[q]
+
+
+def contract(x: torch.Tensor, signal: torch.Tensor | None, compiled: bool | None = None
+             ) -> torch.Tensor:
+    """``sum_b L[b, j] x[b, i, j, -1]`` (``signal`` L ``[B, n]``; None: ``sum_b x[b, i, j,
+    -1]``) as ``[n, n_pre]``: the gradient of a weight matrix from its accumulated
+    traces."""
+    acc = x[..., -1]
+    if not (compiles(x) if compiled is None else compiled):
+        return (acc.sum(0) if signal is None else (acc * signal[:, None, :]).sum(0)).T
+    batch, n_pre, n = acc.shape
+    sig = (x.new_ones(batch, n) if signal is None else signal.to(x.dtype)).contiguous()
+    out = x.new_empty(n_pre, n)
+    xs, ss, os_ = x.numpy(), sig.numpy(), out.numpy()
+    parallel_for(lambda r: _contract_rows(xs, ss, os_, r[0], r[1]), split_range(n_pre, 16))
+    return out.T
+
+
+@njit
+def _contract_rows(x, signal, out, i0, i1):  # pragma: no cover - compiled
+    """Rows ``i0..i1`` of :func:`contract`."""
+    batch, n, last = x.shape[0], x.shape[2], x.shape[3] - 1
+    for i in range(i0, i1):
+        for j in range(n):
+            out[i, j] = 0.0
+        for b in range(batch):
+            for j in range(n):
+                out[i, j] += signal[b, j] * x[b, i, j, last]
+
+
+def _dense_drive(pre: torch.Tensor, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``sum_t p[t, b, i] K[t, b, j]`` as a batched matrix product ``[B, n_pre, n D]``."""
+    steps, batch, _ = pre.shape
+    return torch.bmm(pre.permute(1, 2, 0).to(dtype),
+                     k.permute(1, 0, 2, 3).reshape(batch, steps, -1))
+
+
+__all__ = ["EVENT_DENSITY", "advance_neurons", "advance_synapses", "compiled_window_products",
+           "compiles", "contract", "mean_transitions", "neuron_transitions", "per_step_transitions",
+           "window_products"]
