@@ -18,6 +18,7 @@ REPRODUCTIONS = Registry({
     "surrogate": "spikewave.experiments.surrogate",
     "kheradpisheh2018": "spikewave.experiments.kheradpisheh2018",
     "mozafari2019": "spikewave.experiments.mozafari2019",
+    "bptt-memory": "spikewave.experiments.bptt_memory",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]

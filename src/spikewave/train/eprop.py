@@ -379,8 +379,7 @@ class _Layer:
         """Advance every trace of the layer over the window (``weight_t``: the steps'
         weights in the time average, "mean"; ``signal``: the learning signal, "per_step")."""
         beta = self.h.decay.beta()
-        ones = torch.ones_like(data["psi"])
-        pres = {**data, "bias": ones}
+        pres = {**data, "bias": data["psi"].new_ones(()).expand_as(data["psi"])}
         if self.reference:
             for name, trace in self.traces.items():
                 trace.advance_reference(pres[name], data, beta, self.h.spec, weight_t, kappa,

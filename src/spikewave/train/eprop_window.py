@@ -132,8 +132,8 @@ def compiled_window_products(psi: torch.Tensor, spikes: torch.Tensor, beta: torc
     ba = spec.adaptation if alif else 0.0
     rho = spec.rho if alif else 0.0
     per_step = weight_t is None
-    parallel_for(lambda r: _products_rows(ps, ss, b_n, ws, gs, kappa, ba, rho, d, per_step,
-                                          phi, k, r[0], r[1]), split_range(batch))
+    _parallel(_products_rows, (ps, ss, b_n, ws, gs, kappa, ba, rho, d, per_step, phi, k),
+              split_range(batch))
     return torch.from_numpy(phi), torch.from_numpy(k)
 
 
@@ -249,12 +249,12 @@ def advance_synapses(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: t
         const_pre, const_k = pre[0].to(x.dtype).contiguous(), k.sum(0).contiguous()
         ph = phi.contiguous().numpy() if not zero else np.zeros((batch, 0, 0, 0), xs.dtype)
         arrays = (xs, ph, const_pre.numpy(), const_k.numpy())
-        parallel_for(lambda r: _transform_rows(*arrays, r[0], r[1]), split_range(batch))
+        _parallel(_transform_rows, arrays, split_range(batch))
         return "constant"
     if not zero:
         none = np.zeros((batch, 0), xs.dtype)
         arrays = (xs, phi.contiguous().numpy(), none, none[..., None])
-        parallel_for(lambda r: _transform_rows(*arrays, r[0], r[1]), split_range(batch))
+        _parallel(_transform_rows, arrays, split_range(batch))
     flat = pre.reshape(steps * batch, n_pre)
     if int(torch.count_nonzero(flat)) > max_density * flat.numel():
         x.add_(_dense_drive(pre, k, x.dtype).view(x.shape))
@@ -266,7 +266,7 @@ def advance_synapses(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: t
     arrays = (xs.reshape(batch, n_pre, -1), k.reshape(steps, batch, -1).contiguous().numpy(),
               ptr.numpy(), cols.contiguous().numpy(),
               flat[rows, cols].to(x.dtype).contiguous().numpy())
-    parallel_for(lambda r: _scatter_rows(*arrays, r[0], r[1]), split_range(batch))
+    _parallel(_scatter_rows, arrays, split_range(batch))
     return "event"
 
 
@@ -323,7 +323,7 @@ def contract(x: torch.Tensor, signal: torch.Tensor | None, compiled: bool | None
     sig = (x.new_ones(batch, n) if signal is None else signal.to(x.dtype)).contiguous()
     out = x.new_empty(n_pre, n)
     xs, ss, os_ = x.numpy(), sig.numpy(), out.numpy()
-    parallel_for(lambda r: _contract_rows(xs, ss, os_, r[0], r[1]), split_range(n_pre, 16))
+    _parallel(_contract_rows, (xs, ss, os_), split_range(n_pre, 16))
     return out.T
 
 
@@ -337,6 +337,15 @@ def _contract_rows(x, signal, out, i0, i1):  # pragma: no cover - compiled
         for b in range(batch):
             for j in range(n):
                 out[i, j] += signal[b, j] * x[b, i, j, last]
+
+
+def _parallel(kernel, args: tuple, ranges: list[tuple[int, int]]) -> None:
+    """``kernel(*args, start, stop)`` over ``ranges`` on the kernels' threads. The
+    arguments are reached through a holder emptied afterwards, so that nothing the call
+    left behind (a pool thread's last job) keeps the arrays alive."""
+    holder = [args]
+    parallel_for(lambda r: kernel(*holder[0], r[0], r[1]), ranges)
+    holder.clear()
 
 
 def _dense_drive(pre: torch.Tensor, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
