@@ -355,3 +355,16 @@ def test_nmnist_eprop_within_3_points_of_bptt(tmp_path):
                       tmp_path / f"{method}{seed}", progress=False)
             acc[method].append(res.test_accuracy)
     assert sum(acc["eprop"]) / 3 >= sum(acc["bptt"]) / 3 - 0.03, acc
+
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_leaky_window_is_the_leaky_integrator(per_neuron):
+    from spikewave.kernels.multistep import leaky
+    from spikewave.neurons.specs import LeakyState
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(9, 3, 4, generator=gen, dtype=torch.float64)
+    v0 = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+    beta = torch.rand(4, generator=gen, dtype=torch.float64) if per_neuron else 0.8
+    expected, _ = leaky(x, beta, LeakyState(v0))
+    assert torch.allclose(win.leaky_window(x, beta, v0), expected, atol=1e-13)

@@ -85,7 +85,6 @@ from spikewave.kernels.registry import config
 from spikewave.neurons.specs import (
     ALIFSpec,
     ALIFState,
-    LeakyState,
     LIFSpec,
     LIFState,
     RecurrentLIFState,
@@ -227,6 +226,9 @@ class EProp(nn.Module):
         their time average."""
         if not (self.training and torch.is_grad_enabled()):
             return self._model_forward(x)
+        return self._eprop_forward(x)
+
+    def _eprop_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, out, kappa = network_view(self)
         run = _Run(hidden, out, kappa, self._feedback(hidden, out), x, "mean", None,
                    self.window_steps)
@@ -243,9 +245,10 @@ class EProp(nn.Module):
         readout, as ``forward`` then ``backward``)."""
         check_choice("loss", loss, LOSSES, "EProp.gradients")
         if loss == "mean":
-            v, spikes = self.forward(x)
-            value = nn.functional.cross_entropy(v.mean(0), _labels(labels, v.shape[1], v))
-            value.backward()
+            with torch.enable_grad():
+                v, spikes = self._eprop_forward(x)
+                value = nn.functional.cross_entropy(v.mean(0), _labels(labels, v.shape[1], v))
+                value.backward()
             return OnlineStep(v.detach(), value.item(), spikes.item(), 0)
         return self._online(x, labels, None, None)
 
@@ -310,6 +313,9 @@ class _EPropGradient(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         run = ctx.run
+        if run is None:
+            raise RuntimeError("e-prop's traces were used by an earlier backward pass and "
+                               "freed: run the forward pass again")
         ctx.run = None
         first = grad[0]
         if not torch.allclose(grad, first.expand_as(grad), rtol=1e-5,
@@ -360,12 +366,12 @@ class _Layer:
         else:
             spikes, _ = multistep.lif(cur, beta, spec, LIFState(self.v))
         if isinstance(spec, ALIFSpec):
-            a, _ = multistep.leaky(spikes, spec.rho, LeakyState(self.a))
+            a = win.leaky_window(spikes, spec.rho, self.a)
             theta = spec.threshold + spec.adaptation * torch.cat([self.a[None], a[:-1]])
             self.a = a[-1]
         else:
             theta = torch.full_like(cur[:1], spec.threshold)
-        v_post, _ = multistep.leaky(cur - spikes * theta, beta, LeakyState(self.v))
+        v_post = win.leaky_window(cur - spikes * theta, beta, self.v)
         out = {"spikes": spikes, "psi": rules.pseudo_derivative(v_post + spikes * theta,
                                                                 theta, spec),
                "weight": inp, "beta": torch.cat([self.v[None], v_post[:-1]])}
@@ -406,7 +412,7 @@ class _Trace:
 
     def __init__(self, batch: int, n: int, n_pre: int, neuron: bool, d: int, mode: str,
                  like: torch.Tensor, reference: bool) -> None:
-        self.neuron, self.mode, self.d = neuron, mode, d
+        self.neuron, self.mode = neuron, mode
         extra = 1 if mode == "mean" else 2
         if reference:
             shape = (batch, n, n_pre)
@@ -450,7 +456,7 @@ class _Trace:
 
     def mean_gradient(self, signal: torch.Tensor) -> torch.Tensor:
         """``sum_b L_bj G_bji``: ``[n, n_pre]``, or ``[n]`` for a per-neuron parameter."""
-        if hasattr(self, "acc"):
+        if self.reference:
             g = torch.einsum("bj,bji->ji", signal, self.acc)
         elif self.neuron:
             g = (signal * self.x[..., -1]).sum(0)[:, None]
@@ -460,7 +466,7 @@ class _Trace:
 
     def take_per_step(self) -> torch.Tensor:
         """The gradient accumulated since the last call (summed over the batch); resets."""
-        if hasattr(self, "grad"):
+        if self.reference:
             g, self.grad = self.grad, torch.zeros_like(self.grad)
         else:
             g = self.x[..., -1].sum(0)[:, None] if self.neuron else win.contract(self.x, None)
@@ -517,8 +523,8 @@ class _Run:
                 inp = d["spikes"]
                 spikes = spikes + inp.sum(dim=(0, 2)).mean()
             u = multistep.linear(inp, self.out.weight, self.out.bias)
-            y, state = multistep.leaky(u, kappa, LeakyState(self.y))
-            self.y = state.v
+            y = win.leaky_window(u, kappa, self.y)
+            self.y = y[-1]
             potentials.append(y)
             t = torch.arange(t0, t1, dtype=y.dtype, device=y.device)
             if self.mode == "mean":
@@ -531,7 +537,7 @@ class _Run:
                     layer.advance(d, w, kappa, None, t1 == steps)
             else:
                 error = self._per_step_error(y)
-                z_bar, _ = multistep.leaky(inp, kappa, LeakyState(self.z_bar))
+                z_bar = win.leaky_window(inp, kappa, self.z_bar)
                 self.z_bar = z_bar[-1]
                 one_bar = self.one_bar * kappa ** (t - t0 + 1) + (
                     1 - kappa ** (t - t0 + 1)) / (1 - kappa)

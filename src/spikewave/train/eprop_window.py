@@ -45,6 +45,25 @@ from spikewave.neurons.specs import ALIFSpec, LIFSpec
 EVENT_DENSITY = 0.05
 
 
+def leaky_window(x: torch.Tensor, beta: torch.Tensor | float, v0: torch.Tensor
+                 ) -> torch.Tensor:
+    """The leaky integrator ``v[t] = beta v[t-1] + x[t]`` over a window ``x [W, B, n]``
+    from ``v0 [B, n]`` (``beta`` a number or ``[n]``): the values of
+    :func:`spikewave.kernels.multistep.leaky` as one product with the matrix ``beta^(t-s)``
+    (``s <= t``) instead of ``W`` steps."""
+    steps = x.shape[0]
+    b = torch.as_tensor(beta, dtype=x.dtype, device=x.device)
+    lag = torch.arange(steps, dtype=x.dtype, device=x.device)
+    lags = lag[:, None] - lag[None, :]
+    if b.dim() == 0:
+        powers = torch.where(lags >= 0, b ** lags.clamp(min=0), 0.0)
+        v = (powers @ x.reshape(steps, -1)).view_as(x)
+        return v + (b ** (lag + 1))[:, None, None] * v0
+    powers = torch.where(lags >= 0, b[:, None, None] ** lags.clamp(min=0), 0.0)  # [n, W, W]
+    v = torch.einsum("jts,sbj->tbj", powers, x)
+    return v + b ** (lag + 1)[:, None, None] * v0
+
+
 def compiles(t: torch.Tensor) -> bool:
     """Whether the compiled loops take a tensor like ``t`` (CPU, float32 or float64)."""
     return t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
@@ -356,5 +375,5 @@ def _dense_drive(pre: torch.Tensor, k: torch.Tensor, dtype: torch.dtype) -> torc
 
 
 __all__ = ["EVENT_DENSITY", "advance_neurons", "advance_synapses", "compiled_window_products",
-           "compiles", "contract", "mean_transitions", "neuron_transitions", "per_step_transitions",
-           "window_products"]
+           "compiles", "contract", "leaky_window", "mean_transitions", "neuron_transitions",
+           "per_step_transitions", "window_products"]
