@@ -158,25 +158,28 @@ def test_window_kernels_match_the_per_step_recurrence(spec_kind, mode):
     phi, k = win.window_products(a, c)
     phi_c, k_c = win.compiled_window_products(psi, spikes, beta, spec, weight_t, 0.8, signal)
     assert torch.allclose(phi, phi_c, atol=1e-14) and torch.allclose(k, k_c, atol=1e-14)
-    # the closed window against stepping the recurrence one step at a time
-    x0 = torch.randn(batch, n_pre, n, a.shape[-1], generator=gen, dtype=torch.float64)
+    # the closed window against stepping the recurrence one step at a time (synapse
+    # states [B, n_pre, D, n])
+    x0 = torch.randn(batch, n_pre, a.shape[-1], n, generator=gen, dtype=torch.float64)
     pre = (torch.rand(steps, batch, n_pre, generator=gen) < 0.3).double() * 2.0
     stepped = x0.clone()
     for t in range(steps):
-        stepped = torch.einsum("bjde,bije->bijd", a[t], stepped) + \
-            pre[t][:, :, None, None] * c[t][:, None]
+        stepped = torch.einsum("bjde,biej->bidj", a[t], stepped) + \
+            pre[t][:, :, None, None] * c[t].transpose(1, 2)[:, None]
     for compiled, density in [(False, 1.0), (True, 0.0), (True, 1.0)]:
         x = x0.clone()
         path = win.advance_synapses(x, phi, k, pre, density, compiled=compiled)
         assert path == ("event" if compiled and density else "dense")
         assert torch.allclose(x, stepped, atol=1e-13), (compiled, density)
     neuron_pre = pre[..., :n]
-    assert torch.allclose(win.advance_neurons(x0[:, 0], phi, k, neuron_pre),
-                          _neuron_steps(a, c, x0[:, 0], neuron_pre), atol=1e-13)
+    neuron_x0 = x0[:, 0].transpose(1, 2)  # [B, n, D]
+    assert torch.allclose(win.advance_neurons(neuron_x0, phi, k, neuron_pre),
+                          _neuron_steps(a, c, neuron_x0, neuron_pre), atol=1e-13)
     signal_b = torch.randn(batch, n, generator=gen, dtype=torch.float64)
+    last = stepped[:, :, -1]
     for compiled in (False, True):
-        for sig, expected in [(signal_b, (stepped[..., -1] * signal_b[:, None]).sum(0).T),
-                              (None, stepped[..., -1].sum(0).T)]:
+        for sig, expected in [(signal_b, (last * signal_b[:, None]).sum(0).T),
+                              (None, last.sum(0).T)]:
             assert torch.allclose(win.contract(stepped, sig, compiled=compiled), expected,
                                   atol=1e-13)
 
@@ -194,17 +197,17 @@ def test_constant_and_partial_states_match_the_full_state():
     c = torch.rand(steps, batch, n, dim, generator=gen, dtype=torch.float64)
     phi, k = win.window_products(a, c)
     pre = torch.rand(batch, n_pre, generator=gen, dtype=torch.float64).expand(steps, -1, -1)
-    full = torch.zeros(batch, n_pre, n, dim, dtype=torch.float64)
+    full = torch.zeros(batch, n_pre, dim, n, dtype=torch.float64)
     assert win.advance_synapses(full, phi, k, pre.contiguous(), 0.0) == "dense"
     for compiled in (False, True):
-        x = torch.zeros(batch, n_pre, n, dim, dtype=torch.float64)
+        x = torch.zeros(batch, n_pre, dim, n, dtype=torch.float64)
         assert win.advance_synapses(x, phi, k, pre, zero=True, compiled=compiled) == \
             "constant"
         assert torch.allclose(x, full, atol=1e-14)
-        last = torch.zeros(batch, n_pre, n, 1, dtype=torch.float64)
+        last = torch.zeros(batch, n_pre, 1, n, dtype=torch.float64)
         win.advance_synapses(last, phi, k, pre.contiguous(), 1.0, zero=True,
                              compiled=compiled)
-        assert torch.allclose(last[..., 0], full[..., -1], atol=1e-14)
+        assert torch.allclose(last[:, :, 0], full[:, :, -1], atol=1e-14)
 
 
 def test_forward_is_the_models_forward_and_the_state_dict_is_the_models():

@@ -420,7 +420,7 @@ class _Trace:
             self.acc = like.new_zeros(shape)      # G ("mean") or ebar ("per_step")
             self.grad = like.new_zeros(n, n_pre)  # "per_step": sum over the batch so far
         else:
-            self.shape = (batch, n, d + extra) if neuron else (batch, n_pre, n, d + extra)
+            self.shape = (batch, n, d + extra) if neuron else (batch, n_pre, d + extra, n)
             self.like = like
             self.x: torch.Tensor | None = None  # made by the first window
         self.reference = reference
@@ -447,7 +447,8 @@ class _Trace:
         zero = self.x is None
         if zero:
             # a sequence of one window needs only the accumulator at its end
-            shape = (*self.shape[:-1], 1) if last else self.shape
+            shape = self.shape if not last else (*self.shape[:-1], 1) if self.neuron else \
+                (*self.shape[:2], 1, self.shape[3])
             self.x = self.like.new_zeros(shape)
         if self.neuron:
             self.x = win.advance_neurons(self.x, phi, k, pre, zero)
@@ -469,8 +470,12 @@ class _Trace:
         if self.reference:
             g, self.grad = self.grad, torch.zeros_like(self.grad)
         else:
-            g = self.x[..., -1].sum(0)[:, None] if self.neuron else win.contract(self.x, None)
-            self.x[..., -1] = 0.0
+            if self.neuron:
+                g = self.x[..., -1].sum(0)[:, None]
+                self.x[..., -1] = 0.0
+            else:
+                g = win.contract(self.x, None)
+                self.x[:, :, -1] = 0.0
         return g[:, 0] if self.neuron else g
 
 

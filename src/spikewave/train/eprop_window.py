@@ -49,10 +49,16 @@ def leaky_window(x: torch.Tensor, beta: torch.Tensor | float, v0: torch.Tensor
                  ) -> torch.Tensor:
     """The leaky integrator ``v[t] = beta v[t-1] + x[t]`` over a window ``x [W, B, n]``
     from ``v0 [B, n]`` (``beta`` a number or ``[n]``): the values of
-    :func:`spikewave.kernels.multistep.leaky` as one product with the matrix ``beta^(t-s)``
-    (``s <= t``) instead of ``W`` steps."""
+    :func:`spikewave.kernels.multistep.leaky` in one compiled pass on the CPU, elsewhere as
+    one product with the matrix ``beta^(t-s)`` (``s <= t``) instead of ``W`` steps."""
     steps = x.shape[0]
     b = torch.as_tensor(beta, dtype=x.dtype, device=x.device)
+    if compiles(x) and v0.dtype == x.dtype:
+        out = torch.empty(x.shape, dtype=x.dtype)
+        b_n = torch.broadcast_to(b, x.shape[2:]).contiguous().numpy()
+        _parallel(_leaky_rows, (x.contiguous().numpy(), b_n, v0.contiguous().numpy(),
+                                out.numpy()), split_range(x.shape[1]))
+        return out
     lag = torch.arange(steps, dtype=x.dtype, device=x.device)
     lags = lag[:, None] - lag[None, :]
     if b.dim() == 0:
@@ -62,6 +68,18 @@ def leaky_window(x: torch.Tensor, beta: torch.Tensor | float, v0: torch.Tensor
     powers = torch.where(lags >= 0, b[:, None, None] ** lags.clamp(min=0), 0.0)  # [n, W, W]
     v = torch.einsum("jts,sbj->tbj", powers, x)
     return v + b ** (lag + 1)[:, None, None] * v0
+
+
+@njit
+def _leaky_rows(x, beta, v0, out, b0, b1):  # pragma: no cover - compiled
+    """Samples ``b0..b1`` of :func:`leaky_window`: ``out[t] = beta out[t-1] + x[t]``."""
+    steps, n = x.shape[0], x.shape[2]
+    for b in range(b0, b1):
+        for j in range(n):
+            out[0, b, j] = beta[j] * v0[b, j] + x[0, b, j]
+        for t in range(1, steps):
+            for j in range(n):
+                out[t, b, j] = beta[j] * out[t - 1, b, j] + x[t, b, j]
 
 
 def compiles(t: torch.Tensor) -> bool:
@@ -160,8 +178,8 @@ def compiled_window_products(psi: torch.Tensor, spikes: torch.Tensor, beta: torc
 def _fill_transition(psi, s, beta, w, sig, kappa, ba, rho, d, per_step, a,
                      c):  # pragma: no cover - compiled
     """``A`` and ``c`` of one neuron at one step (the rules of :func:`neuron_transitions`
-    and :func:`mean_transitions` / :func:`per_step_transitions`)."""
-    a[:, :] = 0.0
+    and :func:`mean_transitions` / :func:`per_step_transitions`); sets every entry that
+    is not always zero (``a`` starts zeroed)."""
     # the eligibility vector: eps = A_eps eps + c_eps p; e = q . eps + h p
     a[0, 0] = beta
     c[0] = 1.0
@@ -197,35 +215,38 @@ def _fill_transition(psi, s, beta, w, sig, kappa, ba, rho, d, per_step, a,
 @njit
 def _products_rows(psi, spikes, beta, w, sig, kappa, ba, rho, d, per_step, phi, k, b0,
                    b1):  # pragma: no cover - compiled
-    """Samples ``b0..b1`` of :func:`compiled_window_products`."""
+    """Samples ``b0..b1`` of :func:`compiled_window_products`: backward over the steps,
+    every neuron's running product ``R = A[t1] ... A[t+1]`` kept in ``phi``."""
     steps, n = psi.shape[0], psi.shape[2]
     dim = phi.shape[2]
-    a = np.empty((dim, dim), phi.dtype)
-    c = np.empty(dim, phi.dtype)
-    r = np.empty((dim, dim), phi.dtype)
+    a = np.zeros((dim, dim), phi.dtype)
+    c = np.zeros(dim, phi.dtype)
     tmp = np.empty((dim, dim), phi.dtype)
     for b in range(b0, b1):
+        r = phi[b]
+        r[:, :, :] = 0.0
         for j in range(n):
-            r[:, :] = 0.0
             for e in range(dim):
-                r[e, e] = 1.0
-            for t in range(steps - 1, -1, -1):
+                r[j, e, e] = 1.0
+        for t in range(steps - 1, -1, -1):
+            for j in range(n):
                 g = sig[t, b, j] if per_step else 0.0
-                _fill_transition(psi[t, b, j], spikes[t, b, j], beta[j], w[t], g, kappa, ba,
-                                 rho, d, per_step, a, c)
+                _fill_transition(psi[t, b, j], spikes[t, b, j], beta[j], w[t], g, kappa,
+                                 ba, rho, d, per_step, a, c)
                 for e in range(dim):
                     acc = 0.0
                     for f in range(dim):
-                        acc += r[e, f] * c[f]
+                        acc += r[j, e, f] * c[f]
                     k[t, b, j, e] = acc
                 for e in range(dim):
                     for f in range(dim):
                         acc = 0.0
                         for m in range(dim):
-                            acc += r[e, m] * a[m, f]
+                            acc += r[j, e, m] * a[m, f]
                         tmp[e, f] = acc
-                r[:, :] = tmp
-            phi[b, j] = r
+                for e in range(dim):
+                    for f in range(dim):
+                        r[j, e, f] = tmp[e, f]
 
 
 def advance_neurons(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: torch.Tensor,
@@ -239,25 +260,28 @@ def advance_neurons(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: to
 def advance_synapses(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: torch.Tensor,
                      max_density: float = EVENT_DENSITY, zero: bool = False,
                      compiled: bool | None = None) -> str:
-    """Advance the synapses' state ``x [B, n_pre, n, D']`` (contiguous, in place) over a
-    window with presynaptic input ``pre [W, B, n_pre]``; returns the path taken:
-    ``"constant"`` (the input a stride-0 view over time, or one step), ``"event"`` (at
-    most ``max_density`` of the inputs non-zero) or ``"dense"``. On the CPU (float32 or
-    float64) the synapses are visited by compiled loops, elsewhere (or with ``compiled=False``)
-    by PyTorch.
+    """Advance the synapses' state ``x [B, n_pre, D', n]`` (contiguous, in place; the
+    state's components before the neurons, so that the loops over the neurons are
+    contiguous) over a window with presynaptic input ``pre [W, B, n_pre]``, from ``Phi
+    [B, n, D, D]`` and ``K [W, B, n, D]`` (:func:`window_products`); returns the path
+    taken: ``"constant"`` (the input a stride-0 view over time, or one step), ``"event"``
+    (at most ``max_density`` of the inputs non-zero) or ``"dense"``. On the CPU (float32
+    or float64) the synapses are visited by compiled loops, elsewhere (or with
+    ``compiled=False``) by PyTorch.
 
     ``zero``: ``x`` is all zeros (the first window), so ``Phi x`` is skipped and only the
     synapses with input are touched; ``x`` may then hold only the last ``D' < D``
     components of the state (the accumulators, when this window is also the last)."""
     steps, batch, n_pre = pre.shape
-    kept = x.shape[-1]
+    kept = x.shape[2]
     if kept != k.shape[-1] and not zero:
         raise ValueError("a partial state can only start from zero")
-    k = k[..., k.shape[-1] - kept:]
+    k = k[..., k.shape[-1] - kept:].transpose(2, 3).contiguous()  # [W, B, D', n]
+    phi = phi.permute(0, 2, 3, 1)                                  # [B, D, D, n]
     constant = pre.stride(0) == 0 or steps == 1
     if not (compiles(x) if compiled is None else compiled):
         if not zero:
-            x.copy_(torch.einsum("bjde,bije->bijd", phi, x))
+            x.copy_(torch.einsum("bdej,biej->bidj", phi, x))
         if constant:
             x.add_(pre[0][:, :, None, None] * k.sum(0)[:, None])
             return "constant"
@@ -282,7 +306,7 @@ def advance_synapses(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: t
     rows, cols = nz[:, 0], nz[:, 1]
     ptr = torch.zeros(steps * batch + 1, dtype=torch.int64)
     ptr[1:] = torch.cumsum(torch.bincount(rows, minlength=steps * batch), 0)
-    arrays = (xs.reshape(batch, n_pre, -1), k.reshape(steps, batch, -1).contiguous().numpy(),
+    arrays = (xs.reshape(batch, n_pre, -1), k.reshape(steps, batch, -1).numpy(),
               ptr.numpy(), cols.contiguous().numpy(),
               flat[rows, cols].to(x.dtype).contiguous().numpy())
     _parallel(_scatter_rows, arrays, split_range(batch))
@@ -291,51 +315,57 @@ def advance_synapses(x: torch.Tensor, phi: torch.Tensor, k: torch.Tensor, pre: t
 
 @njit
 def _transform_rows(x, phi, const_pre, const_k, b0, b1):  # pragma: no cover - compiled
-    """Samples ``b0..b1``: every synapse ``x[b, i, j] = Phi[b, j] x[b, i, j]`` (no
-    ``Phi``, shape ``[B, 0, 0, 0]``: ``x`` is zero), plus ``p[b, i] Ksum[b, j]`` for a
-    constant input ``const_pre [B, n_pre]`` (``[B, 0]``: none)."""
-    n_pre, n, dim = x.shape[1], x.shape[2], x.shape[3]
+    """Samples ``b0..b1``: every synapse ``x[b, i, :, j] = Phi[b, :, :, j] x[b, i, :, j]``
+    (``x [B, n_pre, D, n]``, ``Phi [B, D, D, n]``; no ``Phi``, shape ``[B, 0, 0, 0]``:
+    ``x`` is zero), plus ``p[b, i] Ksum[b, :, j]`` for a constant input ``const_pre [B,
+    n_pre]`` (``[B, 0]``: none). The innermost loops run over the neurons."""
+    n_pre, dim, n = x.shape[1], x.shape[2], x.shape[3]
     constant = const_pre.shape[1] > 0
     transform = phi.shape[1] > 0
-    tmp = np.empty(dim, x.dtype)
+    new = np.empty((dim, n), x.dtype)
     for b in range(b0, b1):
         for i in range(n_pre):
+            row = x[b, i]
             p = const_pre[b, i] if constant else 0.0
-            for j in range(n):
-                for e in range(dim):
-                    tmp[e] = x[b, i, j, e]
-                for d in range(dim):
-                    acc = x.dtype.type(0.0)
-                    if transform:
-                        for e in range(dim):
-                            acc += phi[b, j, d, e] * tmp[e]
-                    if constant:
-                        acc += p * const_k[b, j, d]
-                    x[b, i, j, d] = acc
+            for d in range(dim):
+                out = new[d]
+                if constant:
+                    ck = const_k[b, d]
+                    for j in range(n):
+                        out[j] = p * ck[j]
+                else:
+                    out[:] = 0.0
+                if transform:
+                    for e in range(dim):
+                        ph = phi[b, d, e]
+                        xe = row[e]
+                        for j in range(n):
+                            out[j] += ph[j] * xe[j]
+            row[:, :] = new
 
 
 @njit
 def _scatter_rows(x, k, ptr, idx, vals, b0, b1):  # pragma: no cover - compiled
     """Samples ``b0..b1``: for each non-zero input ``(t, b, i)`` (CSR rows ``t * B + b``)
-    ``x[b, i, :] += p K[t, b, :]`` (``x [B, n_pre, n D]``, ``K [W, B, n D]``)."""
+    ``x[b, i, :] += p K[t, b, :]`` (``x [B, n_pre, D n]``, ``K [W, B, D n]``)."""
     steps, batch, width = k.shape[0], k.shape[1], k.shape[2]
     for b in range(b0, b1):
         for t in range(steps):
             r = t * batch + b
+            kt = k[t, b]
             for m in range(ptr[r], ptr[r + 1]):
                 row = x[b, idx[m]]
                 v = vals[m]
-                kt = k[t, b]
                 for q in range(width):
                     row[q] += v * kt[q]
 
 
 def contract(x: torch.Tensor, signal: torch.Tensor | None, compiled: bool | None = None
              ) -> torch.Tensor:
-    """``sum_b L[b, j] x[b, i, j, -1]`` (``signal`` L ``[B, n]``; None: ``sum_b x[b, i, j,
-    -1]``) as ``[n, n_pre]``: the gradient of a weight matrix from its accumulated
-    traces."""
-    acc = x[..., -1]
+    """``sum_b L[b, j] x[b, i, -1, j]`` (``signal`` L ``[B, n]``; None: ``sum_b x[b, i,
+    -1, j]``) as ``[n, n_pre]``: the gradient of a weight matrix from its accumulated
+    traces (``x [B, n_pre, D, n]``)."""
+    acc = x[:, :, -1]
     if not (compiles(x) if compiled is None else compiled):
         return (acc.sum(0) if signal is None else (acc * signal[:, None, :]).sum(0)).T
     batch, n_pre, n = acc.shape
@@ -349,13 +379,15 @@ def contract(x: torch.Tensor, signal: torch.Tensor | None, compiled: bool | None
 @njit
 def _contract_rows(x, signal, out, i0, i1):  # pragma: no cover - compiled
     """Rows ``i0..i1`` of :func:`contract`."""
-    batch, n, last = x.shape[0], x.shape[2], x.shape[3] - 1
+    batch, last, n = x.shape[0], x.shape[2] - 1, x.shape[3]
     for i in range(i0, i1):
-        for j in range(n):
-            out[i, j] = 0.0
+        o = out[i]
+        o[:] = 0.0
         for b in range(batch):
+            xr = x[b, i, last]
+            sr = signal[b]
             for j in range(n):
-                out[i, j] += signal[b, j] * x[b, i, j, last]
+                o[j] += sr[j] * xr[j]
 
 
 def _parallel(kernel, args: tuple, ranges: list[tuple[int, int]]) -> None:
@@ -368,7 +400,8 @@ def _parallel(kernel, args: tuple, ranges: list[tuple[int, int]]) -> None:
 
 
 def _dense_drive(pre: torch.Tensor, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``sum_t p[t, b, i] K[t, b, j]`` as a batched matrix product ``[B, n_pre, n D]``."""
+    """``sum_t p[t, b, i] K[t, b]`` as a batched matrix product ``[B, n_pre, D n]`` (``K
+    [W, B, D, n]``)."""
     steps, batch, _ = pre.shape
     return torch.bmm(pre.permute(1, 2, 0).to(dtype),
                      k.permute(1, 0, 2, 3).reshape(batch, steps, -1))
