@@ -17,8 +17,8 @@ synapses are then touched once per window (``Phi X``) plus once per non-zero inp
 (``X_ji += p_i[t] K_j[t]``, ``n D`` numbers per input event): the work follows the input's
 events, not ``steps x inputs``. Dense input takes one batched matrix product
 (``p^T K``) instead, and an input held constant over the window (a stride-0 view) one outer
-product. The products run forward in time, never divide, and only multiply factors of
-magnitude below one for a stable network, so nothing overflows however long the sequence.
+product. The products run forward in time and never divide (no inverse powers of the
+decays), so a window of any length is as accurate as stepping.
 
 The state ``X`` of a synapse holds the eligibility vector (1 number for a LIF neuron, 2
 for an ALIF) and the accumulators:
@@ -41,7 +41,10 @@ from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.neurons.specs import ALIFSpec, LIFSpec
 
 # Input density (non-zero entries / entries) up to which the synapses are advanced event by
-# event; denser input takes the batched matrix product.
+# event; denser input takes the batched matrix product. Both do the same multiply-adds per
+# non-zero input, the product over every entry but at the rate of a BLAS kernel, some 10-20
+# times that of the event loop: the crossover lies near 0.05-0.1 (set from that count, to
+# be measured on a quiet machine; spikewave.kernels.use(max_density=...) overrides it).
 EVENT_DENSITY = 0.05
 
 
@@ -55,9 +58,10 @@ def leaky_window(x: torch.Tensor, beta: torch.Tensor | float, v0: torch.Tensor
     b = torch.as_tensor(beta, dtype=x.dtype, device=x.device)
     if compiles(x) and v0.dtype == x.dtype:
         out = torch.empty(x.shape, dtype=x.dtype)
-        b_n = torch.broadcast_to(b, x.shape[2:]).contiguous().numpy()
-        _parallel(_leaky_rows, (x.contiguous().numpy(), b_n, v0.contiguous().numpy(),
-                                out.numpy()), split_range(x.shape[1]))
+        b_n = torch.broadcast_to(b.detach(), x.shape[2:]).contiguous().numpy()
+        _parallel(_leaky_rows, (x.detach().contiguous().numpy(), b_n,
+                                v0.detach().contiguous().numpy(), out.numpy()),
+                  split_range(x.shape[1]))
         return out
     lag = torch.arange(steps, dtype=x.dtype, device=x.device)
     lags = lag[:, None] - lag[None, :]
