@@ -11,9 +11,8 @@ the hardware floor measured in the same run, and Brian2 side by side when availa
 - ``brian2``: the same model and rule in Brian2 (the replication's equations, dt = 0.1 ms,
   its default runtime code generation, or ``--brian2-standalone`` for its C++ standalone
   device) on the first ``--brian2-seconds`` of input, run by the Python given with
-  ``--brian2-python`` (e.g. ../.peers-venv/bin/python after
-  ``bash ../shared/peers/install.sh``); its time is scaled to 450 s. Brian2's time counts
-  the simulation loop only (not code generation or compilation).
+  ``--brian2-python`` (a Python that has Brian2 installed); its time is scaled to 450 s.
+  Brian2's time counts the simulation loop only (not code generation or compilation).
 
 Timings are medians of ``--repeats`` runs after a warm-up; the machine is shared, so
 compare the ratios, which are measured side by side.

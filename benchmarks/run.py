@@ -4,7 +4,7 @@ and the dense-GEMM limit, each library in its own process.
     python benchmarks/run.py [WORKLOAD ...] [--peers-python PATH] [--repeats 10] [--rounds 1]
                              [--json]
 
-Workloads (issue 6):
+Workloads:
 - ``lif_T{T}_N{N}_p{density}``: ``x[T, B=32, N]`` Bernoulli(density) -> Linear(N, N) -> LIF
   (beta = exp(-1/20), threshold 1, subtract reset, surrogate) -> sum -> backward. The grid
   is T in {100, 500}, N in {1024, 4096}, density in {0.1, 0.02}; ``lif`` picks the
@@ -20,8 +20,7 @@ layer on the way) and ``SpikeLinear`` for the MLP's output layer, with ``input_m
 (the weight stored input by input) where a layer has 64 outputs or more; "ours, ckpt" is
 ``LinearLIF(chunk_steps=20)`` (same option), whose backward pass recomputes each chunk of 20
 steps from its saved start state instead of keeping every step (less memory, one more
-forward pass). (Until the ninth session "ours" was ``SpikeLinear`` then ``LIF``: the same
-arithmetic in two passes.)
+forward pass).
 
 ``gemm_limit_ms`` is the time of only the matrix products a dense implementation must do for
 the same shapes (forward ``[T B, N] x [N, N]``, and for training the weight gradient and,
@@ -31,9 +30,9 @@ between layers, the input gradient), measured in the same run. Every figure is t
 steps add above what the process held before them (libraries, inputs and weights excluded:
 the memory of the forward and backward pass itself; measured from the untimed step on, after
 freed memory is handed back to the system -- that step faults its pages in afresh, so it is
-not timed; until the ninth session it was the first timed one). Peers run in the Python
-given by ``--peers-python`` (default ``../.peers-venv/bin/python`` when it exists; ``bash
-../shared/peers/install.sh`` makes it), each in its own process; missing ones are skipped.
+not timed). Peers run in the Python given by ``--peers-python`` (default: the Python of
+a ``.peers-venv`` folder beside the repository, when it exists), each in its own process;
+missing ones are skipped.
 With ``--json`` the last line is one object per workload with ``ours_ms``,
 ``ours_checkpointed_ms``, ``<peer>_ms``, ``gemm_limit_ms``, ``speedup_vs_fastest_peer``,
 ``peak_rss_mb`` and ``step_peak_mb``, and for the MLP workloads ``layer_input_density``

@@ -275,9 +275,22 @@ def check_layer(layer: nn.Module, x: torch.Tensor, *, skip: Iterable[str] = (),
 
 
 def check_surrogate(surrogate: Any, dtype: torch.dtype = torch.float64) -> None:
-    """That a surrogate's compiled ``kernel_row`` (when it has one) gives its PyTorch
-    ``derivative``, and its backward the derivative of its ``primitive``."""
-    x = torch.linspace(-3.0, 3.0, 601, dtype=dtype)
+    """That a surrogate's ``derivative`` is its ``primitive``'s (by central differences in
+    float64, wherever the primitive is smooth), that its compiled ``kernel_row`` (when it
+    has one) gives the same values, and that its backward gives them."""
+    grid = torch.linspace(-3.0, 3.0, 601, dtype=torch.float64)
+    h = 1e-5
+
+    def central(step: float) -> torch.Tensor:
+        return (surrogate.primitive(grid + step) - surrogate.primitive(grid - step)) / (2 * step)
+
+    fd, fd_half = central(h), central(h / 2)
+    smooth = (fd - fd_half).abs() <= 1e-6 * (1 + fd.abs())  # no kink within h of the point
+    assert int(smooth.sum()) > len(grid) // 2, "primitive: too few smooth points to check"
+    torch.testing.assert_close(surrogate.derivative(grid)[smooth], fd[smooth], rtol=1e-4,
+                               atol=1e-5,
+                               msg=lambda m: f"derivative against the primitive: {m}")
+    x = grid.to(dtype)
     want = surrogate.derivative(x)
     row = type(surrogate).kernel_row
     if row is not None:

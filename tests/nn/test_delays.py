@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from spikewave import ParameterError
+from spikewave.neurons.specs import DelayState
 from spikewave.nn.delays import DelayedLinear, LearnableDelayLinear
 
 
@@ -65,9 +66,31 @@ def test_a_delay_can_be_learned():
     assert layer.delays().item() == 3
 
 
+def test_a_sequence_shorter_than_the_delays_runs_in_pieces_with_its_state():
+    """The inputs before the start are zeros, or the history carried in the state: a
+    sequence of any length, even shorter than the longest delay, in pieces gives one
+    run's outputs."""
+    layer = DelayedLinear(2, 1, torch.tensor([[5, 0]])).double()
+    x = torch.randn(12, 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    whole, end = layer(x, return_state=True)
+    short = layer(x[:4])  # the delayed input has not arrived yet: only the undelayed one
+    torch.testing.assert_close(short, x[:4, :, 1:] * layer.weight[0, 1])
+    state, pieces = None, []
+    for t0, t1 in ((0, 4), (4, 6), (6, 12)):
+        y, state = layer(x[t0:t1], state, return_state=True)
+        pieces.append(y)
+    torch.testing.assert_close(torch.cat(pieces), whole, rtol=1e-12, atol=1e-12)
+    assert torch.equal(state.history, end.history) and state.history.shape == (5, 3, 2)
+    torch.testing.assert_close(whole[5:, :, 0], x[:-5, :, 0] * layer.weight[0, 0]
+                               + x[5:, :, 1] * layer.weight[0, 1])
+
+
 def test_bad_input():
-    with pytest.raises(ParameterError, match="'x'"):  # delay longer than the sequence
-        DelayedLinear(2, 1, torch.tensor([[5, 0]]))(torch.zeros(4, 1, 2))
+    with pytest.raises(ParameterError, match="'x'"):  # the wrong number of inputs
+        DelayedLinear(2, 1, torch.tensor([[5, 0]]))(torch.zeros(4, 1, 3))
+    with pytest.raises(ParameterError, match="'state'"):  # a history of the wrong length
+        DelayedLinear(2, 1, torch.tensor([[5, 0]]))(torch.zeros(4, 1, 2),
+                                                    DelayState(torch.zeros(4, 1, 2)))
     with pytest.raises(ParameterError, match="'delays'"):
         DelayedLinear(2, 1, torch.tensor([[-1, 0]]))
     with pytest.raises(ParameterError, match="'x'"):

@@ -1,45 +1,56 @@
 """The one-pass event-driven Linear+LIF forward (``LinearLIF`` without chunks, binary input):
 the same spikes as the event-driven linear layer then the fused LIF, to the bit, and the
-same gradients; the same as the reference to rounding."""
+same gradients; the same as the reference to rounding -- from rest and from a given state."""
 
 import numpy as np
 import pytest
 import torch
-from spikewave.nn.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
-from spikewave.kernels import event_lif, lif_multistep
+from spikewave import kernels
+from spikewave._validation import ParameterError
+from spikewave.kernels import event_lif, spike_gather, spike_scan, spike_wgrad
 from spikewave.kernels import spike_linear as sl
-from spikewave.kernels.reference import lif_multistep_reference
+from spikewave.kernels.multistep import lif, linear_lif_choice
+from spikewave.kernels.reference import lif_reference
+from spikewave.neurons.specs import LIFSpec, LIFState
 from spikewave.nn import LinearLIF
+from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
-SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
+SURROGATES = [FastSigmoid(2.0), ATan(3.7), Sigmoid(), Triangle(1.7), Boxcar(2.3)]  # scales not 1
 
 
-def _composed(layer: LinearLIF, x: torch.Tensor) -> torch.Tensor:
+def _composed(layer: LinearLIF, x: torch.Tensor, state=None):
     """The two-layer path: event-driven linear layer, then the fused LIF."""
     current = sl.spike_linear(x, layer.weight, layer.bias)
-    return lif_multistep(current, layer.decay.beta(), layer.threshold, layer.reset,
-                         layer.surrogate, layer.detach_reset)[0]
+    return lif(current, layer.decay.beta(), layer.spec, state)
 
 
-def _reference(layer: LinearLIF, x: torch.Tensor) -> torch.Tensor:
+def _reference(layer: LinearLIF, x: torch.Tensor, state=None):
     current = torch.nn.functional.linear(x, layer.weight, layer.bias)
-    return lif_multistep_reference(current, layer.decay.beta(), layer.threshold, layer.reset,
-                                   layer.surrogate, layer.detach_reset)[0]
+    state = LIFState(torch.zeros_like(current[0])) if state is None else state
+    return lif_reference(current, layer.decay.beta(), layer.spec, state)
 
 
-def _params(layer: LinearLIF, x: torch.Tensor) -> list[torch.Tensor]:
+def _layer(layer: LinearLIF, x: torch.Tensor, state=None):
+    return layer(x, state, return_state=True)
+
+
+def _params(layer: LinearLIF, x: torch.Tensor, state=None) -> list[torch.Tensor]:
     params = [x, layer.weight]
     if layer.bias is not None:
         params.append(layer.bias)
     if layer.decay.learn_beta:
         params.append(layer.decay.beta_logit)
+    if state is not None:
+        params.append(state.v)
     return params
 
 
-def _spikes_and_grads(layer, x, g, fn):
-    s = fn(layer, x)
-    return (s, *torch.autograd.grad((s * g).sum(), _params(layer, x)))
+def _spikes_and_grads(layer, x, g, fn, state=None):
+    """Spikes, the state after the last step, and the gradients of a loss of both."""
+    s, end = fn(layer, x, state)
+    loss = (s * g).sum() + (end.v * end.v).sum()
+    return (s, end.v, *torch.autograd.grad(loss, _params(layer, x, state)))
 
 
 @pytest.fixture
@@ -56,44 +67,71 @@ def calls(monkeypatch):
     return seen
 
 
+@pytest.mark.parametrize("start", ["rest", "state"])
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 @pytest.mark.parametrize("detach", [False, True])
 @pytest.mark.parametrize("surrogate", SURROGATES, ids=lambda s: type(s).__name__)
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 def test_same_spikes_and_gradients_as_the_two_layers_and_the_reference(
-        reset, detach, surrogate, dtype, tol, calls):
+        start, reset, detach, surrogate, dtype, tol, calls):
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     layer = LinearLIF(30, 20, learn_beta=True, reset=reset, threshold=0.2,
                       surrogate=surrogate, detach_reset=detach).to(dtype)
     x = (torch.rand(23, 5, 30, generator=gen) < 0.1).to(dtype).requires_grad_(True)
     g = torch.randn(23, 5, 20, generator=gen, dtype=dtype)
-    fused = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    state = None
+    if start == "state":  # potentials below and above the threshold
+        state = LIFState((torch.rand(5, 20, generator=gen, dtype=dtype) * 0.3)
+                         .requires_grad_(True))
+    assert layer.kernel_choice(x).path == "event"
+    fused = _spikes_and_grads(layer, x, g, _layer, state)
     assert len(calls) == 1  # the one-pass forward ran
-    composed = _spikes_and_grads(layer, x, g, _composed)
-    ref = _spikes_and_grads(layer, x, g, _reference)
+    composed = _spikes_and_grads(layer, x, g, _composed, state)
+    ref = _spikes_and_grads(layer, x, g, _reference, state)
     assert torch.equal(fused[0], composed[0]) and torch.equal(fused[0], ref[0])
     assert fused[0].dtype == dtype and 20 < fused[0].sum() < fused[0].numel() / 2
     for a, b in zip(fused[1:], composed[1:], strict=True):
         assert torch.equal(a, b)  # the same arithmetic in the same order
     for a, b in zip(fused[1:], ref[1:], strict=True):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+    if state is not None:
+        assert fused[-1].abs().sum() > 0  # the initial state's gradient
+
+
+def test_a_sequence_run_in_halves_with_its_state_equals_one_run(calls):
+    """Run in two halves, the state carried over: the same spikes, final state and
+    gradients as one run over the whole sequence."""
+    torch.manual_seed(3)
+    layer = LinearLIF(30, 20, threshold=0.3, tau_steps=6.0).double()
+    x = (torch.rand(24, 4, 30, generator=torch.Generator().manual_seed(3)) < 0.1).double()
+    whole, end = layer(x, return_state=True)
+    first, mid = layer(x[:12], return_state=True)
+    second, end2 = layer(x[12:], mid, return_state=True)
+    assert len(calls) == 3
+    assert torch.equal(torch.cat([first, second]), whole) and whole.sum() > 20
+    assert torch.equal(end2.v, end.v)
+    cold = layer(x[12:])  # from rest: not the same
+    assert not torch.equal(cold, second)
+    g1 = torch.autograd.grad(whole.sum() + end.v.sum(), layer.weight)[0]
+    g2 = torch.autograd.grad(torch.cat([first, second]).sum() + end2.v.sum(),
+                             layer.weight)[0]
+    torch.testing.assert_close(g2, g1, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("batch", [1, 2, 7])
-def test_batch_rows_split_over_threads_give_the_same_result(threads, batch, monkeypatch,
-                                                            calls):
-    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+def test_batch_rows_split_over_threads_give_the_same_result(threads, batch, calls):
     gen = torch.Generator().manual_seed(batch)
     torch.manual_seed(1)
     layer = LinearLIF(40, 16, threshold=0.3, tau_steps=5.0).double()
     x = (torch.rand(11, batch, 40, generator=gen) < 0.12).double()
     # the busiest batch row fires much more than the others
     x[:, 0] = (torch.rand(11, 40, generator=gen) < 0.14).double()
-    out = layer(x)
+    with kernels.use(threads=threads):
+        out = layer(x)
     assert len(calls) == 1
-    assert torch.equal(out, _reference(layer, x))
+    assert torch.equal(out, _reference(layer, x)[0])
 
 
 def test_no_bias_a_shared_beta_and_a_first_layer_without_input_gradient(calls):
@@ -102,7 +140,7 @@ def test_no_bias_a_shared_beta_and_a_first_layer_without_input_gradient(calls):
     x = (torch.rand(9, 3, 25, generator=torch.Generator().manual_seed(2)) < 0.1).double()
     out = layer(x)
     assert len(calls) == 1
-    want = _reference(layer, x)
+    want = _reference(layer, x)[0]
     assert torch.equal(out, want)
     g = torch.randn(out.shape, generator=torch.Generator().manual_seed(3), dtype=out.dtype)
     got = torch.autograd.grad((out * g).sum(), layer.weight)[0]
@@ -115,9 +153,9 @@ def test_inference_keeps_one_potential_row_and_gives_the_same_spikes(monkeypatch
     original = event_lif._forward_arrays
 
     def spy(*args, **kwargs):
-        s, u, spike_csr = original(*args, **kwargs)
+        s, u, v = original(*args, **kwargs)
         kept.append(u.shape)
-        return s, u, spike_csr
+        return s, u, v
 
     monkeypatch.setattr(event_lif, "_forward_arrays", spy)
     torch.manual_seed(4)
@@ -127,7 +165,7 @@ def test_inference_keeps_one_potential_row_and_gives_the_same_spikes(monkeypatch
         out = layer(x)
     trained = layer(x)
     assert kept == [(1, 80), (17, 80)]  # every step's potential only for a backward pass
-    assert torch.equal(out, trained) and torch.equal(out, _reference(layer, x))
+    assert torch.equal(out, trained) and torch.equal(out, _reference(layer, x)[0])
 
 
 def test_a_weight_stored_input_by_input(calls):
@@ -136,7 +174,7 @@ def test_a_weight_stored_input_by_input(calls):
     layer = LinearLIF(20, 16, threshold=0.3, input_major=True).double()
     layer.load_state_dict(ref.state_dict())
     x = (torch.rand(9, 3, 20, generator=torch.Generator().manual_seed(6)) < 0.1).double()
-    out, want = layer(x), _reference(ref, x)
+    out, want = layer(x), _reference(ref, x)[0]
     assert torch.equal(out, want) and len(calls) == 1
     g = torch.randn(out.shape, generator=torch.Generator().manual_seed(7), dtype=out.dtype)
     got = torch.autograd.grad((out * g).sum(), [layer.weight, layer.bias])
@@ -146,32 +184,39 @@ def test_a_weight_stored_input_by_input(calls):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_dense_or_graded_input_and_the_reference_setting_take_the_two_layers(monkeypatch,
-                                                                            calls):
+def test_dense_or_graded_input_and_the_reference_setting_take_the_two_layers(calls):
     torch.manual_seed(8)
     layer = LinearLIF(30, 12, threshold=0.3)
     gen = torch.Generator().manual_seed(8)
-    busy = (torch.rand(9, 3, 30, generator=gen) < 0.5).float()  # above the crossover
+    busy = (torch.rand(9, 3, 30, generator=gen) < 0.5).float()  # above the limit (0.15)
     graded = torch.rand(9, 3, 30, generator=gen) * (torch.rand(9, 3, 30, generator=gen) < 0.1)
     for x in (busy, graded):
-        assert torch.equal(layer(x), _reference(layer, x))
-    monkeypatch.setenv("SPIKEWAVE_KERNELS", "reference")
+        assert layer.kernel_choice(x).path == "fused"
+        assert torch.equal(layer(x), _reference(layer, x)[0])
     sparse = (torch.rand(9, 3, 30, generator=gen) < 0.1).float()
-    torch.testing.assert_close(layer(sparse), _reference(layer, sparse), rtol=0, atol=0)
+    with kernels.use("reference"):
+        assert layer.kernel_choice(sparse).path == "reference"
+        torch.testing.assert_close(layer(sparse), _reference(layer, sparse)[0], rtol=0,
+                                   atol=0)
     assert calls == []
 
 
-def test_supports():
+def test_which_inputs_the_one_pass_layer_takes():
     x = torch.zeros(5, 3, 8)
     w = torch.zeros(4, 8)
-    assert event_lif.supports(x, w, torch.tensor(0.9), FastSigmoid())
-    assert event_lif.supports(x, w, torch.full((4,), 0.9), FastSigmoid())
-    assert event_lif.supports(x, w, 0.9, FastSigmoid())
-    assert not event_lif.supports(x, w, torch.full((5,), 0.9), FastSigmoid())  # not [3, 4]
-    assert not event_lif.supports(x, w.double(), 0.9, FastSigmoid())
-    assert not event_lif.supports(x[:0], w, 0.9, FastSigmoid())
-    assert not event_lif.supports(x.half(), w.half(), 0.9, FastSigmoid())
-    assert not event_lif.supports(x, w, 0.9, object())
+    spec = LIFSpec()
+    for beta in (torch.tensor(0.9), torch.full((4,), 0.9), 0.9):
+        assert linear_lif_choice(x, w, beta, spec).path == "event"
+    choice = linear_lif_choice(x, w, torch.full((5,), 0.9), spec)  # not [3, 4]
+    assert choice.path == "reference" and "beta" in choice.reason
+    assert linear_lif_choice(x, w.double(), 0.9, spec).path == "reference"
+    assert linear_lif_choice(x.half(), w.half(), 0.9, spec).path == "reference"
+    assert linear_lif_choice(x, w, 0.9, spec, max_density=0.0).path == "fused"
+    assert linear_lif_choice(x + 0.5, w, 0.9, spec).path == "fused"  # not binary
+    with pytest.raises(ParameterError, match="surrogate"):
+        LIFSpec(surrogate=object())
+    with pytest.raises(ParameterError, match="T = 0"):
+        LinearLIF(8, 4)(x[:0])
 
 
 def test_work_per_batch_row_counts_its_active_inputs():
@@ -179,69 +224,44 @@ def test_work_per_batch_row_counts_its_active_inputs():
     ptr = np.array([0, 10, 10, 20, 20, 30, 30])
     idx = np.zeros(30, np.int64)
     w = torch.ones(4, 8)
-    s, u, _ = event_lif._forward_arrays((3, 2, 8), (ptr, idx), w, None, torch.full((2, 4), 0.5),
-                                     100.0, 0, True)
+    v0 = torch.zeros(2, 4)
+    v0[1] = 2.0  # row 1 starts charged and only decays
+    s, u, v = event_lif._forward_arrays((3, 2, 8), (ptr, idx), w, None,
+                                        torch.full((2, 4), 0.5), v0, 100.0, 0, True)
     # row 0 gets 10 x 1 each step: potentials 10, 15, 17.5 (threshold 100: no spike)
     np.testing.assert_allclose(u.reshape(3, 2, 4)[:, 0, 0] + 100.0, [10.0, 15.0, 17.5])
-    np.testing.assert_allclose(u.reshape(3, 2, 4)[:, 1] + 100.0, 0.0)
+    np.testing.assert_allclose(u.reshape(3, 2, 4)[:, 1, 0] + 100.0, [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(v.reshape(2, 4), [[17.5] * 4, [0.25] * 4])
     assert not s.any()
 
 
-def _scanned(spikes: torch.Tensor):
-    """The CSR of the spikes found by reading them (a copy: nothing attached)."""
-    return sl.active_inputs(spikes.detach().clone().reshape(-1, spikes.shape[-1]))
-
-
-@pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_the_spikes_come_with_the_list_a_scan_would_find(threads, dtype, monkeypatch):
-    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
+def test_the_spikes_are_plain_tensors(calls):
+    """Nothing is hung on the output: a next layer finds its active inputs by reading it."""
     torch.manual_seed(9)
-    layer = LinearLIF(40, 21, threshold=0.2, tau_steps=3.0).to(dtype)  # 21: 2 x 8 + 5
-    x = (torch.rand(13, 5, 40, generator=torch.Generator().manual_seed(9)) < 0.12).to(dtype)
+    layer = LinearLIF(40, 21, threshold=0.2, tau_steps=3.0)
+    x = (torch.rand(13, 5, 40, generator=torch.Generator().manual_seed(9)) < 0.12).float()
     out = layer(x)
-    listed = sl.attached_active(out.reshape(-1, 21))
-    ptr, idx = _scanned(out)
-    assert 0.05 < out.mean() < 0.6
-    np.testing.assert_array_equal(listed[0], ptr)
-    np.testing.assert_array_equal(listed[1], idx)
-    assert sl.active_inputs(out.reshape(-1, 21)) is listed  # not read again
+    assert len(calls) == 1 and 0.05 < out.mean() < 0.6
+    assert vars(out) == {}
+    ptr, idx = spike_scan.active_inputs(out.reshape(-1, 21))
+    assert int(ptr[-1]) == int(out.sum())
 
 
-def test_the_list_is_dropped_when_the_spikes_change_or_are_seen_otherwise():
-    torch.manual_seed(10)
-    layer = LinearLIF(30, 16, threshold=0.2)
-    x = (torch.rand(9, 4, 30, generator=torch.Generator().manual_seed(10)) < 0.1).float()
-    with torch.no_grad():
-        out = layer(x)
-    rows = out.reshape(-1, 16)
-    assert sl.attached_active(rows) is not None
-    assert sl.attached_active(out[1:].reshape(-1, 16)) is None  # other memory
-    assert sl.attached_active(out.reshape(-1, 8)) is None  # other rows
-    assert sl.attached_active(out.reshape(9, 4, 16).transpose(0, 1).reshape(-1, 16)) is None
-    assert sl.attached_active(out.double().reshape(-1, 16)) is None
-    out[0, 0, 0] = 1.0 - out[0, 0, 0]  # changed in place: the list no longer holds
-    assert sl.attached_active(rows) is None
-    ptr, idx = sl.active_inputs(rows)  # read again, with the change
-    assert (0 in idx[ptr[0]:ptr[1]]) == bool(out[0, 0, 0])
-
-
-def test_a_readout_of_few_outputs_takes_the_listed_spikes_and_trains_like_nn_linear(
-        monkeypatch):
-    monkeypatch.setattr(sl, "MIN_EVENT_OUTPUTS", 64)  # the library's default again
+def test_a_readout_of_few_outputs_trains_like_nn_linear():
     from spikewave.nn import SpikeLinear
 
     torch.manual_seed(11)
-    hidden = LinearLIF(50, 64, threshold=0.3).double()  # 64 outputs: event-driven by default
-    readout = SpikeLinear(64, 10).double()
+    hidden = LinearLIF(50, 64, threshold=0.3).double()
+    readout = SpikeLinear(64, 10, max_density=0.3).double()  # the layer's own limit wins
     ref = torch.nn.Linear(64, 10).double()
     ref.load_state_dict(readout.state_dict())
     x = (torch.rand(12, 6, 50, generator=torch.Generator().manual_seed(11)) < 0.1).double()
     s = hidden(x)
-    assert 0.02 < s.mean() < sl.NARROW_MAX_DENSITY
-    y = readout(s.reshape(-1, 64))
-    assert readout.last_path == "event"
-    want = ref(s.reshape(-1, 64))
+    assert 0.02 < s.mean() < 0.3
+    rows = s.reshape(-1, 64)
+    assert readout.kernel_choice(rows).path == "event"
+    y = readout(rows)
+    want = ref(rows)
     torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
     g = torch.randn(y.shape, generator=torch.Generator().manual_seed(12), dtype=y.dtype)
     got = torch.autograd.grad((y * g).sum(), [readout.weight, readout.bias, hidden.weight],
@@ -249,8 +269,10 @@ def test_a_readout_of_few_outputs_takes_the_listed_spikes_and_trains_like_nn_lin
     expect = torch.autograd.grad((want * g).sum(), [ref.weight, ref.bias, hidden.weight])
     for a, b in zip(got, expect, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
-    readout(s.clone().reshape(-1, 64))  # no list: the dense product for 10 outputs
-    assert readout.last_path == "dense"
+    with kernels.use(min_event_outputs=64):  # the library's default: dense for 10 outputs
+        choice = readout.kernel_choice(rows)
+        assert choice.path == "dense" and "min_event_outputs" in choice.reason
+        torch.testing.assert_close(readout(rows), want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("n_out", [1, 8, 16])
@@ -261,14 +283,14 @@ def test_narrow_gather_and_weight_gradient_equal_the_dense_products(n_out, dtype
     w = torch.randn(n_out, 37, generator=gen, dtype=s.dtype)
     b = torch.randn(n_out, generator=gen, dtype=s.dtype)
     g = torch.randn(301, n_out, generator=gen, dtype=s.dtype)
-    ptr, idx = sl.active_inputs(s)
+    ptr, idx = spike_scan.active_inputs(s)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(sl.gather_narrow((ptr, idx), w, b.numpy()),
+    np.testing.assert_allclose(spike_gather.gather_narrow((ptr, idx), w, b.numpy()),
                                torch.nn.functional.linear(s, w, b).numpy(), rtol=tol, atol=tol)
-    got = sl.weight_grad_narrow(ptr, idx, g.numpy(), 37)
+    got = spike_wgrad.weight_grad_narrow(ptr, idx, g.numpy(), 37)
     np.testing.assert_allclose(got, (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
     assert got.flags.c_contiguous
-    by_input = sl.weight_grad_narrow(ptr, idx, g.numpy(), 37, input_major=True)
+    by_input = spike_wgrad.weight_grad_narrow(ptr, idx, g.numpy(), 37, input_major=True)
     assert by_input.T.flags.c_contiguous  # the layout of a weight stored input by input
     np.testing.assert_array_equal(by_input, got)
 
@@ -285,9 +307,9 @@ def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_o
     original = event_lif._forward_arrays
 
     def spy(*args, **kwargs):
-        s, u, spike_csr = original(*args, **kwargs)
+        s, u, v = original(*args, **kwargs)
         seen.append(s.ctypes.data % 64 == 0 and u.ctypes.data % 64 == 0 and s.nbytes >= 2**20)
-        return s, u, spike_csr
+        return s, u, v
 
     monkeypatch.setattr(event_lif, "_forward_arrays", spy)
     torch.manual_seed(12)
@@ -295,9 +317,11 @@ def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_o
     x = (torch.rand(steps, 64, 100, generator=torch.Generator().manual_seed(12)) < 0.1
          ).to(dtype).requires_grad_(True)
     g = torch.randn(steps, 64, n_out, generator=torch.Generator().manual_seed(13), dtype=dtype)
-    fused = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    state = LIFState(torch.rand(64, n_out, generator=torch.Generator().manual_seed(14),
+                                dtype=dtype).requires_grad_(True))
+    fused = _spikes_and_grads(layer, x, g, _layer, state)
     assert seen == [True]
-    composed = _spikes_and_grads(layer, x, g, _composed)
+    composed = _spikes_and_grads(layer, x, g, _composed, state)
     assert 0.02 < fused[0].mean() < 0.5
     for a, b in zip(fused, composed, strict=True):
         assert torch.equal(a, b)
@@ -305,8 +329,8 @@ def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_o
 
 def _force_blocks(monkeypatch, n_in: int, itemsize: int, width: int) -> None:
     """Every gather from then on takes its weight ``width`` neurons at a time."""
-    monkeypatch.setattr(sl, "GATHER_MAX_WEIGHT_BYTES", 0)
-    monkeypatch.setattr(sl, "GATHER_BLOCK_BYTES", n_in * itemsize * width)
+    monkeypatch.setattr(spike_gather, "GATHER_MAX_WEIGHT_BYTES", 0)
+    monkeypatch.setattr(spike_gather, "GATHER_BLOCK_BYTES", n_in * itemsize * width)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -314,7 +338,6 @@ def _force_blocks(monkeypatch, n_in: int, itemsize: int, width: int) -> None:
 @pytest.mark.parametrize("n_out", [256, 260])  # streaming stores / the plain loop
 def test_a_weight_taken_a_block_of_neurons_at_a_time_gives_the_same_bits(
         threads, dtype, steps, n_out, monkeypatch):
-    monkeypatch.setenv("SPIKEWAVE_THREADS", str(threads))
     torch.manual_seed(14)
     layer = LinearLIF(100, n_out, threshold=0.3, learn_beta=True).to(dtype)
     with torch.no_grad():  # a time constant of its own for each neuron
@@ -323,23 +346,17 @@ def test_a_weight_taken_a_block_of_neurons_at_a_time_gives_the_same_bits(
     x = (torch.rand(steps, 64, 100, generator=torch.Generator().manual_seed(14)) < 0.1
          ).to(dtype).requires_grad_(True)
     g = torch.randn(steps, 64, n_out, generator=torch.Generator().manual_seed(15), dtype=dtype)
-    whole = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
-    assert sl.attached_active(whole[0].reshape(-1, n_out)) is not None
-    # blocks of 40 neurons: 6 x 40 + 16 (or + 20); the last one not a multiple of 8 for 260
-    _force_blocks(monkeypatch, 100, x.element_size(), 40)
-    assert sl.column_blocks(100, n_out, x.element_size())[-1] == (240, n_out)
-    blocked = _spikes_and_grads(layer, x, g, lambda m, inp: m(inp))
+    state = LIFState(torch.rand(64, n_out, generator=torch.Generator().manual_seed(16),
+                                dtype=dtype).requires_grad_(True))
+    with kernels.use(threads=threads):
+        whole = _spikes_and_grads(layer, x, g, _layer, state)
+        # blocks of 40 neurons: 6 x 40 + 16 (or + 20); the last not a multiple of 8 for 260
+        _force_blocks(monkeypatch, 100, x.element_size(), 40)
+        assert spike_gather.column_blocks(100, n_out, x.element_size())[-1] == (240, n_out)
+        blocked = _spikes_and_grads(layer, x, g, _layer, state)
     assert 0.02 < blocked[0].mean() < 0.5
     for a, b in zip(blocked, whole, strict=True):
         assert torch.equal(a, b)
-    # the spikes are not listed (a row is whole only after the last block): a next layer
-    # scans them and finds the same list
-    rows = blocked[0].reshape(-1, n_out)
-    assert sl.attached_active(rows) is None
-    listed = sl.attached_active(whole[0].reshape(-1, n_out))
-    found = sl.active_inputs(rows)
-    np.testing.assert_array_equal(found[0], listed[0])
-    np.testing.assert_array_equal(found[1], listed[1])
 
 
 @pytest.mark.parametrize("chunk_steps", [None, 4])
@@ -349,25 +366,27 @@ def test_the_event_linear_layer_and_the_chunked_layer_take_blocks_too(chunk_step
     x = (torch.rand(9, 6, 50, generator=torch.Generator().manual_seed(16)) < 0.15).double()
     weight = torch.randn(70, 50, dtype=torch.float64)
     bias = torch.randn(70, dtype=torch.float64)
-    layer = LinearLIF(50, 70, threshold=0.5, chunk_steps=chunk_steps).double()
+    layer = LinearLIF(50, 70, threshold=0.5, chunk_steps=chunk_steps,
+                      max_density=0.3).double()
+    assert layer.kernel_choice(x).path == ("event" if chunk_steps is None else "chunked")
     whole_current = sl.spike_linear(x, weight, bias)
     whole_spikes = layer(x)
     _force_blocks(monkeypatch, 50, 8, 16)  # 16 + 16 + 16 + 16 + 6
-    assert len(sl.column_blocks(50, 70, 8)) == 5
+    assert len(spike_gather.column_blocks(50, 70, 8)) == 5
     assert torch.equal(sl.spike_linear(x, weight, bias), whole_current)
-    assert torch.equal(layer(x), whole_spikes)
+    assert torch.equal(layer(x), whole_spikes) and whole_spikes.sum() > 10
     torch.testing.assert_close(whole_current, torch.nn.functional.linear(x, weight, bias),
                                rtol=1e-12, atol=1e-12)
 
 
 def test_column_blocks_follow_the_cache_rule():
     # W.T of 1024 x 1024 float32 is 4 MiB: one block; 4096 x 4096: 64 MiB, blocks of 256
-    assert sl.column_blocks(1024, 1024, 4) == [(0, 1024)]
-    blocks = sl.column_blocks(4096, 4096, 4)
+    assert spike_gather.column_blocks(1024, 1024, 4) == [(0, 1024)]
+    blocks = spike_gather.column_blocks(4096, 4096, 4)
     assert len(blocks) == 16 and blocks[0] == (0, 256) and blocks[-1] == (3840, 4096)
     # 2048 inputs, 3000 outputs float64 (48 MiB): 256 columns take 4 MiB; the last is short
-    blocks = sl.column_blocks(2048, 3000, 8)
+    blocks = spike_gather.column_blocks(2048, 3000, 8)
     assert blocks[0] == (0, 256) and blocks[-1] == (2816, 3000)
     assert all(b[0] % 8 == 0 for b in blocks)
     # a very wide input: at least 8 columns a block
-    assert sl.column_blocks(2**20, 16, 4)[0] == (0, 8)
+    assert spike_gather.column_blocks(2**20, 16, 4)[0] == (0, 8)

@@ -18,6 +18,8 @@ REPRODUCTIONS = Registry({
     "surrogate": "spikewave.experiments.surrogate",
     "kheradpisheh2018": "spikewave.experiments.kheradpisheh2018",
     "mozafari2019": "spikewave.experiments.mozafari2019",
+    "cuba": "spikewave.experiments.cuba",
+    "brunel2000": "spikewave.experiments.brunel2000",
     "bptt-memory": "spikewave.experiments.bptt_memory",
 })
 

@@ -1,11 +1,11 @@
 """``hh``: Hodgkin-Huxley spike shape, thresholds and f-I curve.
 
-For a current step switched on at rest and held for 500 ms (REFERENCES.md section 6.2,
+For a current step switched on at rest and held for 500 ms (docs/references.md section 6.2,
 computed there with scipy's solve_ivp at rtol 1e-8):
 
-- single-spike threshold, the smallest current giving at least one spike: 2.2403 uA/cm^2;
+- single-spike threshold, the smallest current giving at least one spike: 2.2403 µA/cm²;
 - onset of repetitive firing, the smallest current giving at least 10 spikes: 6.2538;
-- firing rate at 10 uA/cm^2: about 68 Hz (here: ``1000 / mean ISI`` over the second half
+- firing rate at 10 µA/cm²: about 68 Hz (here: ``1000 / mean ISI`` over the second half
   of a 1 s step, i.e. the steady rate).
 
 Thresholds are found by bisection on the spike count; each must be within 2 %.
@@ -33,7 +33,7 @@ def bisect_current(predicate: Callable[[float], bool], lo: float, hi: float,
                    tol: float) -> float:
     """Smallest current in ``[lo, hi]`` where ``predicate`` holds (monotone), to ``tol``."""
     if not predicate(hi) or predicate(lo):
-        raise RuntimeError(f"no threshold between {lo} and {hi} uA/cm^2")
+        raise RuntimeError(f"no threshold between {lo} and {hi} µA/cm²")
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
         if predicate(mid):
@@ -83,11 +83,11 @@ def run(ctx: RunContext, dt_ms: float = 0.01, scheme: str = "rk4") -> Result:
                      ctx.figure_path("fi_curve.png")),
     ]
     metrics = [
-        within_rel("single_spike_threshold_uA_cm2", single, REF_SINGLE_SPIKE, 0.02, "uA/cm^2",
-                   "REFERENCES 6.2"),
-        within_rel("repetitive_onset_uA_cm2", repetitive, REF_REPETITIVE, 0.02, "uA/cm^2",
-                   "REFERENCES 6.2"),
-        within_rel("rate_at_10uA_hz", rate10, REF_RATE_AT_10, 0.02, "Hz", "REFERENCES 6.2"),
+        within_rel("single_spike_threshold_uA_cm2", single, REF_SINGLE_SPIKE, 0.02, "µA/cm²",
+                   "references 6.2"),
+        within_rel("repetitive_onset_uA_cm2", repetitive, REF_REPETITIVE, 0.02, "µA/cm²",
+                   "references 6.2"),
+        within_rel("rate_at_10uA_hz", rate10, REF_RATE_AT_10, 0.02, "Hz", "references 6.2"),
     ]
     return Result("hh", REPRODUCTION.title, metrics, figures,
                   extra={"currents_uA_cm2": currents, "steady_rate_hz": rates,

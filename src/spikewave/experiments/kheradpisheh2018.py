@@ -1,6 +1,6 @@
 """``kheradpisheh2018``: STDP-based deep convolutional features + linear SVM.
 
-Kheradpisheh, Ganjtabesh, Thorpe & Masquelier 2018 (REFERENCES.md section 3). Grey images
+Kheradpisheh, Ganjtabesh, Thorpe & Masquelier 2018 (docs/references.md section 3). Grey images
 -> ON/OFF DoG (7x7, sigmas 1 and 2) -> intensity-to-latency spike wave (15 steps, equal-count
 bins) -> conv1 (30 maps 5x5, threshold 15, 5 learning winners, inhibition radius 2) ->
 first-spike pooling 2x2 -> conv2 (100 maps 5x5, threshold 10, 8 winners, radius 1). Each

@@ -1,10 +1,11 @@
 """``masquelier2008``: STDP finds the start of repeating patterns in continuous spike trains.
 
 One SRM neuron listens to 2000 afferents whose input hides a 50 ms pattern repeated at
-random times (REFERENCES.md section 1); nearest-spike STDP makes it fire only for the
+random times (docs/references.md section 1); nearest-spike STDP makes it fire only for the
 pattern, ever earlier, until it fires at its start. A run presents one 150 s block of
-input three times (450 s) by default. Success (REFERENCES 1.4), over the last third of the
-run (150 s of 450 s): hit rate > 98 %, no false alarm, mean latency < 10 ms.
+input three times (450 s) by default. Success (docs/references.md section 1.4), over the
+last third of the run (150 s of 450 s): hit rate > 98 %, no false alarm, mean latency
+< 10 ms.
 
 - hit: a pattern presentation during which the neuron fires at least once;
 - false alarm: an output spike more than 50 ms after the last pattern onset (or before
@@ -63,7 +64,8 @@ class Evaluation:
 
 def evaluate(spike_times_ms: np.ndarray, onsets_ms: np.ndarray, duration_ms: float,
              pattern_ms: float = 50.0, find_window_ms: float = 50_000.0) -> Evaluation:
-    """The success criterion of REFERENCES 1.4 over the last third of the run (at most 150 s)."""
+    """The success criterion (docs/references.md section 1.4) over the last third of the run
+    (at most 150 s)."""
     eval_ms = min(duration_ms / 3.0, 150_000.0)
     start = duration_ms - eval_ms
     lat = spike_latencies_ms(spike_times_ms, onsets_ms, pattern_ms)
@@ -290,7 +292,7 @@ def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config) -> Result:
     paper_frac = np.asarray(paper) / 100.0
     max_diff = float(np.max(np.abs(np.asarray(rates) - paper_frac)))
     metrics = [Metric("sweep_max_abs_diff", max_diff, 0.0, "reported: largest gap to the "
-                      "original code's success rates (REFERENCES 1.6)", None)]
+                      "original code's success rates (docs/references.md section 1.6)", None)]
     metrics += [Metric(f"success_rate_{field_name}_{v:g}", r, p, "reported (original code)",
                        None) for v, r, p in zip(values, rates, paper_frac, strict=True)]
     return Result("masquelier2008", REPRODUCTION.title, metrics, [fig],

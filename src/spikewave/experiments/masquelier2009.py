@@ -1,6 +1,6 @@
 """``masquelier2009``: competitive STDP learning with lateral inhibition.
 
-``K`` SRM neurons with nearest-spike STDP listen to the same input (REFERENCES.md
+``K`` SRM neurons with nearest-spike STDP listen to the same input (docs/references.md
 section 2); when one fires, every other receives an IPSP of peak ``alpha * threshold``
 (one-winner-take-all). With one pattern and 3 neurons, the neurons become selective to
 successive parts of the pattern (a distributed code: one fires at its start, the next a
@@ -17,7 +17,7 @@ Judged over the last third of the run, for each neuron ``k`` and pattern ``q``:
 - ``distinct``: no two neurons selective to the same pattern fire within 2 ms of each
   other on average (they code different parts of it).
 
-Parameters not given by a primary source (REFERENCES 2, marked U) and chosen here:
+Parameters not given by a primary source (docs/references.md section 2, marked U) and chosen here:
 alpha = 2 (Masquelier's 2016 code; his 2012 code used 0.5, a reimplementation 0.25) with an
 IPSP that acts at once (``--ipsp step``: the potential drops by alpha T and recovers with
 tau_m), so that a follower cannot fire until the winner's inhibition has decayed. With the
@@ -44,7 +44,13 @@ from spikewave._validation import (
     fail,
 )
 from spikewave.experiments.masquelier2008 import run_seeds
-from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
+from spikewave.experiments.registry import (
+    KnownPartial,
+    Metric,
+    Reproduction,
+    Result,
+    RunContext,
+)
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
 from spikewave.sim.eventdriven import (
@@ -215,4 +221,19 @@ REPRODUCTION = Reproduction(
     run=run,
     add_arguments=add_arguments,
     description=__doc__ or "",
+    known_partial=KnownPartial(
+        checks=("selective_neurons", "patterns_learned"),
+        reason="With one pattern and several neurons the paper's distributed code (every "
+               "neuron selective to a successive part of the pattern) is reached by two "
+               "neurons in most runs, and not strictly: the third loses the competition "
+               "during the search phase and falls silent, and the two that learn share the "
+               "presentations, so that the first one's hit rate or the second one's "
+               "precision can fall below the 90 % selectivity criterion. The 2009 paper's "
+               "own parameters for this figure are not available (abstract only).",
+        reached="two neurons respond at successive latencies (about 5 and 22 ms with the "
+                "defaults), in 88-97 % of the presentations, the later one also outside "
+                "the pattern; all three strictly selective in 2 of 18 runs of the best "
+                "configuration searched.",
+        applies=lambda config: config.get("patterns") == 1 and config.get("neurons", 1) > 1,
+    ),
 )

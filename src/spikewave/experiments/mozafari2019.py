@@ -1,6 +1,6 @@
 """``mozafari2019``: STDP feature layers + a reward-modulated STDP decision layer, no classifier.
 
-Mozafari, Ganjtabesh, Nowzari-Dalini, Thorpe & Masquelier 2019 (REFERENCES.md section 4):
+Mozafari, Ganjtabesh, Nowzari-Dalini, Thorpe & Masquelier 2019 (docs/references.md section 4):
 six ON/OFF DoG maps -> spike wave (15 steps) -> conv1 (30 maps 5x5, STDP) -> pool 2x2 ->
 conv2 (250 maps 3x3, STDP) -> pool 3x3 -> decision layer (200 maps 5x5, 20 per digit) trained
 by R-STDP: the neuron with the largest final potential decides; a right decision rewards it
@@ -24,7 +24,7 @@ uninterrupted run would have made (tested).
 ``--conv2-threshold`` departs from SpykeTorch's conv2 threshold of 10: with a higher one
 the decision layer sees fewer active inputs (42.5 % at 10, 19 % at 50 on MNIST), so that
 which position wins depends less on how many inputs are active in its window and more on
-the learned weights; measured in the README.
+the learned weights; see the mozafari2019 results page (docs/results/mozafari2019.md).
 
 Target: MNIST test accuracy >= 97.2 % (the paper). On the embedded digits the check is that
 R-STDP beats chance by far and improves on the decision layer's initial weights.
@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="firing threshold of conv2 (default 10 as in SpykeTorch's "
                              "MozafariDeep; on MNIST 35-50 give the decision layer sparser "
                              "input and a faster, higher R-STDP curve, 75 too sparse: see "
-                             "the README)")
+                             "docs/results/mozafari2019.md)")
     parser.add_argument("--forward-inhibition", choices=("on", "off"), default=None,
                         help="pointwise inhibition on the spikes passed to the next layer "
                              "(default off as in SpykeTorch's MozafariDeep; on for digits)")

@@ -5,6 +5,14 @@ A reproduction is one module in :mod:`spikewave.experiments` that defines
 ``spikewave/experiments/__init__.py`` (its name and module). Its ``run`` function takes a
 :class:`RunContext` (quick or full, seed, output folder, progress) plus the values of the
 command-line options it declared in ``add_arguments``, and returns a :class:`Result`.
+
+A result has one of three statuses (:data:`STATUSES`):
+
+- ``pass``: every judged check holds;
+- ``partial``: the only failing checks are those the reproduction's module declares as a
+  :class:`KnownPartial` (a documented shortfall against the paper, with its reason and the
+  figure reached), in the configurations it names;
+- ``fail``: any other failing check -- a real failure.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,11 +46,12 @@ class Metric:
     criterion: str = ""
     passed: bool | None = None
     unit: str = ""
+    bound: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "value": _jsonable(self.value), "reference": _jsonable(
             self.reference), "criterion": self.criterion, "passed": self.passed,
-            "unit": self.unit}
+            "unit": self.unit, "bound": _jsonable(self.bound)}
 
 
 def within_rel(key: str, value: float, reference: float, rel_tol: float, unit: str = "",
@@ -54,9 +64,37 @@ def within_rel(key: str, value: float, reference: float, rel_tol: float, unit: s
 
 def below(key: str, value: float, bound: float, unit: str = "", reference: float | None = None,
           what: str = "") -> Metric:
-    """A metric that passes when ``value < bound``."""
+    """A metric that passes when ``value < bound`` (an upper bound, e.g. on an error)."""
     ok = math.isfinite(value) and value < bound
-    return Metric(key, value, reference, f"< {bound:g}" + (f" {what}" if what else ""), ok, unit)
+    return Metric(key, value, reference, f"< {bound:g}" + (f" {what}" if what else ""), ok, unit,
+                  bound)
+
+
+STATUSES = ("pass", "partial", "fail")
+
+
+@dataclass(frozen=True)
+class KnownPartial:
+    """A documented shortfall of a reproduction, declared in its module.
+
+    ``checks`` are the metric keys known to fail; ``reason`` says why, ``reached`` what the
+    reproduction does reach instead (the figure, in words). ``applies`` picks the
+    configurations it covers from a result's ``config`` (default: all). A failing check not
+    listed here, or in another configuration, is a real failure.
+    """
+
+    checks: tuple[str, ...]
+    reason: str
+    reached: str
+    applies: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def covers(self, failed: set[str], config: Mapping[str, Any]) -> bool:
+        """Whether the failing checks ``failed`` of a run with ``config`` are this shortfall."""
+        in_scope = self.applies is None or bool(self.applies(config))
+        return in_scope and failed <= set(self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checks": list(self.checks), "reason": self.reason, "reached": self.reached}
 
 
 @dataclass
@@ -70,14 +108,37 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
+    known_partial: KnownPartial | None = None
+    command: str = ""
+    seed: int | None = None
+    quick: bool = False
 
     @property
     def passed(self) -> bool:
+        """Whether every judged check holds (False for a known-partial result too)."""
         return all(m.passed for m in self.metrics if m.passed is not None)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [m.key for m in self.metrics if m.passed is False]
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``partial`` (only the declared known shortfall fails) or ``fail``."""
+        failed = set(self.failed_checks)
+        if not failed:
+            return "pass"
+        kp = self.known_partial
+        if kp is not None and kp.covers(failed, self.config):
+            return "partial"
+        return "fail"
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: each metric's value under its key, then the details."""
-        out: dict[str, Any] = {"name": self.name, "passed": self.passed}
+        from spikewave import __version__
+
+        out: dict[str, Any] = {"name": self.name, "passed": self.passed,
+                               "status": self.status}
         out.update({m.key: _jsonable(m.value) for m in self.metrics})
         out.update({k: _jsonable(v) for k, v in self.extra.items()})
         out.setdefault("wall_s", round(self.wall_s, 3))  # a reproduction may define its own
@@ -85,6 +146,12 @@ class Result:
         out["config"] = {k: _jsonable(v) for k, v in self.config.items()}
         out["metrics"] = [m.as_dict() for m in self.metrics]
         out["figures"] = [str(p) for p in self.figures]
+        out["known_partial"] = (self.known_partial.as_dict()
+                                if self.status == "partial" and self.known_partial else None)
+        out["version"] = __version__
+        out["command"] = self.command
+        out["seed"] = self.seed
+        out["quick"] = self.quick
         return out
 
 
@@ -131,14 +198,51 @@ class Reproduction:
     run: Callable[..., Result]
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     description: str = ""
+    known_partial: KnownPartial | None = None
 
     def execute(self, ctx: RunContext, **options: Any) -> Result:
-        """Run with ``ctx`` and the reproduction's own options; records the wall time."""
+        """Run with ``ctx`` and the reproduction's own options; records the wall time, the
+        seed, the known shortfall and the command that gives the same result."""
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         result = self.run(ctx, **options)
         result.wall_s = time.perf_counter() - start
+        result.known_partial = self.known_partial
+        result.seed = ctx.seed
+        result.quick = ctx.quick
+        result.command = self.command(ctx, options)
         return result
+
+    def option_defaults(self) -> dict[str, Any]:
+        """The default value of each of this reproduction's own options, by ``dest``."""
+        if self.add_arguments is None:
+            return {}
+        parser = argparse.ArgumentParser(add_help=False)
+        self.add_arguments(parser)
+        return {a.dest: a.default for a in parser._actions}
+
+    def command(self, ctx: RunContext, options: Mapping[str, Any]) -> str:
+        """The ``spikewave reproduce`` command line that runs this configuration again
+        (options left at their defaults are not written)."""
+        parts = ["spikewave", "reproduce", self.name]
+        if ctx.quick:
+            parts.append("--quick")
+        if ctx.seed != 0:
+            parts += ["--seed", str(ctx.seed)]
+        defaults = self.option_defaults()
+        for dest, value in options.items():
+            if value is None or (dest in defaults and value == defaults[dest]):
+                continue
+            flag = "--" + dest.replace("_", "-")
+            if value is True:
+                parts.append(flag)
+            elif value is False:
+                continue
+            elif isinstance(value, list | tuple):
+                parts += [flag, *(str(v) for v in value)]
+            else:
+                parts += [flag, shlex.quote(str(value))]
+        return " ".join(parts)
 
 
 class Registry(Mapping[str, Reproduction]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from spikewave._validation import fail
 from spikewave.kernels._simd import (
     NARROW,
 )
@@ -89,5 +90,6 @@ def spike_linear(spikes: torch.Tensor, weight: torch.Tensor,
     if active is None:
         active = active_inputs(x.reshape(-1, x.shape[-1]))
         if active is None:
-            raise ValueError("spike_linear needs binary (0/1) spikes")
+            raise fail("spikes", "a tensor holding values other than 0 and 1",
+                       "binary spikes (0 or 1) for the event-driven product", "spike_linear")
     return _SpikeLinear.apply(x, weight, bias, active)

@@ -10,7 +10,7 @@ Equations (V in mV, t in ms, currents in uA/cm^2, conductances in mS/cm^2)::
     alpha_h = 0.07 exp(-(V + 65) / 20)                    beta_h = 1 / (1 + exp(-(V + 35) / 10))
     alpha_n = 0.01 (V + 55) / (1 - exp(-(V + 55) / 10))   beta_n = 0.125 exp(-(V + 65) / 80)
 
-(NEURON's ``hh.mod``; REFERENCES.md section 6.2.) The removable singularities of
+(NEURON's ``hh.mod``; docs/references.md section 6.2.) The removable singularities of
 ``alpha_m`` and ``alpha_n`` are evaluated with ``x / expm1(x)`` and its limit.
 
 Integration schemes, chosen by name (``SCHEMES``):
@@ -48,7 +48,7 @@ SPIKE_THRESHOLD_MV = 0.0
 
 @dataclass(frozen=True)
 class HHParams(Params):
-    """Standard squid-axon parameters at 6.3 degC (REFERENCES.md section 6.2)."""
+    """Standard squid-axon parameters at 6.3 degC (docs/references.md section 6.2)."""
 
     c_m_uf_cm2: float = param(1.0, POSITIVE, "membrane capacitance (uF/cm^2)")
     g_na_ms_cm2: float = param(120.0, POSITIVE, "maximal sodium conductance (mS/cm^2)")

@@ -12,7 +12,7 @@ are flushed at an output spike). With ``s`` in ms and ``s >= 0`` (both kernels a
     eta(s) = T (K1 exp(-s / tau_m) - K2 (exp(-s / tau_m) - exp(-s / tau_s)))
 
 with ``tau_m = 10 ms``, ``tau_s = 2.5 ms``, threshold ``T = 500``, ``K1 = 2``, ``K2 = 4``
-(REFERENCES.md section 1.2). The EPSP peaks at ``t_peak = tau_m tau_s / (tau_m - tau_s)
+(docs/references.md section 1.2). The EPSP peaks at ``t_peak = tau_m tau_s / (tau_m - tau_s)
 ln(tau_m / tau_s)`` = 4.62 ms, so ``K = 2.1165``; ``eta`` starts at ``2 T``, crosses 0 at
 2.31 ms and has its minimum ``-0.75 T`` at 6.93 ms (a negative after-potential).
 The original code neglects kernels beyond ``cut_taus * tau_m`` (7 by default).

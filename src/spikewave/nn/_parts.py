@@ -81,6 +81,9 @@ def checked_state(state: Any, kind: type[NamedTuple], like: torch.Tensor, owner:
                    else f"{name} = {value!r}")
             raise fail("state", f"a {kind.__name__} with {got}",
                        f"tensors of one step's shape {tuple(like.shape)}", owner)
+        if value.dtype != like.dtype:
+            raise fail("state", f"a {kind.__name__} with {name} of dtype {value.dtype}",
+                       f"tensors of the input's dtype {like.dtype}", owner)
     return state
 
 

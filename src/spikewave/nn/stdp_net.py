@@ -172,7 +172,7 @@ class STDPConvNet(nn.Module):
 def mnist_architecture(time_steps: int = 15) -> Architecture:
     """conv1 30 maps 5x5 (thr 15) -> pool 2x2/2 -> conv2 100 maps 5x5 (thr 10) -> global max.
 
-    As attributed to the paper's MNIST section (REFERENCES.md section 3.2); the DoG is 7x7
+    As attributed to the paper's MNIST section (docs/references.md section 3.2); the DoG is 7x7
     with sigmas 1 and 2, ON and OFF.
     """
     retina = RetinaParams(time_steps=time_steps)

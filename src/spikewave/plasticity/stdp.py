@@ -8,7 +8,7 @@ Window, for ``dt = t_post - t_pre``::
 Additive STDP adds ``dw``; multiplicative (soft-bound) STDP scales potentiation by
 ``(w_max - w)`` and depression by ``(w - w_min)``. Weights are clipped to ``[w_min, w_max]``.
 
-Which spike pairs count is the *pairing* (REFERENCES.md section 1.3):
+Which spike pairs count is the *pairing* (docs/references.md section 1.3):
 
 - ``"all-to-all"`` -- every pre/post pair: traces accumulate (``x += a_plus`` at each pre).
 - ``"nearest"`` -- each spike pairs with the nearest earlier spike of the other side:

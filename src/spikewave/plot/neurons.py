@@ -19,7 +19,8 @@ def fi_curve_figure(currents, closed, exact, clock, rel_exact, rel_clock, firing
     ax.plot(currents, exact, "o", mfc="none", ms=7, label="exact (event driven)")
     ax.plot(currents, clock, "x", ms=6, label=f"clock driven, dt = {dt_ms:g} ms")
     ax.set(xlabel="current I (nA)", ylabel="firing rate (Hz)", title="LIF f-I curve")
-    ax.axvline(currents[firing].min() if firing.any() else fine[0], color="0.8", lw=0.5)
+    onset = currents[firing].min() if firing.any() else fine[0]
+    ax.axvline(onset, color="0.6", ls=":", lw=0.8, label=f"first current that fires, {onset:g} nA")
     ax.legend(frameon=False)
     floor = 1e-17
     ax_err.semilogy(currents[firing], np.maximum(rel_exact, floor), "o", mfc="none",
@@ -30,7 +31,11 @@ def fi_curve_figure(currents, closed, exact, clock, rel_exact, rel_clock, firing
     ax_err.set(xlabel="current I (nA)", ylabel="relative error of the rate",
                title="error against the closed form", ylim=(floor, 1e-1))
     ax_err.legend(frameon=False, fontsize=8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Left: firing rate (Hz) of a LIF neuron against a constant current (nA): closed "
+        "form, exact event-driven simulation and clock-driven simulation "
+        f"(dt = {dt_ms:g} ms). Right: relative error of each simulated rate against the "
+        "closed form, with the bound each path must stay under."))
 
 
 def lif_trace_figure(t_ms, v_mv, p: Any, current_na: float, path: Path) -> Path:
@@ -41,7 +46,9 @@ def lif_trace_figure(t_ms, v_mv, p: Any, current_na: float, path: Path) -> Path:
     ax.set(xlabel="time (ms)", ylabel="V (mV)",
            title=f"LIF under I = {current_na:g} nA (tau = {p.tau_m_ms:g} ms)")
     ax.legend(frameon=False, loc="lower right")
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        f"Membrane potential (mV) of a LIF neuron under a constant {current_na:g} nA current "
+        "against time (ms): it charges towards E_L + R I, fires at threshold and resets."))
 
 
 def coincidence_figure(d_grid, vt_grid, fire_map, thresholds, measured, tau_ms,
@@ -61,7 +68,11 @@ def coincidence_figure(d_grid, vt_grid, fire_map, thresholds, measured, tau_ms,
     ax.set(xlim=extent[:2], ylim=extent[2:], xlabel="input separation d (ms)",
            ylabel="threshold V_t", title="coincidence detection: shaded = output spike")
     ax.legend(frameon=False, loc="upper right", fontsize=8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Coincidence detection: whether two input spikes d ms apart make the neuron fire "
+        "(shaded: fires) for each threshold V_t (in units of one input's jump), with the "
+        "closed-form boundary |d| = -tau ln(V_t - 1) and the boundary found by bisection on "
+        "exact simulations (circles)."))
 
 
 def hh_spike_figure(run: Any, current: float, path: Path) -> Path:
@@ -69,28 +80,35 @@ def hh_spike_figure(run: Any, current: float, path: Path) -> Path:
     fig, (ax_v, ax_g) = new_figure(2, 1, width=7, height=5, sharex=True)
     ax_v.plot(run.t_ms, run.v_mv, lw=1)
     ax_v.axhline(0.0, color="0.6", ls=":", lw=0.8)
-    ax_v.set(ylabel="V (mV)", title=f"Hodgkin-Huxley, I = {current:g} uA/cm^2 from rest")
+    ax_v.set(ylabel="V (mV)", title=f"Hodgkin-Huxley, I = {current:g} µA/cm² from rest")
     for name in ("m", "h", "n"):
         ax_g.plot(run.t_ms, getattr(run, name), lw=1, label=name)
-    ax_g.set(xlabel="time (ms)", ylabel="gate")
+    ax_g.set(xlabel="time (ms)", ylabel="gating variable (0-1)")
     ax_g.legend(frameon=False, ncol=3)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        f"Hodgkin-Huxley neuron under a {current:g} µA/cm² current step from rest: membrane "
+        "potential V (mV, dotted line at 0 mV, the spike-detection level) and the gating "
+        "variables m, h, n against time (ms)."))
 
 
 def hh_fi_figure(currents, rates, counts, step_ms, single, repetitive, path: Path) -> Path:
     """HH f-I curve (steady rate) and spike count per step, with the two thresholds."""
     fig, (ax, ax_n) = new_figure(1, 2, width=10, height=4)
-    ax.plot(currents, rates, "o-", ms=3)
-    ax.set(xlabel="I (uA/cm^2)", ylabel="steady firing rate (Hz)", title="HH f-I curve")
-    ax_n.step(currents, counts, where="mid")
-    ax_n.set(xlabel="I (uA/cm^2)", ylabel=f"spikes in {step_ms:g} ms",
+    ax.plot(currents, rates, "o-", ms=3, label="steady rate")
+    ax.set(xlabel="I (µA/cm²)", ylabel="steady firing rate (Hz)", title="HH f-I curve")
+    ax_n.step(currents, counts, where="mid", label="spike count")
+    ax_n.set(xlabel="I (µA/cm²)", ylabel=f"spikes in {step_ms:g} ms",
              title="spike count per step")
     for a in (ax, ax_n):
         a.axvline(single, color="C2", ls="--", lw=0.8, label=f"single spike {single:.3f}")
         a.axvline(repetitive, color="C3", ls="--", lw=0.8,
                   label=f"repetitive {repetitive:.3f}")
     ax.legend(frameon=False, fontsize=8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Hodgkin-Huxley f-I curve: steady firing rate (Hz, left) and number of spikes in a "
+        f"{step_ms:g} ms step (right) against the step current (µA/cm²), with the "
+        f"single-spike threshold ({single:.3f} µA/cm²) and the onset of repetitive firing "
+        f"({repetitive:.3f} µA/cm²) found by bisection."))
 
 
 def adaptation_figure(trace: Any, current, onset_ms: float, steady_isi_ms: float,
@@ -101,7 +119,7 @@ def adaptation_figure(trace: Any, current, onset_ms: float, steady_isi_ms: float
     ax_v.plot(trace.t_ms[window], trace.v_mv[window], lw=0.8, label="V")
     ax_v.plot(trace.t_ms[window], trace.threshold_mv[window], lw=1.2, color="C3",
               label="threshold")
-    ax_v.set(xlabel="time (ms)", ylabel="mV",
+    ax_v.set(xlabel="time (ms)", ylabel="potential (mV)",
              title=f"adaptive-threshold LIF, current step of {current.max():g} nA")
     ax_v.legend(frameon=False, loc="lower right")
     s = trace.spike_times_ms
@@ -110,7 +128,10 @@ def adaptation_figure(trace: Any, current, onset_ms: float, steady_isi_ms: float
                  label="fixed-point steady rate")
     ax_r.set(xlabel="time (ms)", ylabel="instantaneous rate (Hz)")
     ax_r.legend(frameon=False)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Adaptive-threshold LIF under a current step: membrane potential and threshold (mV) "
+        "over the first 300 ms (top), and the instantaneous rate 1/ISI (Hz) falling to the "
+        "steady rate of the fixed point (bottom)."))
 
 
 def rate_vs_spike_figure(rates_in, measured, fine, mean_field, siegert, regime_start,
@@ -125,4 +146,7 @@ def rate_vs_spike_figure(rates_in, measured, fine, mean_field, siegert, regime_s
     ax.set(xlabel="input rate per afferent (Hz)", ylabel="output rate (Hz)",
            title="two levels of description")
     ax.legend(frameon=False, fontsize=8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Output rate (Hz) of a LIF neuron driven by Poisson afferents against the input rate "
+        "per afferent (Hz): the spiking simulation (markers) beside two rate-level "
+        "descriptions, the mean-field closed form and the diffusion (Siegert) formula."))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import MaxNLocator
 
 from spikewave.plot import new_figure, save_figure
 
@@ -22,7 +23,9 @@ def dog_maps_figure(image, on_off, path: Path) -> Path:
         ax.set_title(title)
         ax.set_axis_off()
         fig.colorbar(im, ax=ax, shrink=0.8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Retina: an input image and its ON-centre and OFF-centre difference-of-Gaussians "
+        "responses (after rectification), the contrast the spike wave encodes."))
 
 
 def spike_wave_figure(times, time_steps: int, path: Path, snapshots: int = 5) -> Path:
@@ -50,7 +53,11 @@ def spike_wave_figure(times, time_steps: int, path: Path, snapshots: int = 5) ->
         axes[1, j].imshow(rgb)
         axes[1, j].set_title(f"wave at step {step}")
         axes[1, j].set_axis_off()
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        f"Latency coding: the time step (0-{time_steps - 1}) at which each ON and OFF input "
+        "fires its single spike (stronger contrast fires earlier; blank: silent), the "
+        "number of spikes per polarity, and the cumulative spike wave at a few steps (ON "
+        "red, OFF blue)."))
 
 
 def _tile(images: np.ndarray, ax, title: str, cols: int = 10) -> None:
@@ -88,7 +95,9 @@ def features_figure(features: np.ndarray, title: str, path: Path, cols: int = 10
     rows = -(-n // cols)
     fig, ax = new_figure(width=1.0 * cols, height=1.0 * rows + 0.5)
     _tile(features, ax, title, cols)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        f"{title}: each learnt feature shown in pixel space (ON weights minus OFF weights; "
+        "red positive, blue negative), one tile per feature map."))
 
 
 def convergence_figure(histories: Sequence[Sequence[tuple[int, float]]], stop: float,
@@ -101,7 +110,10 @@ def convergence_figure(histories: Sequence[Sequence[tuple[int, float]]], stop: f
     ax.axhline(stop, color="k", ls=":", lw=1, label=f"stop (C < {stop:g})")
     ax.set(xlabel="learning images", ylabel="C = mean w(1-w)", yscale="log")
     ax.legend()
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Convergence of STDP in each layer: C = mean w(1 - w) (log scale) against the "
+        f"number of learning images; a layer stops learning when C falls below {stop:g}, "
+        "its weights then near 0 or 1."))
 
 
 def confusion_figure(y_true, y_pred, n_classes: int, path: Path) -> Path:
@@ -116,7 +128,9 @@ def confusion_figure(y_true, y_pred, n_classes: int, path: Path) -> Path:
     ax.set(xlabel="predicted", ylabel="true", xticks=range(n_classes), yticks=range(n_classes),
            title=f"accuracy {np.trace(cm) / max(cm.sum(), 1):.2%}")
     fig.colorbar(im, ax=ax, shrink=0.8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Confusion matrix of the test set: number of images of each true class (rows) "
+        "given each predicted class (columns)."))
 
 
 def label_efficiency_figure(labels: Sequence[str], accuracies: Sequence[float],
@@ -133,7 +147,10 @@ def label_efficiency_figure(labels: Sequence[str], accuracies: Sequence[float],
     ax.set(xticks=x, xticklabels=labels, xlabel="labelled examples per class",
            ylabel="test accuracy (%)")
     ax.legend()
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Test accuracy (%) of the linear readout against the number of labelled examples "
+        "per class it is trained on, for the STDP features and for the initial (untrained) "
+        "weights under the same readout."))
 
 
 def rstdp_curve_figure(curve: Sequence[dict[str, float]], paper: float | None,
@@ -146,5 +163,9 @@ def rstdp_curve_figure(curve: Sequence[dict[str, float]], paper: float | None,
     if paper is not None:
         ax.axhline(100 * paper, color="k", ls=":", lw=1, label=f"paper {paper:.1%}")
     ax.set(xlabel="R-STDP epoch", ylabel="%")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
-    return save_figure(fig, path)
+    return save_figure(fig, path, caption=(
+        "Reward-modulated STDP: hit rate (%) on the training images while the decision "
+        "layer learns, and test accuracy (%) after each epoch"
+        + (f", beside the paper's {paper:.1%}." if paper is not None else ".")))

@@ -1,6 +1,6 @@
 """The input of Masquelier, Guyonneau & Thorpe 2008: a repeating pattern hidden in noise.
 
-Built as in the authors' code (REFERENCES.md section 1.1):
+Built as in the authors' code (docs/references.md section 1.1):
 
 1. Each afferent fires as an inhomogeneous Poisson process whose rate ``r`` (0-90 Hz)
    drifts: every 1 ms step, ``r += s dt`` (clipped to [0, 90] Hz) and the speed ``s``

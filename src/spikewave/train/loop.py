@@ -209,17 +209,6 @@ def _signature(model: nn.Module) -> list[list]:
 
 
 def _training_curve(history: list[dict], path: Path) -> None:
-    from spikewave.plot import new_figure, save_figure
+    from spikewave.plot.training import training_curve_figure
 
-    fig, (ax_l, ax_a) = new_figure(1, 2, width=10, height=3.8)
-    ep = [h["epoch"] for h in history]
-    ax_l.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    ax_l.plot(ep, [h["test_loss"] for h in history], "s-", label="test")
-    ax_l.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_l.legend(frameon=False)
-    ax_a.plot(ep, [100 * h["train_accuracy"] for h in history], "o-", label="train")
-    ax_a.plot(ep, [100 * h["test_accuracy"] for h in history], "s-", label="test")
-    ax_a.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax_a.legend(frameon=False)
-    save_figure(fig, path)
-
+    training_curve_figure(history, path)
