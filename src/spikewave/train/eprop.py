@@ -68,7 +68,8 @@ The traces advance a window of ``window_steps`` steps at a time
 otherwise in batched products; under ``spikewave.kernels.use("reference")`` they follow
 the per-step rules instead (the same numbers).
 
-Reference: Bellec et al. (2020), Nature Communications 11:3625.
+Reference: Bellec et al. (2020), Nature Communications 11:3625 (docs/references.md
+section 9).
 """
 
 from __future__ import annotations
