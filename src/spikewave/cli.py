@@ -241,9 +241,9 @@ def _add_train_parser(commands) -> None:
     tr = commands.add_parser(
         "train", help=COMMANDS["train"],
         description="Train a spiking network by backprop through time with surrogate "
-                    "gradients; writes metrics.jsonl, checkpoint.pt (every epoch, "
-                    "atomically, with a content hash) and training_curve.png to --out, and "
-                    "one line per epoch on standard error.")
+                    "gradients (or by e-prop: --method eprop); writes metrics.jsonl, "
+                    "checkpoint.pt (every epoch, atomically, with a content hash) and "
+                    "training_curve.png to --out, and one line per epoch on standard error.")
     data = tr.add_argument_group("data")
     _add_option(data, "--dataset", choices=TRAIN_DATASETS, default="digits",
                 help="digits (embedded), mnist and fashion (IDX files), nmnist (SLAYER's "
@@ -263,6 +263,9 @@ def _add_train_parser(commands) -> None:
                 help="the LIF neurons' reset after a spike: subtract the threshold, or set "
                      "the potential to zero (what NIR can express: spikewave.nir.export "
                      "refuses the subtract reset)")
+    _add_option(model, "--method", choices=("bptt", "eprop"), default="bptt",
+                help="bptt: backprop through time (default); eprop: e-prop, forward in "
+                     "time with eligibility traces (dense and recurrent models)")
     optim = tr.add_argument_group("optimisation")
     _add_option(optim, "--epochs", type=int, default=30,
                 help="passes over the training set (the cosine learning-rate schedule spans "
@@ -330,16 +333,24 @@ def _train(args: argparse.Namespace) -> int:
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ParameterError(f"The 'data_dir' parameter must be an existing folder. Got "
                              f"{str(args.data_dir)!r}.")
+    if args.method == "eprop" and args.model not in ("dense", "recurrent"):
+        raise ParameterError(f"The 'model' parameter must be 'dense' or 'recurrent' with "
+                             f"--method eprop. Got {args.model!r}.")
     with prepared_output(out, resume=args.resume, lock=True):
         recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir,
                        verify=args.verify, reset=args.reset)
-        result = fit(recipe.model, recipe.data, recipe.encode, cfg, out, resume=args.resume,
+        model = recipe.model
+        if args.method == "eprop":
+            from spikewave.train.eprop import EProp
+
+            model = EProp(model, seed=args.seed)
+        result = fit(model, recipe.data, recipe.encode, cfg, out, resume=args.resume,
                      augment=recipe.augment, lock=False)
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
                "time_steps": args.time_steps, "config": asdict(cfg), "out": str(out),
-               "reset": args.reset}
+               "reset": args.reset, "method": args.method}
     if args.json:
         _print_json(summary)
     else:

@@ -10,4 +10,5 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "mean_potential_ce": ".losses", "first_spike_ce": ".losses", "LinearReadout": ".readout",
     "SpikingSequential": ".models", "dense_snn": ".models", "conv_snn": ".models",
     "recurrent_snn": ".models", "delay_snn": ".models", "build": ".recipes",
+    "EProp": ".eprop", "OnlineStep": ".eprop",
 })
