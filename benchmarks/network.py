@@ -21,7 +21,8 @@ seed 0 (statistically the same; the spike counts are printed beside the times).
   after a 10 ms run that generates and compiles its code.
 
 Brian2 runs in the Python given by ``--brian2-python`` (default: the Python of a
-``.peers-venv`` folder beside the repository, when it exists). "Events" are synaptic events: spikes times out-degree
+``.peers-venv`` folder beside the repository, when it exists). "Events" are synaptic
+events: spikes times out-degree
 (80 per spike on average). Run timings under ``flock /tmp/spikewave-timing.lock`` on a shared
 machine; the ratios are measured side by side.
 """

@@ -87,3 +87,30 @@ def test_helpers_message_format():
     with pytest.raises(ParameterError, match=r"\[0, 1\]"):
         check_array("x", [0.5, 2.0], interval=Interval(0, 1, "both"))
     assert check_array("x", [1, 2]).dtype.kind == "f"
+
+
+def test_parameter_and_result_records_are_immutable():
+    """Records are values (frozen dataclasses): changing a field raises, so a record shared
+    between runs or threads cannot be changed under them."""
+    import numpy as np
+
+    from spikewave.experiments.masquelier2008 import Evaluation
+    from spikewave.neurons.adaptive import ALIFRun, ALIFTrace
+    from spikewave.neurons.hodgkin_huxley import HHRun
+    from spikewave.neurons.lif import ClockRun
+    from spikewave.plasticity.reward import RSTDPParams
+    from spikewave.plasticity.stdp import STDPParams
+    from spikewave.sim.eventdriven import EventDrivenRun, SRMNetworkState
+    from spikewave.train.loop import TrainConfig
+
+    empty = np.empty(0)
+    values = [LIFParams(), ALIFParams(), HHParams(), SRMParams(), STDPParams(), RSTDPParams(),
+              TrainConfig(), ClockRun([]), ALIFRun(empty, empty),
+              ALIFTrace(empty, empty, empty, empty), HHRun(empty, empty),
+              SRMNetworkState.initial(np.ones((1, 2))),
+              EventDrivenRun(None, empty, empty, empty, empty),
+              Evaluation(True, 1.0, 0, 4.0, 1.0, 1, 1)]
+    for value in values:
+        name = dataclasses.fields(value)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, getattr(value, name))

@@ -42,9 +42,29 @@ def test_bright_dot_drives_on_cells_and_dark_dot_off_cells():
 def test_dog_threshold_silences_weak_responses_and_channels_follow_kernels():
     img = torch.zeros(2, 9, 9)
     img[:, 4, 4] = 1.0
-    out = dog_filter(img, kernels=((3, 0.5, 1.0), (7, 1.0, 2.0)), threshold=0.5)
+    kernels = ((3, 0.5, 1.0), (7, 1.0, 2.0))
+    out = dog_filter(img, kernels=kernels, threshold=0.5)
     assert out.shape == (2, 4, 9, 9)
     assert ((out == 0) | (out > 0.5)).all()
+    # channel 2i is kernel i's ON response, 2i + 1 its OFF response: a bright dot gives each
+    # ON channel the (flipped) kernel itself around the dot, above threshold only
+    raw = dog_filter(img, kernels=kernels)
+    for i, (size, s1, s2) in enumerate(kernels):
+        k = torch.as_tensor(dog_kernel(size, s1, s2), dtype=torch.float32)
+        r = size // 2
+        on = raw[0, 2 * i, 4 - r:4 + r + 1, 4 - r:4 + r + 1]
+        off = raw[0, 2 * i + 1, 4 - r:4 + r + 1, 4 - r:4 + r + 1]
+        torch.testing.assert_close(on, k.flip(0, 1).clamp_min(0), atol=1e-6, rtol=0)
+        torch.testing.assert_close(off, (-k.flip(0, 1)).clamp_min(0), atol=1e-6, rtol=0)
+        assert out[0, 2 * i, 4, 4] == pytest.approx(1.0)
+        assert out[0, 2 * i + 1, 4, 4] == 0.0
+        kept = out[0, 2 * i + 1][out[0, 2 * i + 1] > 0]
+        # the OFF ring around the dot: present where the kernel's surround dips below -0.5
+        assert kept.numel() == int((-k > 0.5).sum())
+    # a dark dot on a bright field swaps the roles: OFF at the centre, ON silent there
+    dark = dog_filter(1.0 - img, kernels=kernels, padding=0)
+    assert dark[0, 1, 1, 1] == pytest.approx(1.0) and dark[0, 0, 1, 1] == 0.0
+    assert dark[0, 3, 1, 1] == pytest.approx(1.0) and dark[0, 2, 1, 1] == 0.0
 
 
 def test_dog_bad_input():

@@ -53,3 +53,15 @@ def test_bad_input():
         srm_potential(1.0, np.array([0.0]), np.array([0.0]), np.ones(2), None, p)
     with pytest.raises(ParameterError, match="threshold"):
         SRMParams(threshold=-1.0)
+
+
+def test_kernels_end_at_the_cut_and_inputs_at_the_output_spike_are_flushed():
+    p = SRMParams()
+    assert float(eta_kernel(70.0, p)) == 0.0 and float(eta_kernel(69.999, p)) != 0.0
+    assert float(epsp_kernel(69.999, p)) != 0.0
+    # an input arriving at the very time of the output spike is flushed with the others
+    u = srm_potential(np.array([12.0]), np.array([5.0, 8.0]), np.array([0, 1]),
+                      np.array([1.0, 2.0]), 5.0, p)
+    assert u[0] == pytest.approx(float(eta_kernel(7.0, p)) + 2.0 * float(epsp_kernel(4.0, p)))
+    with pytest.raises(ParameterError, match="input_afferents"):  # one index too many
+        srm_potential(1.0, np.array([0.0]), np.array([2]), np.ones(2), None, p)

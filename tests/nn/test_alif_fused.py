@@ -10,7 +10,7 @@ from spikewave.neurons.specs import ALIFSpec, ALIFState
 from spikewave.nn import ALIF
 from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
-SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
+SURROGATES = [FastSigmoid(2.0), ATan(3.7), Sigmoid(), Triangle(1.7), Boxcar(2.3)]  # scales not 1
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])

@@ -1,9 +1,7 @@
-"""What the compiled kernels run on: the threads that share their work out (torch's OpenMP
-team or a pool of our own) and the pool of reused output arrays."""
+"""What the compiled kernels run on: the pool of threads that shares their work out and the
+pool of reused output arrays."""
 
 import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -22,20 +20,14 @@ from spikewave.neurons.specs import LIFSpec
 from spikewave.surrogate import FastSigmoid
 
 
-@pytest.fixture(params=["openmp", "pool"])
-def backend(request, monkeypatch):
-    """Each test once on torch's OpenMP threads (where torch has them) and once on the
-    pool of Python threads."""
-    if request.param == "pool":
-        monkeypatch.setattr(_threads._OpenMP, "pid", os.getpid())
-        monkeypatch.setattr(_threads._OpenMP, "lib", None)
-    elif _threads.threading_backend() != "openmp":
-        pytest.skip("torch does not run on an OpenMP runtime here")
-    assert _threads.threading_backend() == request.param
-    return request.param
+@pytest.fixture
+def two_threads():
+    """The kernels' work shared between the caller and one pool thread."""
+    with kernels.use(threads=2):
+        yield
 
 
-def test_every_item_runs_once_and_on_several_threads(backend):
+def test_every_item_runs_once_and_on_several_threads(two_threads):
     seen, threads = [], set()
     lock = threading.Lock()
 
@@ -43,14 +35,21 @@ def test_every_item_runs_once_and_on_several_threads(backend):
         with lock:
             seen.append(item)
             threads.add(threading.get_ident())
-        time.sleep(0.01)  # so that one thread does not take every item of the pool
+        time.sleep(0.01)  # so that one thread does not take every item
 
     _threads.parallel_for(work, range(7))
     assert sorted(seen) == list(range(7))
     assert len(threads) > 1
 
 
-def test_an_exception_of_an_item_reaches_the_caller_after_all_items_ran(backend):
+def test_one_thread_runs_every_item_on_the_caller():
+    threads = set()
+    with kernels.use(threads=1):
+        _threads.parallel_for(lambda i: threads.add(threading.get_ident()), range(5))
+    assert threads == {threading.get_ident()}
+
+
+def test_an_exception_of_an_item_reaches_the_caller_after_all_items_ran(two_threads):
     done = []
 
     def work(item):
@@ -61,13 +60,56 @@ def test_an_exception_of_an_item_reaches_the_caller_after_all_items_ran(backend)
     with pytest.raises(KeyError, match="item one"):
         _threads.parallel_for(work, range(4))
     assert sorted(done) == [0, 2, 3]
+    out = []
+    _threads.parallel_for(out.append, range(4))  # the pool still works afterwards
+    assert sorted(out) == [0, 1, 2, 3]
 
 
-def test_a_call_from_inside_a_region_runs_inline(backend):
-    inner = []
-    _threads.parallel_for(lambda i: _threads.parallel_for(lambda j: inner.append((i, j)),
-                                                          range(3)), range(2))
+def test_a_call_from_inside_an_item_runs_inline(two_threads):
+    inner, callers = [], set()
+
+    def outer(i):
+        me = threading.get_ident()
+
+        def work(j):
+            inner.append((i, j))
+            callers.add(threading.get_ident() == me)
+
+        _threads.parallel_for(work, range(3))
+
+    _threads.parallel_for(outer, range(2))
     assert sorted(inner) == [(i, j) for i in range(2) for j in range(3)]
+    assert callers == {True}
+
+
+def test_a_slow_thread_does_not_hold_the_call_back(two_threads):
+    # the caller takes items too: while the pool thread sleeps on its first item, the
+    # caller runs all the others
+    order, lock = [], threading.Lock()
+    caller = threading.get_ident()
+
+    def work(item):
+        if threading.get_ident() != caller:
+            time.sleep(0.2)
+        with lock:
+            order.append(threading.get_ident() == caller)
+
+    _threads.parallel_for(work, range(6))
+    assert len(order) == 6 and order.count(False) <= 1
+
+
+def test_the_ranges_cover_the_items_and_depend_only_on_the_sizes():
+    for n, threads in [(1, 2), (7, 2), (100, 2), (1000, 16), (3, 8)]:
+        ranges = _threads.split_range(n, threads=threads)
+        assert ranges[0][0] == 0 and ranges[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert len(ranges) <= max(1, threads * _threads.ITEMS_PER_THREAD)
+        assert ranges == _threads.split_range(n, threads=threads)
+    offsets = np.array([0, 100, 100, 100, 101, 300, 300, 300, 301])
+    with kernels.use(threads=2):
+        parts = _threads.balanced_split(offsets, fixed_cost=0.0)
+    assert parts[0][0] == 0 and parts[-1][1] == 8
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))
 
 
 def _layer_run():
@@ -80,40 +122,48 @@ def _layer_run():
     return cur.detach(), spikes, g_w
 
 
-def test_the_kernels_give_the_same_bits_on_either_backend(monkeypatch):
-    if _threads.threading_backend() != "openmp":
-        pytest.skip("torch does not run on an OpenMP runtime here")
-    on_openmp = _layer_run()
-    monkeypatch.setattr(_threads._OpenMP, "lib", None)
-    assert _threads.threading_backend() == "pool"
-    on_pool = _layer_run()
-    assert on_openmp[1].sum() > 0
-    for a, b in zip(on_openmp, on_pool, strict=True):
-        assert torch.equal(a, b)
+def test_the_kernels_give_the_same_bits_on_one_thread_and_on_several():
+    with kernels.use(threads=1):
+        alone = _layer_run()
+    with kernels.use(threads=2):
+        shared = _layer_run()
+    with kernels.use(threads=4):
+        more = _layer_run()
+    assert alone[1].sum() > 0
+    for a, b, c in zip(alone, shared, more, strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
 
 
-def test_a_bad_threading_choice_is_one_clear_error():
-    code = "from spikewave.kernels._threads import threading_backend; threading_backend()"
-    env = dict(os.environ, SPIKEWAVE_THREADING="fibres")
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True)
-    assert run.returncode != 0
-    assert "SPIKEWAVE_THREADING must be 'openmp' or 'pool', not 'fibres'" in run.stderr
-
-
-def test_a_forked_child_uses_its_own_threads():
+def test_a_forked_child_uses_its_own_threads(two_threads):
     if not hasattr(os, "fork"):
         pytest.skip("no fork here")
+    _threads.parallel_for(lambda i: None, range(4))  # the parent's pool threads exist
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        out = []
-        _threads.parallel_for(out.append, range(3))
-        os.write(write, f"{_threads.threading_backend()} {sorted(out)}".encode())
-        os._exit(0)
+    if pid == 0:  # pragma: no cover - the child: never returns into pytest
+        try:
+            out = []
+            _threads.parallel_for(out.append, range(3))
+            os.write(write, f"{sorted(out)}".encode())
+        finally:
+            os._exit(0)
     os.close(write)
+    waited = subprocess_wait(pid, timeout_s=60)
+    assert waited, "the forked child did not finish within 60 s"
+    assert os.read(read, 100).decode() == "[0, 1, 2]"
+
+
+def subprocess_wait(pid, timeout_s):
+    """Wait for a forked child; kill it and return False after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return True
+        time.sleep(0.05)
+    os.kill(pid, 9)
     os.waitpid(pid, 0)
-    assert os.read(read, 100).decode() == "pool [0, 1, 2]"
+    return False
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from spikewave.neurons.specs import LIFSpec, LIFState
 from spikewave.nn import LIF
 from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 
-SURROGATES = [FastSigmoid(2.0), ATan(), Sigmoid(), Triangle(1.0), Boxcar(1.0)]
+SURROGATES = [FastSigmoid(2.0), ATan(3.7), Sigmoid(), Triangle(1.7), Boxcar(2.3)]  # scales not 1
 
 
 def reference(x, beta, spec, v0=None):

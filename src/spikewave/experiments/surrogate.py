@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from spikewave._validation import check_int, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
-from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 from spikewave.plot.training import surrogate_derivatives_figure
+from spikewave.surrogate import ATan, Boxcar, FastSigmoid, Sigmoid, Triangle
 from spikewave.train.loop import TrainConfig, fit
 from spikewave.train.recipes import DATASETS, build
 
