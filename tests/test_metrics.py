@@ -122,6 +122,8 @@ def test_energy_is_the_weighted_sum_of_operations():
     assert keys["energy_pj_per_sample"] == counts.energy_pj()
     assert {"synops_ac", "synops_mac", "activation_sparsity", "membrane_updates",
             "footprint_bytes", "energy_pj_per_sample"} <= set(keys)
+    line = counts.describe()
+    assert "24 ACs + 0 MACs" in line and "21.6 pJ" in line and "KiB" in line
     with pytest.raises(ParameterError, match="mac_pj"):
         metrics.EnergyModel(mac_pj=-1.0)
 

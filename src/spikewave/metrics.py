@@ -148,9 +148,17 @@ class Counts:
         return (f"per inference: {self.synops_ac:,.0f} ACs + {self.synops_mac:,.0f} MACs "
                 f"(of {self.synops_dense:,.0f} synaptic products), activation sparsity "
                 f"{sparsity}, {self.membrane_updates:,.0f} membrane updates, about "
-                f"{self.energy_pj(energy) / 1e3:,.1f} nJ ({energy.ac_pj:g} pJ per AC, "
+                f"{_energy_text(self.energy_pj(energy))} ({energy.ac_pj:g} pJ per AC, "
                 f"{energy.mac_pj:g} pJ per MAC); parameters and buffers "
                 f"{self.footprint_bytes / 1024:,.1f} KiB")
+
+
+def _energy_text(pj: float) -> str:
+    """An energy in pJ, nJ or uJ, whichever gives a number from 1 to 1000."""
+    for scale, unit in ((1e6, "uJ"), (1e3, "nJ")):
+        if pj >= scale:
+            return f"{pj / scale:,.1f} {unit}"
+    return f"{pj:.1f} pJ"
 
 
 # ----------------------------------------------------------------------------- counting
