@@ -20,6 +20,7 @@ REPRODUCTIONS = Registry({
     "mozafari2019": "spikewave.experiments.mozafari2019",
     "cuba": "spikewave.experiments.cuba",
     "brunel2000": "spikewave.experiments.brunel2000",
+    "energy": "spikewave.experiments.energy",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]
