@@ -4,7 +4,7 @@ activation sparsity, membrane updates and footprint -- and an energy estimate fr
 published energies per operation.
 
 Definitions (those of NeuroBench 2.x, Yik et al. 2025, *Nature Communications* 16:1545,
-as its code computes them):
+as its code computes them; docs/references.md section 9):
 
 - **Synaptic operations** of a connection (``linear``, ``conv1d/2d/3d``, ``matmul``): the
   products ``w x`` with ``w != 0`` and ``x != 0`` -- the connection applied to its input and
@@ -37,7 +37,8 @@ spikes, so no activations) called as modules; a layer's membrane potentials are 
 own single steps (``layer.step``) over the input it received.
 
 Energy: ``E = synops_ac e_ac + synops_mac e_mac``, by default with Horowitz's 45 nm figures
-for 32-bit floats (ISSCC 2014, "Computing's energy problem (and what we can do about it)"):
+for 32-bit floats (ISSCC 2014, "Computing's energy problem (and what we can do about it)";
+docs/references.md section 9):
 an add 0.9 pJ, a multiply 3.7 pJ, so a multiply-accumulate 4.6 pJ. It counts arithmetic
 only -- no memory access (an 8 KB SRAM read of 64 bits costs about 10 pJ in the same table)
 and no neuron update.
