@@ -160,16 +160,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with the dataset files (default: $SPIKEWAVE_DATA)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the number of epochs of every network")
+    parser.add_argument("--architectures", nargs="+", choices=ARCHITECTURES,
+                        default=list(ARCHITECTURES), help="which SNN / ANN pairs to train "
+                        "(default: both)")
 
 
 def run(ctx: RunContext, dataset: str | None = None, data_dir: str | None = None,
-        epochs: int | None = None) -> Result:
+        epochs: int | None = None, architectures: list[str] | None = None) -> Result:
     dataset = dataset or ("digits" if ctx.quick else "mnist")
+    archs = tuple(a for a in ARCHITECTURES if a in (architectures or ARCHITECTURES))
     if epochs is not None:
         epochs = check_int("epochs", epochs, 1)
     trained: dict[str, Trained] = {}
     recipes: dict[str, str] = {}
-    for arch in ARCHITECTURES:
+    for arch in archs:
         rec = QUICK[arch] if ctx.quick and dataset == "digits" else CONFIGS[dataset, arch]
         n_epochs = epochs or (max(2, rec.epochs // 3) if ctx.quick and dataset != "digits"
                               else rec.epochs)
@@ -183,7 +187,7 @@ def run(ctx: RunContext, dataset: str | None = None, data_dir: str | None = None
 
     judged = not ctx.quick
     metrics: list[Metric] = []
-    for arch in ARCHITECTURES:
+    for arch in archs:
         for kind in ("snn", "ann"):
             t = trained[f"{kind}_{arch}"]
             metrics += [
@@ -198,7 +202,7 @@ def run(ctx: RunContext, dataset: str | None = None, data_dir: str | None = None
         metrics.append(below(f"{arch}_energy_ratio", ratio, 1.0, what="(SNN / ANN)")
                        if judged else Metric(f"{arch}_energy_ratio", ratio, None,
                                              "reported (SNN / ANN)"))
-    figure = _figure(trained, dataset, ctx.figure_path("energy.png"))
+    figure = _figure(trained, archs, dataset, ctx.figure_path("energy.png"))
     models = {name: {"test_accuracy": t.accuracy, "time_steps": t.time_steps,
                      "epochs": t.epochs, "energy_nj": energy_nj(t.counts),
                      "energy_with_neurons_nj": energy_nj(t.counts, True),
@@ -206,16 +210,18 @@ def run(ctx: RunContext, dataset: str | None = None, data_dir: str | None = None
               for name, t in trained.items()}
     return Result("energy", REPRODUCTION.title, metrics, [figure],
                   extra={"models": models, "energy_model": HOROWITZ_45NM.source},
-                  config={"dataset": dataset, "recipes": recipes,
+                  config={"dataset": dataset, "architectures": list(archs),
+                          "recipes": recipes,
                           "epochs": {n: t.epochs for n, t in trained.items()},
                           "ac_pj": HOROWITZ_45NM.ac_pj, "mac_pj": HOROWITZ_45NM.mac_pj})
 
 
-def _figure(trained: dict[str, Trained], dataset: str, path: Path) -> Path:
+def _figure(trained: dict[str, Trained], archs: tuple[str, ...], dataset: str, path: Path
+            ) -> Path:
     from spikewave.plot import new_figure, save_figure
 
-    fig, axes = new_figure(1, len(ARCHITECTURES), width=8.0, height=3.8)
-    for ax, arch in zip(axes, ARCHITECTURES, strict=True):
+    fig, axes = new_figure(1, len(archs), width=4.0 * len(archs), height=3.8, squeeze=False)
+    for ax, arch in zip(axes[0], archs, strict=True):
         runs = [trained[f"snn_{arch}"], trained[f"ann_{arch}"]]
         e_mac = [HOROWITZ_45NM.mac_pj * t.counts.synops_mac / 1e3 for t in runs]
         e_ac = [HOROWITZ_45NM.ac_pj * t.counts.synops_ac / 1e3 for t in runs]
