@@ -221,7 +221,8 @@ def _figure(trained: dict[str, Trained], archs: tuple[str, ...], dataset: str, p
             ) -> Path:
     from spikewave.plot import new_figure, save_figure
 
-    fig, axes = new_figure(1, len(archs), width=4.0 * len(archs), height=3.8, squeeze=False)
+    fig, axes = new_figure(1, len(archs), width=max(5.5, 4.0 * len(archs)), height=3.8,
+                           squeeze=False)
     for ax, arch in zip(axes[0], archs, strict=True):
         runs = [trained[f"snn_{arch}"], trained[f"ann_{arch}"]]
         e_mac = [HOROWITZ_45NM.mac_pj * t.counts.synops_mac / 1e3 for t in runs]
@@ -238,7 +239,7 @@ def _figure(trained: dict[str, Trained], archs: tuple[str, ...], dataset: str, p
         ax.set_ylabel("estimated nJ per inference")
         ax.set_title(f"{arch} network")
         ax.legend(frameon=False, loc="upper left", fontsize=8)
-    fig.suptitle(f"Synaptic energy per inference on {dataset} (45 nm, 32-bit float)")
+    fig.suptitle(f"Synaptic energy per inference, {dataset}\n(45 nm, 32-bit float)")
     return save_figure(fig, path, caption=(
         f"SNNs against ANNs of the same layers on {dataset}: estimated energy of the "
         "synaptic operations per inference, accumulates for spike inputs (0.9 pJ) and "
