@@ -39,6 +39,11 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) report build src/*.egg-info .pytest_cache
 
+# the fuzz suite run long: 10,000 cases per reader, checkpoints and command lines
+.PHONY: fuzz
+fuzz: $(STAMP)
+	SPIKEWAVE_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q -m '' -p no:cacheprovider tests/fuzz
+
 .PHONY: docs results package-check
 
 # the documentation site into site/: render the generated pages from the committed JSON,

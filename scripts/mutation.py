@@ -329,9 +329,10 @@ KNOWN_BUGS = [
      ("tests/neurons",)),
     ("sim/eventdriven.py", "        if not (d_lo > 0.0 and d_hi < 0.0):\n            return -1.0",
      "        if True:\n            return -1.0", ("tests/sim",)),
-    ("train/loop.py", '        sched.load_state_dict(state["scheduler"])\n', "",
+    ("train/loop.py", '            group["lr"] = cfg.lr_at(epoch)\n',
+     '            group["lr"] = cfg.lr_at(epoch - start_epoch)\n',
      ("tests/train/test_resume_schedule.py",)),
-    ("data/idx.py", "    if len(raw) != expected:", "    if len(raw) < expected:",
+    ("data/idx.py", "        if extra:\n", "        if False:\n",
      ("tests/test_idx_formats.py", "tests/data")),
     ("experiments/masquelier2008.py", "success = hit_rate > 0.98 and", "success = hit_rate > "
      "0.9 and", ("tests/experiments/test_judges.py",)),

@@ -3,7 +3,7 @@
 ``scripts/mutation.py --known-bugs`` puts each one into a copy of the package and runs the
 default-suite tests of its module, which must fail: the exact LIF crossing computed from
 the reset instead of the current potential; the event-driven search for a maximum inside an
-interval removed; the scheduler not restored on resume; the IDX size check accepting
+interval removed; the learning-rate schedule restarted on resume; the IDX check accepting
 trailing bytes; the masquelier2008 success judged at a hit rate above 0.9 instead of 0.98.
 All three tests are slow: the first two check that the mutation tool's configuration still
 names lines and files that exist (others edit them), the third runs the suite five times.

@@ -24,7 +24,8 @@ __version__ = "0.2.0"
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     # errors
-    "ParameterError": "._validation",
+    "ParameterError": "._validation", "DataError": "._validation",
+    "BudgetError": "._budget",
     # neuron models
     "LIFParams": ".neurons.lif", "simulate_lif_exact": ".neurons.lif",
     "simulate_lif_clock": ".neurons.lif", "lif_rate_hz": ".neurons.lif",

@@ -27,6 +27,23 @@ class ParameterError(ValueError):
     """An invalid argument: names the parameter, the value and what is allowed."""
 
 
+class DataError(ValueError):
+    """A malformed, corrupt or over-budget data file or checkpoint: names the file, the
+    field or byte offset, and what was expected there."""
+
+
+def data_fail(path: Any, where: str, expected: str, got: Any = None) -> DataError:
+    """Build the uniform error for a bad file; the caller raises it.
+
+    ``path`` names the file (or ``file:member`` inside an archive), ``where`` the field or
+    offset, ``expected`` what a valid file holds there::
+
+        data.idx.gz, header byte 2: expected an IDX type code (0x08, ...). Got 0x07.
+    """
+    tail = "" if got is None else f" Got {got}."
+    return DataError(f"{path}, {where}: expected {expected}.{tail}")
+
+
 @dataclass(frozen=True, slots=True)
 class Interval:
     """A range of real numbers; ``closed`` says which ends belong to it."""

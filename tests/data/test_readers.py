@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from spikewave import ParameterError
+from spikewave._validation import DataError
 from spikewave.data.idx import read_idx, write_idx
 from spikewave.data.mnist import FILES, load_mnist
 from spikewave.data.nmnist import (
@@ -31,13 +32,13 @@ def test_idx_errors(tmp_path):
     write_idx(tmp_path / "ok.idx", np.zeros((4, 2), np.uint8))
     raw = (tmp_path / "ok.idx").read_bytes()
     (tmp_path / "short.idx").write_bytes(raw[:-1])
-    with pytest.raises(ParameterError, match="truncated"):
+    with pytest.raises(DataError, match="truncated"):
         read_idx(tmp_path / "short.idx")
     (tmp_path / "bad.idx").write_bytes(b"\x01\x02\x03\x04" + raw[4:])
-    with pytest.raises(ParameterError, match="magic"):
+    with pytest.raises(DataError, match="magic"):
         read_idx(tmp_path / "bad.idx")
     (tmp_path / "bad.gz").write_bytes(gzip.compress(raw)[:-5])
-    with pytest.raises(ParameterError, match="gzip"):
+    with pytest.raises(DataError, match="gzip"):
         read_idx(tmp_path / "bad.gz")
     with pytest.raises(ParameterError, match="not found"):
         read_idx(tmp_path / "missing.idx")
@@ -54,23 +55,23 @@ def make_mnist(folder, n_train=6, n_test=4):
 
 def test_mnist_from_data_dir_and_environment(tmp_path, monkeypatch):
     make_mnist(tmp_path / "mnist")
-    split = load_mnist("mnist", tmp_path)
+    split = load_mnist("mnist", tmp_path, verify=False)
     assert split.x_train.shape == (6, 28, 28) and split.x_test.dtype == np.float32
     assert 0.0 <= split.x_train.min() and split.x_train.max() <= 1.0
     monkeypatch.setenv("SPIKEWAVE_DATA", str(tmp_path))
-    assert load_mnist("mnist").y_test.shape == (4,)
+    assert load_mnist("mnist", verify=False).y_test.shape == (4,)
     with pytest.raises(ParameterError, match="fashion files not found"):
-        load_mnist("fashion", tmp_path)
+        load_mnist("fashion", tmp_path, verify=False)
     monkeypatch.delenv("SPIKEWAVE_DATA")
     with pytest.raises(ParameterError, match="SPIKEWAVE_DATA"):
-        load_mnist("mnist")
+        load_mnist("mnist", verify=False)
 
 
 def test_mnist_mismatched_files(tmp_path):
     make_mnist(tmp_path / "mnist")
     write_idx(tmp_path / "mnist" / FILES[3], np.zeros(3, np.uint8))
-    with pytest.raises(ParameterError, match="disagree"):
-        load_mnist("mnist", tmp_path)
+    with pytest.raises(ValueError, match="disagree"):
+        load_mnist("mnist", tmp_path, verify=False)
 
 
 def random_events(n, seed=0):
@@ -88,11 +89,11 @@ def test_nmnist_round_trip_frames_and_errors():
         np.testing.assert_array_equal(back[f], ev[f])
     frames = events_to_frames(ev, 10, duration_us=2**23)
     assert frames.shape == (10, 2, 34, 34) and frames.sum() == 500
-    with pytest.raises(ParameterError, match="5-byte"):
+    with pytest.raises(DataError, match="5-byte"):
         decode_events(encode_events(ev)[:-2])
     bad = ev.copy()
     bad["x"][0] = 40
-    with pytest.raises(ParameterError, match="sensor"):
+    with pytest.raises(DataError, match="sensor"):
         decode_events(encode_events(bad))
 
 
@@ -107,7 +108,7 @@ def test_slayer_archive(tmp_path):
             add(f"{i}.bs2", encode_events(random_events(50, i)))
         add("train1K.txt", b"#sample #class\n1\t5\n2\t0\n")
         add("test100.txt", b"#sample #class\n3\t7\n")
-    x_tr, y_tr, x_te, y_te = load_slayer_archive(path, time_steps=5)
+    x_tr, y_tr, x_te, y_te = load_slayer_archive(path, time_steps=5, verify=False)
     assert x_tr.shape == (2, 5, 2, 34, 34) and y_tr.tolist() == [5, 0] and y_te.tolist() == [7]
 
 
@@ -129,10 +130,10 @@ def test_shd_reader(tmp_path):
     with h5py.File(path, "a") as f:
         del f["labels"]
         f.create_dataset("labels", data=np.array([1]))
-    with pytest.raises(ParameterError, match="must match"):
+    with pytest.raises(DataError, match="must match"):
         read_shd(path)
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
-    with pytest.raises(ParameterError, match="HDF5"):
+    with pytest.raises(DataError, match="HDF5"):
         read_shd(tmp_path / "junk.h5")
 
 
@@ -152,9 +153,9 @@ def test_download_helper_fetches_checks_and_keeps_files(tmp_path):
     write_idx(mirror / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 2))
     dest = tmp_path / "data"
     argv = ["data", "download", "mnist", "--data-dir", str(dest), "--base-url",
-            mirror.as_uri()]
+            mirror.as_uri(), "--no-verify"]
     assert main(argv) == 0
-    assert load_mnist("mnist", dest).x_train.shape == (6, 28, 28)
+    assert load_mnist("mnist", dest, verify=False).x_train.shape == (6, 28, 28)
     assert not list((dest / "mnist").glob("*.part"))  # no half-written file left
     # a corrupt file on the mirror: one clear error, nothing kept
     (dest / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()

@@ -9,6 +9,7 @@ from spikewave.experiments.kheradpisheh2018 import parse_labels
 from spikewave.train.readout import LinearReadout, few_label_subset
 
 
+@pytest.mark.slow
 def test_stdp_features_beat_the_untrained_network_under_the_same_readout(tmp_path):
     ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
     result = REPRODUCTIONS["kheradpisheh2018"].execute(ctx, labels_per_class="10,all")
@@ -51,6 +52,7 @@ def test_linear_readout_and_few_label_subsets():
         LinearReadout().predict(x)
 
 
+@pytest.mark.slow
 def test_rstdp_decision_layer_learns_on_the_embedded_digits(tmp_path):
     ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
     result = REPRODUCTIONS["mozafari2019"].execute(ctx, stdp_images=1000, epochs=6)
@@ -89,6 +91,7 @@ def test_conv2_threshold_option_reaches_the_network(monkeypatch, tmp_path):
         mozafari2019.run(ctx, conv2_threshold=0.0)
 
 
+@pytest.mark.slow
 def test_stdp_images_per_layer_and_no_convergence_stop(tmp_path):
     ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
     run = REPRODUCTIONS["mozafari2019"].execute
@@ -103,6 +106,7 @@ def test_stdp_images_per_layer_and_no_convergence_stop(tmp_path):
         mozafari2019.run(ctx, convergence_stop=0.5)
 
 
+@pytest.mark.slow
 def test_mozafari_resume_continues_as_an_uninterrupted_run(tmp_path):
     import torch
 

@@ -117,11 +117,11 @@ def test_check_finite_refuses_nan_input_unless_turned_off():
 
 
 def test_the_thread_count_follows_the_configuration():
-    from spikewave.kernels._threads import split_range, thread_count
+    from spikewave.kernels._threads import ITEMS_PER_THREAD, split_range, thread_count
 
     assert thread_count() == torch.get_num_threads()
     with kernels.use(threads=3):
-        assert thread_count() == 3 and len(split_range(300)) == 3
+        assert thread_count() == 3 and len(split_range(300)) == 3 * ITEMS_PER_THREAD
 
 
 def test_a_torch_func_transform_takes_the_reference():

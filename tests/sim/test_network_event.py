@@ -52,6 +52,7 @@ def test_first_crossing_finds_a_short_excursion():
     assert math.isinf(first_crossing(A, B, 0.0, a, b, 1.0, top + 1e-9))
 
 
+@pytest.mark.slow
 def test_uncoupled_neuron_interval_is_exact():
     net = Network.build(1, CUBA, [])
     run = run_event(net, NetworkState.initial(net, -60.0), 300.0)

@@ -67,7 +67,7 @@ def train(out, model, variant, resume=False, stop_after=None):
 
 
 @pytest.mark.parametrize(("model", "variant"), [
-    ("dense", "random"), ("delay", "plain"),
+    ("dense", "random"), pytest.param("delay", "plain", marks=pytest.mark.slow),
     pytest.param("recurrent", "plain", marks=pytest.mark.slow),
     pytest.param("dense", "plain", marks=pytest.mark.slow),
     pytest.param("conv", "plain", marks=pytest.mark.slow)])

@@ -9,6 +9,7 @@ from spikewave.train.loop import TrainConfig, fit
 from spikewave.train.recipes import build
 
 
+@pytest.mark.slow
 def test_surrogate_reproduction_reaches_97_percent_on_digits(tmp_path):
     ctx = RunContext(quick=True, seed=0, out_dir=tmp_path, progress=False)
     result = REPRODUCTIONS["surrogate"].execute(ctx)
@@ -21,8 +22,9 @@ class Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize(("model", "augment"), [("dense", None), ("dense", "shift"),
-                                               ("delay", None)])
+@pytest.mark.parametrize(("model", "augment"), [
+    ("dense", None), pytest.param("dense", "shift", marks=pytest.mark.slow),
+    pytest.param("delay", None, marks=pytest.mark.slow)])
 def test_resume_continues_bit_for_bit(tmp_path, model, augment):
     from spikewave.data.augment import random_shift
 
@@ -50,6 +52,7 @@ def test_resume_continues_bit_for_bit(tmp_path, model, augment):
     assert state["epoch"] == 2 and len(state["history"]) == 3
 
 
+@pytest.mark.slow
 def test_recurrent_model_learns_digits(tmp_path):
     from spikewave.nn import RecurrentLIF
     from spikewave.train.loop import TrainConfig, fit
@@ -61,6 +64,7 @@ def test_recurrent_model_learns_digits(tmp_path):
     assert res.test_accuracy > 0.85  # 97.3 % after 15 epochs (README)
 
 
+@pytest.mark.slow
 def test_shd_recipe_on_made_up_files(tmp_path):
     """Two classes told apart by which channels fire: the SHD path learns them."""
     import h5py
@@ -145,6 +149,7 @@ def test_resuming_a_checkpoint_of_another_model_is_one_clear_error(tmp_path):
             progress=False)
 
 
+@pytest.mark.slow
 def test_delay_model_follows_its_width_schedule_and_learns_positions(tmp_path):
     from spikewave.nn import LearnableDelayLinear
     from spikewave.train.models import delay_sigma

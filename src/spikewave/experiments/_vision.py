@@ -24,6 +24,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="digits (embedded, default), mnist or fashion (IDX files)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with the IDX files (default: $SPIKEWAVE_DATA)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip the published-checksum check of the IDX files (for "
+                             "custom data in the same format)")
     parser.add_argument("--train-images", type=int, default=None,
                         help="training images (default: all)")
     parser.add_argument("--stdp-images", type=int, nargs="+", default=None,
@@ -58,16 +61,17 @@ def with_convergence_stop(arch: Architecture, stop: float | None) -> Architectur
         dataclasses.replace(layer, convergence_stop=value) for layer in arch.layers))
 
 
-def load(dataset: str, data_dir: str | None, train_images: int | None, seed: int
-         ) -> tuple[Any, ...]:
+def load(dataset: str, data_dir: str | None, train_images: int | None, seed: int,
+         verify: bool = True) -> tuple[Any, ...]:
     """``(x_train, y_train, x_test, y_test)``; images ``[N, 28, 28]`` in [0, 1] (the 8x8
-    digits upsampled into MNIST's frame), the training set cut to ``train_images``."""
+    digits upsampled into MNIST's frame), the training set cut to ``train_images``
+    (``verify``: check the IDX files' published checksums)."""
     torch.manual_seed(seed)
     if dataset == "digits":
         d = load_digits_split(seed=seed)
         x_tr, x_te = upsample_digits(d.x_train), upsample_digits(d.x_test)
     else:
-        d = load_mnist(dataset, data_dir)
+        d = load_mnist(dataset, data_dir, verify=verify)
         x_tr, x_te = torch.from_numpy(d.x_train), torch.from_numpy(d.x_test)
     y_tr = d.y_train
     if train_images is not None:

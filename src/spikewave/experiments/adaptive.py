@@ -17,7 +17,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from spikewave._validation import fail
+from spikewave._budget import check_budget
+from spikewave._validation import Interval, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext, within_rel
 from spikewave.neurons.adaptive import (
     ALIFParams,
@@ -32,15 +33,24 @@ ONSET_MS = 50.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--current-na", type=float, default=3.0,
-                        help="amplitude of the current step (nA, default 3)")
+                        help="amplitude of the current step (nA, above the rheobase of 1.5 "
+                             "and at most 1000; default 3)")
     parser.add_argument("--dt-ms", type=float, default=0.01,
-                        help="step of the clock-driven path (ms, default 0.01)")
+                        help="step of the clock-driven path (ms, in (0, 1]; default 0.01)")
+
+
+MAX_CURRENT_NA = 1000.0
 
 
 def run(ctx: RunContext, current_na: float = 3.0, dt_ms: float = 0.01) -> Result:
     p = ALIFParams()
+    dt_ms = check_number("dt_ms", dt_ms, Interval(0.0, 1.0, "right"))
+    current_na = check_number("current_na", current_na,
+                              Interval(p.lif.rheobase_na, MAX_CURRENT_NA, "right"))
     step_ms = 800.0 if ctx.quick else 2000.0
     duration = ONSET_MS + step_ms
+    check_budget("reproduce adaptive", duration / dt_ms, 32.0 * duration / dt_ms,
+                 why=f"{duration:g} ms at dt = {dt_ms:g} ms", fix="use a larger --dt-ms")
     n = int(round(duration / dt_ms))
     t = (np.arange(n) + 1) * dt_ms
     current = np.where(t > ONSET_MS, current_na, 0.0)

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from spikewave._validation import check_int, fail
+from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.coding.retina import dog_filter
 from spikewave.experiments._vision import (
     add_data_arguments,
@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", type=int, default=3,
                         help="max-pool the last layer over a grid x grid partition (1 = global)")
     parser.add_argument("--time-steps", type=int, default=15, help="latency bins (default 15)")
-    parser.add_argument("--svm-c", type=float, default=0.1, help="LinearSVC C (default 0.1)")
+    parser.add_argument("--svm-c", type=float, default=0.1,
+                        help="LinearSVC regularisation C, > 0 (default 0.1)")
 
 
 def _label_curve(ftr, ytr, fte, yte, points, c, seed, all_accuracy: float,
@@ -94,12 +95,14 @@ def _label_curve(ftr, ytr, fte, yte, points, c, seed, all_accuracy: float,
 def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         train_images: int | None = None, stdp_images: int | list[int] | None = None,
         labels_per_class: str = "10,20,50,100,all", grid: int = 3, time_steps: int = 15,
-        svm_c: float = 0.1, convergence_stop: float | None = None) -> Result:
+        svm_c: float = 0.1, convergence_stop: float | None = None,
+        verify: bool = True) -> Result:
     n_stdp = check_options(ctx, dataset, stdp_images)
     points = parse_labels(labels_per_class)
     grid = check_int("grid", grid, 1, 8)
     time_steps = check_int("time_steps", time_steps, 2, 255)
-    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
+    svm_c = check_number("svm_c", svm_c, POSITIVE)
+    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed, verify)
     arch = with_convergence_stop(mnist_architecture(time_steps), convergence_stop)
     net = STDPConvNet(arch, seed=ctx.seed)
     untrained = STDPConvNet(arch, seed=ctx.seed)

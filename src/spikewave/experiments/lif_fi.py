@@ -16,6 +16,8 @@ from dataclasses import asdict
 
 import numpy as np
 
+from spikewave._budget import check_budget
+from spikewave._validation import POSITIVE, check_number
 from spikewave.experiments.registry import Reproduction, Result, RunContext, below, within_rel
 from spikewave.neurons.lif import (
     LIFParams,
@@ -47,8 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ctx: RunContext, dt_ms: float = 0.01) -> Result:
     p = LIFParams()
+    dt_ms = check_number("dt_ms", dt_ms, POSITIVE)
     n_cur = 12 if ctx.quick else 40
     duration_ms = 300.0 if ctx.quick else 1000.0
+    check_budget("reproduce lif", (n_cur + 4) * duration_ms / dt_ms,
+                 why=f"{n_cur + 4} neurons for {duration_ms:g} ms at dt = {dt_ms:g} ms",
+                 fix="use a larger --dt-ms")
     # firing currents from just above rheobase to 4x rheobase, plus subthreshold ones
     currents = np.concatenate([np.linspace(0.0, 0.95, 4) * p.rheobase_na,
                                np.linspace(1.1, 4.0, n_cur) * p.rheobase_na])

@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from spikewave._budget import check_budget
 from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.neurons.srm import SRMParams
@@ -111,8 +113,8 @@ class SingleRun:
 
 def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputParams | None
              = None, initial_weight: float | None = None, srm: SRMParams | None = None,
-             stdp: STDPParams | None = None, record_windows_ms=(), keep_input: bool = False
-             ) -> SingleRun:
+             stdp: STDPParams | None = None, record_windows_ms=(), keep_input: bool = False,
+             on_progress_s: Callable[[float], None] | None = None) -> SingleRun:
     """Generate the input with ``seed`` and run one neuron for ``duration_s``.
 
     As in the original code, the threshold is ``T = 0.5 (1 - spike_deletion) n_pattern``
@@ -130,12 +132,38 @@ def simulate(seed: int, duration_s: float = 450.0, input_params: PatternInputPar
     state = SRMNetworkState.initial(np.full((1, n_aff), w0))
     rec_t = (np.concatenate([np.arange(a, b, 0.1) for a, b in record_windows_ms])
              if record_windows_ms else np.empty(0))
-    run = present_repeated(block.trains, duration_ms, state, srm, stdp, record_times_ms=rec_t)
+    run = present_repeated(block.trains, duration_ms, state, srm, stdp, record_times_ms=rec_t,
+                           progress=simulated_seconds(on_progress_s))
     onsets_ms = repeat_times(block.pattern_onsets_ms, block_ms, duration_ms)
     ev = evaluate(run.spike_times_ms, onsets_ms, duration_ms, p_in.pattern_ms)
     return SingleRun(seed, ev, time.perf_counter() - start, run.spike_times_ms, onsets_ms,
                      run.state.weights[0].copy(), block if keep_input else None, rec_t,
                      run.recorded_u)
+
+
+def simulated_seconds(on_progress_s: Callable[[float], None] | None
+                      ) -> Callable[[float], None] | None:
+    """A ``progress`` callback for :func:`present_repeated` that passes on the simulated
+    seconds since its last call (a progress bar's ``update``, shared by parallel runs)."""
+    if on_progress_s is None:
+        return None
+    done = [0.0]
+
+    def report(ms: float) -> None:
+        on_progress_s((ms - done[0]) / 1000.0)
+        done[0] = ms
+
+    return report
+
+
+def check_run_budget(what: str, duration_s: float, p_in: PatternInputParams,
+                     n_neurons: int) -> None:
+    """Refuse up front a run whose input spikes (at most ``n_afferents x (max_rate +
+    noise_rate) x duration``, each delivered to every neuron) exceed the work budget."""
+    events = p_in.n_afferents * (p_in.max_rate_hz + p_in.noise_rate_hz) * duration_s
+    check_budget(what, events * n_neurons, 0.0,
+                 why=f"up to {events:.3g} input spikes in {duration_s:g} s simulated",
+                 fix="use a shorter --duration-s (duration_s)")
 
 
 def run_many(seeds, workers: int | None = None, progress=None, first_options=None,
@@ -196,6 +224,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
                                                           POSITIVE)
     p_in = PatternInputParams(jitter_ms=jitter_ms, pattern_freq=pattern_freq,
                               pattern_fraction=pattern_fraction, spike_deletion=spike_deletion)
+    check_run_budget("reproduce masquelier2008", duration, p_in, 1)
     config = {"duration_s": duration, "runs": runs, "seed": ctx.seed, "initial_weight": w0,
               "input": asdict(p_in), "stdp": asdict(STDPParams())}
     if sweep is not None:
@@ -204,9 +233,9 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     windows = [(0.0, 500.0), (min(12_000.0, duration * 1000 / 3), min(12_500.0, duration
                                                                       * 1000 / 3 + 500)),
                (duration * 1000.0 - 500.0, duration * 1000.0)]
-    bar = ctx.progress_bar(total=runs, desc="masquelier2008")
-    all_runs = run_many(range(ctx.seed, ctx.seed + runs), progress=bar, duration_s=duration,
-                        input_params=p_in, initial_weight=w0,
+    bar = ctx.progress_bar(total=runs * duration, desc="masquelier2008, simulated s")
+    all_runs = run_many(range(ctx.seed, ctx.seed + runs), duration_s=duration,
+                        input_params=p_in, initial_weight=w0, on_progress_s=bar.update,
                         first_options={"record_windows_ms": windows, "keep_input": True})
     bar.close()
     first = all_runs[0]

@@ -30,6 +30,7 @@ identical). Input statistics and neuron as in 2008; 3 patterns share 1/3 of the 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
@@ -43,7 +44,7 @@ from spikewave._validation import (
     check_number,
     fail,
 )
-from spikewave.experiments.masquelier2008 import run_seeds
+from spikewave.experiments.masquelier2008 import check_run_budget, run_seeds, simulated_seconds
 from spikewave.experiments.registry import (
     KnownPartial,
     Metric,
@@ -112,7 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def simulate(seed: int, n_k: int, n_p: int, duration_s: float, alpha: float, freq: float,
-             weight_spread: float, ipsp: str, record: bool = False) -> dict:
+             weight_spread: float, ipsp: str, record: bool = False,
+             on_progress_s: Callable[[float], None] | None = None) -> dict:
     """One run: selectivity over the last third, judged; with ``record`` also what the
     figure needs (the run, pattern onsets and ids, the record times)."""
     p_in = PatternInputParams(n_patterns=n_p, pattern_freq=freq)
@@ -125,7 +127,8 @@ def simulate(seed: int, n_k: int, n_p: int, duration_s: float, alpha: float, fre
     w0 = rng.uniform(0.475 - weight_spread, 0.475 + weight_spread, (n_k, int(p_in.n_afferents)))
     rec = np.arange(duration_ms - 400.0, duration_ms, 0.1) if record else None
     out = present_repeated(block.trains, duration_ms, SRMNetworkState.initial(w0), srm,
-                           STDPParams(), alpha, record_times_ms=rec, ipsp=ipsp)
+                           STDPParams(), alpha, record_times_ms=rec, ipsp=ipsp,
+                           progress=simulated_seconds(on_progress_s))
     onsets = repeat_times(block.pattern_onsets_ms, block.trains.duration_ms, duration_ms)
     ids = np.tile(block.pattern_ids, int(np.ceil(duration_ms / block.trains.duration_ms)))
     ids = ids[:onsets.size]
@@ -177,11 +180,13 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
     if duration < 3.0:
         raise fail("duration_s", duration_s, "at least 3 s")
     freq = pattern_freq if pattern_freq is not None else (0.25 if n_p == 1 else 1.0 / 3.0)
+    check_run_budget("reproduce masquelier2009", duration,
+                     PatternInputParams(n_patterns=n_p, pattern_freq=freq), n_k)
     options = dict(n_k=n_k, n_p=n_p, duration_s=duration, alpha=alpha, freq=freq,
                    weight_spread=weight_spread, ipsp=ipsp)
-    bar = ctx.progress_bar(total=n_runs, desc="masquelier2009")
-    records = run_seeds(simulate, range(ctx.seed, ctx.seed + n_runs), progress=bar,
-                        first_options={"record": True}, **options)
+    bar = ctx.progress_bar(total=n_runs * duration, desc="masquelier2009, simulated s")
+    records = run_seeds(simulate, range(ctx.seed, ctx.seed + n_runs),
+                        first_options={"record": True}, on_progress_s=bar.update, **options)
     bar.close()
     first = records[0]
     out, onsets, ids, rec, threshold = first.pop("_figure")

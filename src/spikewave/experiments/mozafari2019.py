@@ -34,15 +34,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from spikewave._io import atomic_write_bytes
-from spikewave._validation import POSITIVE, Interval, check_int, check_number, fail
+from spikewave._validation import POSITIVE, DataError, Interval, check_int, check_number, fail
 from spikewave.experiments._vision import (
     add_data_arguments,
     check_options,
@@ -54,6 +52,7 @@ from spikewave.experiments.registry import Metric, Reproduction, Result, RunCont
 from spikewave.nn.decision import RSTDPDecision
 from spikewave.nn.stdp_net import STDPConvNet, mozafari_architecture
 from spikewave.plot import vision as plots
+from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
 
 PAPER_MNIST = 0.972
 CHECKPOINT = "checkpoint.pt"
@@ -91,7 +90,7 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
         epochs: int | None = None, batch_size: int | None = None,
         forward_inhibition: str | None = None, dropout: float = 0.0,
         conv2_threshold: float | None = None, convergence_stop: float | None = None,
-        checkpoint: bool = False, resume: bool = False) -> Result:
+        checkpoint: bool = False, resume: bool = False, verify: bool = True) -> Result:
     n_stdp = check_options(ctx, dataset, stdp_images)
     small = dataset == "digits"
     n_epochs = check_int("epochs", epochs if epochs is not None else
@@ -117,13 +116,14 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     ckpt_path = ctx.out_dir / CHECKPOINT
     state = _load_checkpoint(ckpt_path, config, n_epochs) if resume else None
     # the dataset after the checkpoint: a bad --resume fails before MNIST is read
-    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed)
+    x_tr, y_tr, x_te, y_te = load(dataset, data_dir, train_images, ctx.seed, verify)
     net = STDPConvNet(arch, seed=ctx.seed)
     bar = ctx.progress_bar
 
     if state is None:
         histories, stdp_s = train_stdp_layers(ctx, net, x_tr, n_stdp)
     else:
+        _check_stdp_weights(state["stdp_weights"], net, ckpt_path)
         for layer, weight in zip(net.layers, state["stdp_weights"], strict=True):
             layer.weight = weight
         histories = [[tuple(h) for h in hist] for hist in state["histories"]]
@@ -141,18 +141,21 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
     curve: list[dict[str, float]] = []
     rstdp_before_s = 0.0
     if state is not None:
-        decision.load_state(state["decision"])
-        rng.bit_generator.state = state["rng"]
+        try:
+            decision.load_state(state["decision"])
+            rng.bit_generator.state = state["rng"]
+        except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+            raise DataError(f"{ckpt_path}: the decision layer's state or the generator's "
+                            f"does not fit this run ({type(exc).__name__}: {exc})") from None
         curve = list(state["curve"])
         rstdp_before_s = float(state["rstdp_s"])
 
     def save(rstdp_s: float) -> None:
-        buf = io.BytesIO()
-        torch.save({"config": config, "stdp_weights": [layer.weight for layer in net.layers],
-                    "histories": [[list(h) for h in hist] for hist in histories],
-                    "stdp_s": stdp_s, "decision": decision.state(),
-                    "rng": rng.bit_generator.state, "curve": curve, "rstdp_s": rstdp_s}, buf)
-        atomic_write_bytes(ckpt_path, buf.getvalue())
+        save_checkpoint(ckpt_path, {
+            "config": config, "stdp_weights": [layer.weight for layer in net.layers],
+            "histories": [[list(h) for h in hist] for hist in histories],
+            "stdp_s": stdp_s, "decision": decision.state(),
+            "rng": rng.bit_generator.state, "curve": curve, "rstdp_s": rstdp_s})
 
     writing = checkpoint or resume
     if writing and state is None:
@@ -215,21 +218,48 @@ def run(ctx: RunContext, dataset: str = "digits", data_dir: str | None = None,
 
 
 def _load_checkpoint(path: Path, config: dict, n_epochs: int) -> dict:
-    """The state in ``path`` for ``--resume``: one clear error when there is none, when it
-    was made with other options, or when it already holds more epochs than ``n_epochs``."""
+    """The verified state in ``path`` for ``--resume``: one clear error when there is none,
+    when it is corrupt or altered (content hash), malformed or non-finite, when it was made
+    with other options, or when it already holds more epochs than ``n_epochs``."""
     if not path.exists():
         raise fail("resume", str(path), "an existing checkpoint (run once with --checkpoint "
                    "first, with the same --out)")
-    state = torch.load(path, weights_only=True)
-    if state.get("config") != config:
-        saved = state.get("config") or {}
+    state = load_checkpoint(path)
+    saved = expect(state, "config", dict, path)
+    if saved != config:
         differ = sorted(k for k in config.keys() | saved.keys() if saved.get(k) != config.get(k))
         raise fail("resume", f"a checkpoint made with other options ({', '.join(differ)})",
                    f"a checkpoint made with the same options ({path})")
-    if len(state["curve"]) > n_epochs:
-        raise fail("epochs", n_epochs, f"at least the {len(state['curve'])} epochs already in "
+    curve = expect(state, "curve", list, path)
+    for i, point in enumerate(curve):
+        if not isinstance(point, dict) or point.get("epoch") != i + 1 or not all(
+                isinstance(point.get(k), float) for k in ("train_hit", "test_accuracy")):
+            raise DataError(f"{path}: curve[{i}] should be the record of epoch {i + 1}")
+    if len(curve) > n_epochs:
+        raise fail("epochs", n_epochs, f"at least the {len(curve)} epochs already in "
                    f"the checkpoint ({path})")
+    weights = expect(state, "stdp_weights", list, path)
+    if not all(isinstance(w, torch.Tensor) for w in weights):
+        raise DataError(f"{path}: field 'stdp_weights' should hold one tensor per layer")
+    histories = expect(state, "histories", list, path)
+    if not all(isinstance(h, list) and all(isinstance(p, list) and len(p) == 2 for p in h)
+               for h in histories):
+        raise DataError(f"{path}: field 'histories' should hold [image, C] pairs per layer")
+    for key in ("stdp_s", "rstdp_s"):
+        expect(state, key, float, path, "a number of seconds")
+    decision = expect(state, "decision", dict, path)
+    expect(decision, "weight", torch.Tensor, path)
+    expect(state, "rng", dict, path)
+    check_finite(weights, path, "stdp_weights")
+    check_finite(decision, path, "decision")
     return state
+
+
+def _check_stdp_weights(weights: list, net: STDPConvNet, path: Path) -> None:
+    if len(weights) != len(net.layers) or any(
+            w.shape != layer.weight.shape for w, layer in zip(weights, net.layers, strict=False)):
+        raise DataError(f"{path}: STDP weights of shapes {[tuple(w.shape) for w in weights]}, "
+                        f"this network's are {[tuple(la.weight.shape) for la in net.layers]}")
 
 
 REPRODUCTION = Reproduction(

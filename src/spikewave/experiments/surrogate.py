@@ -50,7 +50,9 @@ DEFAULT_MODEL = {"digits": "dense", "mnist": "conv", "fashion": "conv", "nmnist"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=DATASETS, default="digits")
+    parser.add_argument("--dataset", choices=DATASETS, default="digits",
+                        help="the dataset to train on (digits is embedded; the others read "
+                             "files from --data-dir)")
     parser.add_argument("--model", choices=("dense", "conv"), default=None,
                         help="default: conv for mnist and fashion, dense otherwise")
     parser.add_argument("--data-dir", default=None,

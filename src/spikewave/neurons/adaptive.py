@@ -24,8 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
+from spikewave._budget import Budget, check_budget
 from spikewave._validation import NON_NEGATIVE, POSITIVE, Params, check_number, fail, param
-from spikewave.neurons.lif import LIFParams
+from spikewave.neurons.lif import LIFParams, drive_mv, max_spikes_constant_drive
+
+# function evaluations of the root finder per spike, for the work estimate
+_EVALS_PER_SPIKE = 100
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,19 @@ class ALIFRun:
         return np.diff(self.spike_times_ms)
 
 
-def simulate_alif_exact(p: ALIFParams, current_na: float, duration_ms: float) -> ALIFRun:
-    """Exact simulation under constant current from rest (``V = E_L``, ``a = 0``)."""
+def simulate_alif_exact(p: ALIFParams, current_na: float, duration_ms: float,
+                        budget: Budget | None = None) -> ALIFRun:
+    """Exact simulation under constant current from rest (``V = E_L``, ``a = 0``).
+
+    The adaptation only delays spikes, so the LIF's closed-form spike count bounds this
+    one's; ``budget`` is checked against it before the run."""
     current = check_number("current_na", current_na)
     duration = check_number("duration_ms", duration_ms, POSITIVE)
     q = p.lif
-    v_inf = q.e_l_mv + q.r_mohm * current
+    v_inf = drive_mv(q, current)
+    spikes_max = max_spikes_constant_drive(q, current, duration) + 1.0
+    check_budget("simulate_alif_exact", _EVALS_PER_SPIKE * spikes_max, 16.0 * spikes_max,
+                 budget, f"up to {spikes_max:.3g} spikes in {duration:g} ms")
     t, v, a = 0.0, q.e_l_mv, 0.0
     spikes, adapt = [], []
     while True:
@@ -134,14 +145,20 @@ class ALIFTrace:
 
 
 def simulate_alif_clock(p: ALIFParams, current_na: np.ndarray | float, duration_ms: float,
-                        dt_ms: float = 0.01) -> ALIFTrace:
+                        dt_ms: float = 0.01, budget: Budget | None = None) -> ALIFTrace:
     """Clock-driven reference: exact exponential updates of V and a, spikes on the grid.
 
-    ``current_na`` is a constant or one value per step (a current step, say).
+    ``current_na`` is a constant or one value per step (a current step, say). ``budget``
+    bounds the steps and the trace (checked before the run).
     """
     duration = check_number("duration_ms", duration_ms, POSITIVE)
     dt = check_number("dt_ms", dt_ms, POSITIVE)
-    n_steps = int(round(duration / dt))
+    if dt > duration:
+        raise fail("dt_ms", dt_ms, f"at most duration_ms = {duration:g}")
+    steps = round(duration / dt)
+    check_budget("simulate_alif_clock", steps, 32.0 * steps, budget,
+                 f"{duration:g} ms at dt = {dt:g} ms")
+    n_steps = int(steps)
     current = np.asarray(current_na, dtype=float)
     if current.ndim == 0:
         current = np.full(n_steps, float(current))
@@ -149,6 +166,10 @@ def simulate_alif_clock(p: ALIFParams, current_na: np.ndarray | float, duration_
         raise fail("current_na", f"array of shape {current.shape}",
                    f"a finite number or {n_steps} finite values (one per step)")
     q = p.lif
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(q.e_l_mv + q.r_mohm * current)
+    if not finite.all():
+        drive_mv(q, float(current[~finite][0]))
     decay_v = math.exp(-dt / q.tau_m_ms)
     decay_a = math.exp(-dt / p.tau_theta_ms)
     v, a, left = q.e_l_mv, 0.0, 0.0

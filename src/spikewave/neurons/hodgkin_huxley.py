@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewave._budget import Budget, check_budget
 from spikewave._numba import grow, njit
 from spikewave._validation import (
     POSITIVE,
@@ -129,8 +130,10 @@ def _step(v, m, h, n, i_ext, dt, par, scheme):  # pragma: no cover - compiled
 
 
 @njit
-def _integrate(state0, current, dt, par, scheme, record):  # pragma: no cover - compiled
-    n_steps = current.shape[0]
+def _integrate(state0, current, n_steps, dt, par, scheme, record):  # pragma: no cover - compiled
+    """``n_steps`` steps from ``state0``; ``current`` holds one value per step, or one for
+    all of them."""
+    constant = current.shape[0] == 1
     n_rec = n_steps + 1 if record else 1
     trace = np.empty((n_rec, 4))
     v, m, h, n = state0[0], state0[1], state0[2], state0[3]
@@ -138,7 +141,8 @@ def _integrate(state0, current, dt, par, scheme, record):  # pragma: no cover - 
     spikes = np.empty(16)
     n_spk = 0
     for k in range(n_steps):
-        v2, m, h, n = _step(v, m, h, n, current[k], dt, par, scheme)
+        v2, m, h, n = _step(v, m, h, n, current[0] if constant else current[k], dt, par,
+                            scheme)
         if v < 0.0 <= v2:
             if n_spk == spikes.shape[0]:
                 spikes = grow(spikes, n_spk)
@@ -189,6 +193,7 @@ def simulate_hh(
     scheme: str = "rk4",
     state0: np.ndarray | None = None,
     record: bool = False,
+    budget: Budget | None = None,
 ) -> HHRun:
     """Integrate the HH equations from ``state0`` (default: rest) under a current.
 
@@ -197,23 +202,27 @@ def simulate_hh(
         dt_ms: integration step; RK4 is stable up to about 0.05 ms.
         scheme: ``"rk4"`` or ``"exponential_euler"``.
         record: keep the whole trajectory (``t_ms``, ``v_mv``, ``m``, ``h``, ``n``).
+        budget: the most steps and memory to spend, checked before the run.
     """
     duration = check_number("duration_ms", duration_ms, POSITIVE)
     dt = check_number("dt_ms", dt_ms, POSITIVE)
     check_choice("scheme", scheme, SCHEMES)
     if dt > 0.1:
         raise fail("dt_ms", dt_ms, "at most 0.1 ms (larger steps are unstable or inaccurate)")
-    n_steps = int(round(duration / dt))
+    steps = round(duration / dt)
+    check_budget("simulate_hh", steps, (48.0 if record else 0.0) * steps, budget,
+                 f"{duration:g} ms at dt = {dt:g} ms")
+    n_steps = int(steps)
     current = check_array("current_ua_cm2", current_ua_cm2, ndim=(0, 1))
     if current.ndim == 0:
-        current = np.full(n_steps, float(current))
+        current = np.full(1, float(current))
     elif current.shape != (n_steps,):
         raise fail("current_ua_cm2", f"array of shape {current.shape}",
                    f"a number or {n_steps} values (one per step)")
     x0 = resting_state(p) if state0 is None else check_array("state0", state0, ndim=1)
     if x0.shape != (4,):
         raise fail("state0", f"array of shape {x0.shape}", "[V, m, h, n] (shape (4,))")
-    trace, spikes = _integrate(x0, np.ascontiguousarray(current), dt, p.as_array(),
+    trace, spikes = _integrate(x0, np.ascontiguousarray(current), n_steps, dt, p.as_array(),
                                SCHEMES[scheme], record)
     if not record:
         return HHRun(spikes, trace[0].copy())

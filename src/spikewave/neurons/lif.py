@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewave._budget import Budget, check_budget
 from spikewave._numba import grow, njit
 from spikewave._validation import (
     NON_NEGATIVE,
@@ -151,6 +152,26 @@ def _lif_exact_core(tau, e_l, r, v_th, v_reset, t_ref, current, v0, duration,
     return out[:n_out]
 
 
+def drive_mv(p: LIFParams, current_na: float) -> float:
+    """The asymptotic potential ``V_inf = E_L + R I`` (mV), checked to be finite."""
+    v_inf = p.e_l_mv + p.r_mohm * current_na
+    if not math.isfinite(v_inf):
+        raise fail("current_na", current_na, f"a current whose drive R*I is finite (R = "
+                   f"{p.r_mohm:g} MOhm)")
+    return v_inf
+
+
+def max_spikes_constant_drive(p: LIFParams, current_na: float, duration_ms: float) -> float:
+    """An upper bound of the spikes a LIF fires in ``duration_ms`` under constant current
+    alone: ``1 + duration / ISI`` with the closed-form ISI from reset,
+    ``t_ref + tau_m ln((V_reset - V_inf) / (V_th - V_inf))``; ``inf`` when the ISI is 0."""
+    v_inf = drive_mv(p, current_na)
+    if v_inf <= p.v_th_mv:
+        return 1.0
+    isi = p.t_ref_ms + p.tau_m_ms * math.log((p.v_reset_mv - v_inf) / (p.v_th_mv - v_inf))
+    return 1.0 + duration_ms / isi if isi > 0.0 else math.inf
+
+
 def simulate_lif_exact(
     p: LIFParams,
     duration_ms: float,
@@ -158,6 +179,7 @@ def simulate_lif_exact(
     input_times_ms: np.ndarray | None = None,
     input_weights_mv: np.ndarray | float | None = None,
     v0_mv: float | None = None,
+    budget: Budget | None = None,
 ) -> np.ndarray:
     """Exact event-driven simulation; returns the output spike times (ms).
 
@@ -168,11 +190,17 @@ def simulate_lif_exact(
         input_times_ms: sorted input spike times in ``[0, duration_ms)``.
         input_weights_mv: jump of V per input spike (mV): a scalar or one per input spike.
         v0_mv: initial potential (default ``E_L``).
+        budget: the most spikes and memory to spend (see :mod:`spikewave._budget`); the
+            bound of :func:`max_spikes_constant_drive` plus one spike per input is checked
+            before the run.
     """
     duration = check_number("duration_ms", duration_ms, POSITIVE)
     current = check_number("current_na", current_na)
     v0 = p.e_l_mv if v0_mv is None else check_number("v0_mv", v0_mv)
     times, weights = _check_inputs(input_times_ms, input_weights_mv, duration)
+    spikes = max_spikes_constant_drive(p, current, duration) + 1.0 + times.size
+    check_budget("simulate_lif_exact", spikes + times.size, 8.0 * spikes, budget,
+                 f"up to {spikes:.3g} output spikes in {duration:g} ms")
     return _lif_exact_core(p.tau_m_ms, p.e_l_mv, p.r_mohm, p.v_th_mv, p.v_reset_mv,
                            p.t_ref_ms, current, v0, duration, times, weights)
 
@@ -211,8 +239,11 @@ def lif_clock_step(v_mv: np.ndarray, refractory_left_ms: np.ndarray, current_na:
 
     ``exact``: ``V <- V_inf + (V - V_inf) exp(-dt / tau_m)`` (exact for constant current);
     ``euler``: ``V <- V + dt / tau_m (E_L - V + R I)``. A neuron with refractory time left
-    stays at ``V_reset``. A spike is emitted when ``V >= V_th`` after the update.
+    stays at ``V_reset``. A spike is emitted when ``V >= V_th`` after the update. ``dt_ms``
+    and ``method`` are checked as :func:`simulate_lif_clock` checks them.
     """
+    check_number("dt_ms", dt_ms, POSITIVE)
+    check_choice("method", method, LIF_METHODS)
     v_inf = p.e_l_mv + p.r_mohm * current_na
     if method == "exact":
         v_new = v_inf + (v_mv - v_inf) * math.exp(-dt_ms / p.tau_m_ms)
@@ -242,10 +273,12 @@ def simulate_lif_clock(
     dt_ms: float = 0.01,
     method: str = "exact",
     record_v: bool = False,
+    budget: Budget | None = None,
 ) -> ClockRun:
     """Clock-driven simulation of independent neurons, one per entry of ``current_na``.
 
-    Spike times fall on the grid ``n * dt``. Returns a :class:`ClockRun`.
+    Spike times fall on the grid ``n * dt``. Returns a :class:`ClockRun`. ``budget`` bounds
+    the steps (time steps times neurons) and the recorded trace, checked before the run.
     """
     duration = check_number("duration_ms", duration_ms, POSITIVE)
     dt = check_number("dt_ms", dt_ms, POSITIVE)
@@ -253,6 +286,13 @@ def simulate_lif_clock(
         raise fail("dt_ms", dt_ms, f"at most duration_ms = {duration:g}")
     check_choice("method", method, LIF_METHODS)
     currents = np.atleast_1d(check_array("current_na", current_na, ndim=(0, 1)))
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(p.e_l_mv + p.r_mohm * currents)
+    if not finite.all():
+        drive_mv(p, float(currents[~finite][0]))
+    steps = round(duration / dt) * currents.size
+    check_budget("simulate_lif_clock", steps, 8.0 * (steps + duration / dt) if record_v else 0.0,
+                 budget, f"{duration:g} ms at dt = {dt:g} ms, {currents.size} neuron(s)")
     n_steps = int(round(duration / dt))
     v = np.full(currents.shape, p.e_l_mv)
     left = np.zeros(currents.shape)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewave._budget import Budget, check_budget
 from spikewave._validation import (
     NON_NEGATIVE,
     POSITIVE,
@@ -97,15 +98,20 @@ def srm_potential(
     weights: np.ndarray,
     last_output_ms: float | None,
     p: SRMParams,
+    budget: Budget | None = None,
 ) -> np.ndarray:
     """Reference (dense) evaluation of ``u(t)`` at the times ``t_ms``.
 
     Only input spikes after ``last_output_ms`` count (EPSPs are flushed at an output spike);
     ``last_output_ms = None`` means no output spike yet (no ``eta`` term). This is the plain
-    reference against which the event-driven engine is tested.
+    reference against which the event-driven engine is tested. It evaluates a dense
+    ``[times, inputs]`` matrix: ``budget`` bounds its size, checked first.
     """
     t = np.atleast_1d(check_array("t_ms", t_ms, ndim=(0, 1)))
     times = check_array("input_times_ms", input_times_ms, ndim=1)
+    pairs = float(t.size) * float(times.size)
+    check_budget("srm_potential", pairs, 32.0 * pairs, budget,
+                 f"{t.size} evaluation times x {times.size} input spikes")
     aff = np.asarray(input_afferents)
     if aff.shape != times.shape or not np.issubdtype(aff.dtype, np.integer):
         raise fail("input_afferents", f"array of shape {aff.shape} and dtype {aff.dtype}",

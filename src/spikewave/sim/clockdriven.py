@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from spikewave._budget import Budget, check_budget
 from spikewave._validation import NON_NEGATIVE, POSITIVE, check_number
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams, stdp_on_post, stdp_on_pre
@@ -22,8 +23,11 @@ from spikewave.sim.spiketrains import SpikeTrains
 
 def run_srm_network_clock(trains: SpikeTrains, weights: np.ndarray, dt_ms: float,
                           srm: SRMParams | None = None, stdp: STDPParams | None = None,
-                          inhibition: float = 0.0):
-    """Simulate from rest; returns ``(spike_times_ms, spike_neurons, final_weights)``."""
+                          inhibition: float = 0.0, budget: Budget | None = None):
+    """Simulate from rest; returns ``(spike_times_ms, spike_neurons, final_weights)``.
+
+    ``budget`` bounds the work (steps times neurons, plus input deliveries), checked first.
+    """
     srm = SRMParams() if srm is None else srm
     dt = check_number("dt_ms", dt_ms, POSITIVE)
     alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
@@ -36,7 +40,10 @@ def run_srm_network_clock(trains: SpikeTrains, weights: np.ndarray, dt_ms: float
     rule = (stdp or STDPParams()).as_array()
     on_pre, on_post = stdp_on_pre.py_func, stdp_on_post.py_func
     dm, ds = math.exp(-dt / srm.tau_m_ms), math.exp(-dt / srm.tau_s_ms)
-    n_steps = int(math.ceil(trains.duration_ms / dt))
+    steps = math.ceil(trains.duration_ms / dt)
+    check_budget("run_srm_network_clock", steps * n_k + len(trains) * n_k, 8.0 * steps, budget,
+                 f"{trains.duration_ms:g} ms at dt = {dt:g} ms, {n_k} neuron(s)")
+    n_steps = int(steps)
     # step n covers (n dt, (n+1) dt]; an input at t is delivered at the end of its step
     step_of = np.maximum(np.ceil(trains.times_ms / dt).astype(np.int64) - 1, 0)
     bounds = np.searchsorted(step_of, np.arange(n_steps + 1), side="left")

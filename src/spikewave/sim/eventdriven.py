@@ -35,6 +35,7 @@ state and returns a new one, so a long input can be presented block by block.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -344,10 +345,33 @@ def run_srm_network(
                 offset_ms, record_times_ms, snapshot_times_ms)
 
 
+PROGRESS_MS = 1000.0  # simulated time between two progress reports of present_repeated
+
+
+def _chunk_bounds(times: np.ndarray, every_ms: float) -> list[int]:
+    """Indices that cut ``times`` about every ``every_ms``, each at a spike whose time is
+    above its predecessor's (so a piece ends exactly where the next spike arrives)."""
+    if times.size == 0 or times[-1] < every_ms:
+        return [0, int(times.size)]
+    cuts = np.searchsorted(times, np.arange(every_ms, times[-1], every_ms), side="left")
+    bounds = [0]
+    for c in cuts.tolist():
+        while 0 < c < times.size and times[c] == times[c - 1]:
+            c += 1
+        if bounds[-1] < c < times.size:
+            bounds.append(c)
+    return [*bounds, int(times.size)]
+
+
 def _run(trains: SpikeTrains, state: SRMNetworkState, neuron: np.ndarray,
          stdp: STDPParams | None, ipsp: tuple[float, float], offset_ms: float | None,
-         record_times_ms: np.ndarray | None, snapshot_times_ms: np.ndarray | None
-         ) -> EventDrivenRun:
+         record_times_ms: np.ndarray | None, snapshot_times_ms: np.ndarray | None,
+         progress: Callable[[float], None] | None = None) -> EventDrivenRun:
+    """The engine over ``trains``. With ``progress`` (and no snapshots) the spikes are
+    presented in pieces of about :data:`PROGRESS_MS`, each ending exactly at the time of
+    the next piece's first spike, and ``progress(simulated ms so far)`` is called after each:
+    the arithmetic is that of one call (an advance to the next spike's time, then that spike).
+    """
     offset = state.t_ms if offset_ms is None else check_number("offset_ms", offset_ms)
     if offset < state.t_ms:
         raise fail("offset_ms", offset, f"at least the state's time, {state.t_ms:g} ms "
@@ -360,10 +384,28 @@ def _run(trains: SpikeTrains, state: SRMNetworkState, neuron: np.ndarray,
     snaps = _times_in("snapshot_times_ms", snapshot_times_ms, state.t_ms, end)
     new = state.copy()
     rule = (stdp or STDPParams()).as_array()
-    out_t, out_k, u, w_snaps = _run_core(
-        trains.times_ms, trains.afferents, offset, end, new.weights, new.a, new.b,
-        new.last_post_ms, new.pre_trace, new.pre_trace_ms, new.post_trace, new.post_trace_ms,
-        state.t_ms, neuron, rule, stdp is not None, *ipsp, rec, snaps)
+    times, aff = trains.times_ms, trains.afferents
+    bounds = _chunk_bounds(times, PROGRESS_MS) if progress is not None and not snaps.size \
+        else [0, int(times.size)]
+    pieces = []
+    t_now = state.t_ms
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        t_stop = offset + times[hi] if hi < times.size else end
+        pieces.append(_run_core(
+            times[lo:hi], aff[lo:hi], offset, t_stop, new.weights, new.a, new.b,
+            new.last_post_ms, new.pre_trace, new.pre_trace_ms, new.post_trace,
+            new.post_trace_ms, t_now, neuron, rule, stdp is not None, *ipsp,
+            rec[(rec >= t_now) & (rec < t_stop)] if len(bounds) > 2 else rec, snaps))
+        t_now = t_stop
+        if progress is not None:
+            progress(t_stop - state.t_ms)
+    if len(pieces) == 1:
+        out_t, out_k, u, w_snaps = pieces[0]
+    else:
+        out_t = np.concatenate([p[0] for p in pieces])
+        out_k = np.concatenate([p[1] for p in pieces])
+        u = np.concatenate([p[2] for p in pieces])
+        w_snaps = pieces[-1][3]
     return EventDrivenRun(replace(new, t_ms=end), out_t, out_k, u, w_snaps)
 
 
@@ -431,21 +473,29 @@ def _times_in(name: str, values: np.ndarray | None, start: float, stop: float) -
 def present_repeated(block: SpikeTrains, duration_ms: float, state: SRMNetworkState,
                      srm: SRMParams | None = None, stdp: STDPParams | None = None,
                      inhibition: float = 0.0, record_times_ms: np.ndarray | None = None,
-                     ipsp: str = "epsp") -> EventDrivenRun:
+                     ipsp: str = "epsp", progress: Callable[[float], None] | None = None
+                     ) -> EventDrivenRun:
     """Present ``block`` again and again (the last time cut short) for ``duration_ms``.
 
     The paper's 450 s runs are one 150 s block presented three times. Returns one
     :class:`EventDrivenRun` covering the whole duration (no weight snapshots).
+    ``progress``, when given, is called about every simulated second with the simulated
+    milliseconds done so far (for a progress bar in simulated time); the result is the same.
     """
     duration = check_number("duration_ms", duration_ms, POSITIVE)
     spikes, neurons, recorded = [], [], []
-    offset = state.t_ms
+    offset = state_start = state.t_ms
     end = offset + duration
     while offset < end - 1e-9:
         length = min(block.duration_ms, end - offset)
         part = block if length >= block.duration_ms else block.window(0.0, length)
-        run = run_srm_network(part, state, srm, stdp, inhibition, offset_ms=offset,
-                              ipsp=ipsp, record_times_ms=record_times_ms)
+        done = offset - state_start
+        report = None if progress is None else (lambda ms, done=done: progress(done + ms))
+        srm_p = SRMParams() if srm is None else srm
+        check_refractory(srm_p)
+        alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
+        run = _run(part, state, srm_array(srm_p), stdp, _ipsp_coefficients(alpha, ipsp, srm_p),
+                   offset, record_times_ms, None, report)
         state = run.state
         spikes.append(run.spike_times_ms)
         neurons.append(run.spike_neurons)

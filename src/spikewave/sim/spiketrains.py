@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewave._budget import Budget, check_budget
 from spikewave._numba import grow, njit
 from spikewave._validation import NON_NEGATIVE, POSITIVE, check_array, check_int, check_number, fail
 from spikewave.sim.keysort import sort_keys
@@ -201,12 +202,29 @@ def sort_spikes(times_ms: np.ndarray, afferents: np.ndarray,
     return _unpack_keys(keys, aff_bits, scale)
 
 
+# bytes per spike while generating and sorting: time and index, their sorted copies, keys
+BYTES_PER_SPIKE = 40
+
+
+def _expected_spikes_bound(mean: float) -> float:
+    """A count that a Poisson total of mean ``mean`` exceeds with negligible probability
+    (mean + 10 standard deviations + 10)."""
+    return mean + 10.0 * math.sqrt(mean) + 10.0
+
+
 def homogeneous_poisson(n_afferents: int, rate_hz: float, duration_ms: float,
-                        rng: RandomLike = None) -> SpikeTrains:
-    """Independent homogeneous Poisson trains: counts Poisson, times uniform."""
+                        rng: RandomLike = None, budget: Budget | None = None) -> SpikeTrains:
+    """Independent homogeneous Poisson trains: counts Poisson, times uniform.
+
+    ``budget`` bounds the spikes and their memory, checked from the expected count before
+    anything is drawn."""
     n = check_int("n_afferents", n_afferents, 1)
     rate = check_number("rate_hz", rate_hz, NON_NEGATIVE)
     duration = check_number("duration_ms", duration_ms, POSITIVE)
+    spikes = _expected_spikes_bound(n * rate * duration / 1000.0)
+    check_budget("homogeneous_poisson", spikes, BYTES_PER_SPIKE * spikes, budget,
+                 f"about {n * rate * duration / 1000.0:.3g} spikes: {n} afferents at "
+                 f"{rate:g} Hz for {duration:g} ms")
     gen = as_generator(rng)
     counts = gen.poisson(rate * duration / 1000.0, n)
     times = gen.uniform(0.0, duration, counts.sum())
@@ -232,16 +250,20 @@ def _bernoulli_bins(rates_hz, dt_ms, rng):  # pragma: no cover - compiled
 
 
 def inhomogeneous_poisson(rates_hz: np.ndarray, dt_ms: float,
-                          rng: RandomLike = None) -> SpikeTrains:
+                          rng: RandomLike = None, budget: Budget | None = None) -> SpikeTrains:
     """Spikes from rates given per bin and afferent, ``rates_hz[bin, afferent]``.
 
     In each bin of width ``dt_ms`` an afferent spikes with probability ``rate * dt``
-    (which must be at most 1), at a uniform position inside the bin.
+    (which must be at most 1), at a uniform position inside the bin. ``budget`` bounds the
+    bins visited and the spikes' memory (from the expected count), checked first.
     """
     rates = check_array("rates_hz", rates_hz, ndim=2)
     dt = check_number("dt_ms", dt_ms, POSITIVE)
     if rates.size and (rates.min() < 0 or rates.max() * dt / 1000.0 > 1.0):
         raise fail("rates_hz", f"rates in [{rates.min():g}, {rates.max():g}] Hz",
                    f"rates in [0, {1000.0 / dt:g}] Hz (at most one spike per bin of {dt:g} ms)")
+    spikes = _expected_spikes_bound(float(rates.sum()) * dt / 1000.0)
+    check_budget("inhomogeneous_poisson", rates.size, BYTES_PER_SPIKE * spikes, budget,
+                 f"{rates.shape[0]} bins x {rates.shape[1]} afferents")
     times, aff = _bernoulli_bins(np.ascontiguousarray(rates), dt, as_generator(rng))
     return SpikeTrains.from_unsorted(times, aff, rates.shape[1], rates.shape[0] * dt)

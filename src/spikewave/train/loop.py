@@ -1,18 +1,31 @@
-"""The training loop: Adam, a progress bar per epoch, metrics, atomic checkpoints, resume.
+"""The training loop: Adam, a progress bar and one line per epoch, metrics, verified
+checkpoints, resume.
 
 Randomness is explicit and per epoch: the shuffling and the input encoding of epoch ``e``
 use a ``torch.Generator`` seeded with ``(seed, e)``, so resuming from the checkpoint of
 epoch ``e`` continues exactly as an uninterrupted run would (same model, same optimiser
-state, same batches). Checkpoints hold only tensors and plain numbers and are loaded with
-``torch.load(weights_only=True)``: loading never unpickles arbitrary objects.
+state, same batches). The learning rate follows a cosine over the run,
+``lr_e = lr (1 + cos(pi e / E)) / 2`` for epoch ``e`` of ``E``, computed from the epoch, so
+that a run resumed with a larger ``epochs`` continues the schedule of a run of the new
+length instead of the old one's.
+
+Checkpoints (:mod:`spikewave.train.checkpoint`) hold only tensors and plain numbers, are
+loaded with ``torch.load(weights_only=True)`` (loading never unpickles arbitrary objects)
+and carry a content hash; on ``resume`` their structure, types, shapes and finiteness are
+checked before anything is loaded into the model. The output folder is locked while a run
+writes to it (:class:`spikewave._io.FolderLock`): a second run on the same folder fails at
+once.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
+import math
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,9 +33,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from spikewave._io import atomic_write_bytes, atomic_write_text
-from spikewave._validation import POSITIVE, check_int, check_number, fail
+from spikewave._io import (
+    FolderLock,
+    atomic_write_text,
+    check_output_dir,
+    removed_if_left_empty,
+)
+from spikewave._validation import (
+    POSITIVE,
+    DataError,
+    check_int,
+    check_number,
+    fail,
+)
 from spikewave.kernels.registry import NonFiniteInput
+from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
@@ -34,8 +59,42 @@ class TrainingDiverged(FloatingPointError):
     the last good one (of the epoch before)."""
 
 
+MAX_SEED = 2**32 - 1
+DEVICE_ALIASES = {"gpu": "cuda", "cuda0": "cuda:0", "cpu0": "cpu"}
+
+
+def check_device(device: object) -> str:
+    """``device`` after checking it names a device that exists here: ``cpu``, ``cuda`` or
+    ``cuda:N`` with N below the number of CUDA devices."""
+    allowed = "'cpu', 'cuda' or 'cuda:N'"
+    if not isinstance(device, str) or not device.strip():
+        raise fail("device", device, allowed)
+    name = device.strip().lower()
+    if name in DEVICE_ALIASES:
+        raise fail("device", device, f"{allowed} (did you mean '{DEVICE_ALIASES[name]}'?)")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise fail("device", device, allowed) from None
+    if dev.type == "cpu":
+        if dev.index not in (None, 0):
+            raise fail("device", device, allowed)
+        return "cpu"
+    if dev.type != "cuda":
+        raise fail("device", device, f"{allowed} (spikewave trains on CPUs and CUDA GPUs)")
+    if not torch.cuda.is_available():
+        raise fail("device", device, "'cpu' (no CUDA device is available here)")
+    count = torch.cuda.device_count()
+    if dev.index is not None and dev.index >= count:
+        raise fail("device", device, f"'cuda' or 'cuda:N' with N < {count} (the number of "
+                   "CUDA devices here)")
+    return str(dev)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
+    """What a run is: epochs, batch size, peak learning rate (cosine decay), seed, device."""
+
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
@@ -43,12 +102,15 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_number("lr", self.lr, POSITIVE)
-        check_int("seed", self.seed, 0)
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise fail("device", self.device, "'cpu' (no CUDA device is available here)")
+        check_int("epochs", self.epochs, 1, 1_000_000, "TrainConfig")
+        check_int("batch_size", self.batch_size, 1, 1 << 24, "TrainConfig")
+        check_number("lr", self.lr, POSITIVE, "TrainConfig")
+        check_int("seed", self.seed, 0, MAX_SEED, "TrainConfig")
+        object.__setattr__(self, "device", check_device(self.device))
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of epoch ``epoch`` (from 0): ``lr (1 + cos(pi e / E)) / 2``."""
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
 
 
 @dataclass
@@ -87,11 +149,11 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, encode: Encoder
 def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path,
         resume: bool = False, progress: bool = True,
         on_epoch_end: Callable[[dict], None] | None = None,
-        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
-        ) -> TrainResult:
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        lock: bool = True) -> TrainResult:
     """Train with cross-entropy on the time-averaged readout potential; returns the result.
 
-    Adam with a cosine learning-rate decay over ``cfg.epochs``.
+    Adam with a cosine learning-rate decay over ``cfg.epochs`` (:meth:`TrainConfig.lr_at`).
 
     ``data`` has ``x_train, y_train, x_test, y_test`` arrays. Writes ``metrics.jsonl``,
     ``checkpoint.pt`` (every epoch, atomically) and ``training_curve.png`` in ``out_dir``.
@@ -101,37 +163,66 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
     encoded; the test set is never augmented. A model with a ``start_epoch(epoch, epochs)``
     method (e.g. :class:`~spikewave.train.models.DelaySNN`'s delay width) has it called
     before each epoch, so its schedule also holds after ``resume``.
+
+    ``out_dir`` is checked before any work (a folder, writable), and locked while the run
+    writes to it: a second run on it raises :class:`ParameterError` at once. ``lock=False``
+    when the caller holds the lock already (the command line takes it with
+    :func:`prepared_output` before it reads the data), and for the processes of a
+    data-parallel run other than rank 0, which write nothing.
+    A run that fails before its first checkpoint leaves no output folder behind. With
+    ``progress``, a bar runs during each epoch and one line per epoch stays on standard
+    error (:func:`epoch_line`).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with prepared_output(out_dir, resume, lock) as out:
+        return _fit(model, data, encode, cfg, out, resume, progress, on_epoch_end, augment,
+                    lock)
+
+
+@contextlib.contextmanager
+def prepared_output(out_dir: str | os.PathLike[str], resume: bool = False,
+                    lock: bool = True) -> Iterator[Path]:
+    """The output folder of a run, checked, created and (``lock``) locked for the ``with``
+    block; yields it as a :class:`~pathlib.Path`.
+
+    Before anything is created: ``out_dir`` must be a folder that can be written, and with
+    ``resume`` hold a checkpoint. If the block fails before anything was written into a
+    folder it created, the folder (and the parents it created) are removed again.
+    """
+    out = check_output_dir(out_dir, "out_dir")
+    ckpt_path = out / CHECKPOINT
+    if resume and not ckpt_path.is_file():
+        raise fail("resume", str(ckpt_path), "an existing checkpoint (train once without "
+                   "--resume first)")
+    with removed_if_left_empty(out):
+        out.mkdir(parents=True, exist_ok=True)
+        folder_lock = FolderLock(out, "out") if lock else None
+        if folder_lock is not None:
+            folder_lock.acquire()
+        try:
+            yield out
+        finally:
+            if folder_lock is not None:
+                folder_lock.release()
+
+
+def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, resume: bool,
+         progress: bool, on_epoch_end, augment, locked: bool) -> TrainResult:
     device = cfg.device
+    ckpt_path = out / CHECKPOINT
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    # cosine decay of the learning rate over the run, stepped once per epoch
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     x_tr, y_tr = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
     x_te, y_te = torch.as_tensor(data.x_test), torch.as_tensor(data.y_test)
     history: list[dict] = []
     start_epoch = 0
-    ckpt_path = out / CHECKPOINT
     if resume:
-        if not ckpt_path.exists():
-            raise fail("resume", str(ckpt_path), "an existing checkpoint (train once without "
-                       "--resume first)")
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if state.get("model_signature") != _signature(model):
-            raise fail("resume", f"a checkpoint of another model ({ckpt_path})",
-                       "a checkpoint written by the same --dataset, --model and --time-steps")
-        if state.get("config") != asdict(cfg) | {"epochs": state["config"]["epochs"]}:
-            raise fail("resume", "a checkpoint made with other settings",
-                       f"a checkpoint with the same configuration ({ckpt_path})")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch = int(state["epoch"]) + 1
-        history = list(state["history"])
+        start_epoch, history = _resume(ckpt_path, model, opt, cfg)
+        if progress and start_epoch < cfg.epochs:
+            _say(f"resuming {ckpt_path} after epoch {start_epoch} of {cfg.epochs}")
     n_params = sum(p.numel() for p in model.parameters())
     for epoch in range(start_epoch, cfg.epochs):
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(epoch)
         model.train()
         if hasattr(model, "start_epoch"):  # schedules that depend on the epoch only
             model.start_epoch(epoch, cfg.epochs)
@@ -173,19 +264,23 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
                             spikes=f"{spikes / seen:.0f}")
         bar.close()
-        sched.step()
         epoch_s = time.perf_counter() - t0
         te_loss, te_acc, te_spikes = evaluate(model, x_te, y_te, encode, cfg.batch_size,
                                               cfg.seed, device)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_accuracy": correct / seen, "test_loss": te_loss,
                   "test_accuracy": te_acc, "spikes_per_sample": te_spikes,
-                  "epoch_s": epoch_s}
+                  "epoch_s": epoch_s, "lr": cfg.lr_at(epoch)}
         history.append(record)
-        _save_checkpoint(ckpt_path, model, opt, sched, epoch, history, cfg)
-        atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history))
+        _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg, locked)
+        atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history),
+                          locked)
+        if progress:
+            _say(epoch_line(record, cfg.epochs))
         if on_epoch_end is not None:
             on_epoch_end(record)
+    if not history:
+        raise fail("epochs", cfg.epochs, "more than the 0 epochs already made")
     _training_curve(history, out / "training_curve.png")
     last = history[-1]
     return TrainResult(last["test_accuracy"], len(history),
@@ -193,14 +288,79 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
                        last["spikes_per_sample"], n_params, history)
 
 
-def _save_checkpoint(path: Path, model, opt, sched, epoch: int, history,
-                     cfg: TrainConfig) -> None:
-    buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "epoch": epoch,
-                "history": history, "config": asdict(cfg),
-                "model_signature": _signature(model)}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+def epoch_line(record: dict, epochs: int) -> str:
+    """One line per epoch: epoch, loss, train and test accuracy, spikes per sample, time."""
+    return (f"epoch {record['epoch']}/{epochs}  loss {record['train_loss']:.4f}  "
+            f"train {100 * record['train_accuracy']:.2f} %  "
+            f"test {100 * record['test_accuracy']:.2f} %  "
+            f"spikes/sample {record['spikes_per_sample']:.0f}  {record['epoch_s']:.1f} s")
+
+
+def _say(line: str) -> None:
+    tqdm.write(line, file=sys.stderr)
+
+
+def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConfig,
+                     locked: bool) -> None:
+    save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "epoch": epoch, "history": history, "config": asdict(cfg),
+                           "model_signature": _signature(model)}, locked=locked)
+
+
+# settings that may change between a run and its resumption
+RESUMABLE = ("epochs", "device")
+
+
+def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, list[dict]]:
+    """Load and check ``path``; returns ``(first epoch to run, history so far)``."""
+    state = load_checkpoint(path)
+    config = expect(state, "config", dict, path)
+    fields = asdict(cfg)
+    if set(config) != set(fields):
+        raise DataError(f"{path}: field 'config' has the keys {sorted(config)}, a training "
+                        f"checkpoint has {sorted(fields)}")
+    saved_epochs = expect(config, "epochs", int, path, "an integer")
+    if saved_epochs < 1:
+        raise DataError(f"{path}: config['epochs'] = {saved_epochs}, expected at least 1")
+    differ = sorted(k for k in fields if k not in RESUMABLE and config[k] != fields[k])
+    if differ:
+        raise fail("resume", f"a checkpoint made with other settings "
+                   f"({', '.join(f'{k}={config[k]!r}' for k in differ)})",
+                   f"a checkpoint with the same configuration ({path})")
+    epoch = expect(state, "epoch", int, path, "an integer")
+    if not 0 <= epoch < saved_epochs:
+        raise DataError(f"{path}: field 'epoch' is {epoch}, expected 0..{saved_epochs - 1} "
+                        f"for a run of {saved_epochs} epochs")
+    history = expect(state, "history", list, path)
+    if len(history) != epoch + 1 or not all(isinstance(h, dict) for h in history):
+        raise DataError(f"{path}: field 'history' should hold {epoch + 1} epoch records")
+    if cfg.epochs < epoch + 1:
+        raise fail("epochs", cfg.epochs, f"at least the {epoch + 1} epochs already made in "
+                   f"{path}")
+    weights = expect(state, "model", dict, path)
+    expect(state, "optimizer", dict, path)
+    signature = expect(state, "model_signature", list, path)
+    if signature != _signature(model):
+        raise fail("resume", f"a checkpoint of another model ({path})",
+                   "a checkpoint written by the same --dataset, --model and --time-steps")
+    own = model.state_dict()
+    bad = [k for k, t in own.items() if not isinstance(weights.get(k), torch.Tensor)
+           or weights[k].shape != t.shape or weights[k].dtype != t.dtype]
+    if bad or set(weights) != set(own):
+        key = bad[0] if bad else sorted(set(weights) ^ set(own))[0]
+        got = weights.get(key)
+        raise DataError(f"{path}: model tensor '{key}' is "
+                        f"{tuple(got.shape) if isinstance(got, torch.Tensor) else got!r:.60}, "
+                        f"the model's is {tuple(own[key].shape) if key in own else 'absent'}")
+    check_finite(weights, path, "model")
+    check_finite(state["optimizer"], path, "optimizer")
+    try:
+        model.load_state_dict(weights)
+        opt.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise DataError(f"{path}: the optimiser state does not fit the model "
+                        f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    return epoch + 1, [dict(h) for h in history]
 
 
 def _signature(model: nn.Module) -> list[list]:

@@ -31,8 +31,11 @@ class Recipe:
 
 
 def load_dataset(dataset: str, time_steps: int, seed: int,
-                 data_dir: str | os.PathLike[str] | None) -> Split:
-    """Images ``[N, H, W]`` (digits, MNIST, Fashion) or event frames ``[N, T, 2, 34, 34]``."""
+                 data_dir: str | os.PathLike[str] | None, verify: bool = True) -> Split:
+    """Images ``[N, H, W]`` (digits, MNIST, Fashion) or event frames ``[N, T, 2, 34, 34]``.
+
+    ``verify=False`` skips the published-checksum check of MNIST, Fashion-MNIST and
+    N-MNIST files (for custom data in their formats)."""
     if dataset == "digits":
         from spikewave.data.digits import load_digits_split
 
@@ -40,7 +43,7 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
     if dataset in ("mnist", "fashion"):
         from spikewave.data.mnist import load_mnist
 
-        return load_mnist(dataset, data_dir)
+        return load_mnist(dataset, data_dir, verify=verify)
     if dataset == "shd":
         return load_shd_frames(time_steps, data_dir)
     from spikewave.data.nmnist import load_slayer_archive
@@ -51,7 +54,7 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
     if archive is None:
         raise ParameterError("N-MNIST archive nmnist_small_slayer.tar.gz not found in "
                              f"{' or '.join(str(c.parent) for c in cands)}: give --data-dir")
-    x_tr, y_tr, x_te, y_te = load_slayer_archive(archive, time_steps)
+    x_tr, y_tr, x_te, y_te = load_slayer_archive(archive, time_steps, verify=verify)
     return Split(x_tr, y_tr, x_te, y_te, 10)
 
 
@@ -77,12 +80,12 @@ def load_shd_frames(time_steps: int, data_dir: str | os.PathLike[str] | None) ->
 
 
 def build(dataset: str, model: str, time_steps: int, seed: int,
-          data_dir: str | os.PathLike[str] | None = None) -> Recipe:
+          data_dir: str | os.PathLike[str] | None = None, verify: bool = True) -> Recipe:
     """The data, encoder and network for a dataset/model pair (seeded initialisation)."""
     check_choice("dataset", dataset, DATASETS)
     check_choice("model", model, MODELS)
     t = check_int("time_steps", time_steps, 1, 10_000)
-    data = load_dataset(dataset, t, seed, data_dir)
+    data = load_dataset(dataset, t, seed, data_dir, verify)
     torch.manual_seed(seed)
     if dataset == "shd" and model == "conv":
         raise ParameterError("The 'model' parameter must be 'dense', 'recurrent' or 'delay' "
