@@ -19,9 +19,9 @@ multiplies each constant image once, and every ANN layer; products with a zero i
 skipped in both) -- and estimates their energy with Horowitz's 45 nm figures for 32-bit
 floats (0.9 pJ per add, 4.6 pJ per multiply-add; ISSCC 2014). That is the lecture's
 argument ("energy efficient: sparse coding") in NeuroBench's terms; it counts arithmetic
-only. ``energy_with_neurons`` adds one multiply-add per membrane update (the decay and the
-input of each LIF step) -- still no memory traffic, which often dominates on real hardware
-(Dampfhoffer et al. 2023, IEEE TETCI 7:731).
+only. ``energy_with_neurons_nj`` adds one multiply-add per membrane update (the decay and
+the input of each LIF step) -- still no memory traffic, which often dominates on real
+hardware (Dampfhoffer et al. 2023, IEEE TETCI 7:731).
 
 Checks (full run): each SNN's estimated synaptic energy per inference is below its ANN
 twin's (``*_energy_ratio < 1``); the accuracies are reported. ``--quick`` trains on the
