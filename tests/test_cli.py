@@ -87,6 +87,26 @@ def test_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path):
     assert needle in err and "Traceback" not in err
 
 
+def _check_counts(js):
+    """The trained model's counts on the test set (spikewave.metrics), per sample."""
+    import torch
+
+    from spikewave.train.recipes import build
+
+    # the first layer multiplies each image's non-zero pixels once (a constant input) by
+    # its 128 hidden neurons: MACs; everything after it adds spikes: ACs
+    x_test = torch.as_tensor(build("digits", "dense", 4, 0, None).data.x_test)
+    pixels = (x_test.reshape(len(x_test), -1) != 0).sum(1).double().mean().item()
+    assert js["synops_mac"] == pytest.approx(128 * pixels, rel=1e-9)
+    assert js["synops_ac"] > 0
+    assert js["energy_pj_per_sample"] == pytest.approx(
+        0.9 * js["synops_ac"] + 4.6 * js["synops_mac"], rel=1e-12)
+    assert 0.0 < js["activation_sparsity"] < 1.0
+    assert js["membrane_updates"] > 0
+    assert js["footprint_bytes"] >= 4 * js["params"]
+    assert js["metric_samples"] == len(x_test)
+
+
 def test_train_json_contract(tmp_path, capsys):
     argv = ["train", "--dataset", "digits", "--model", "dense", "--epochs", "2",
             "--time-steps", "4", "--out", str(tmp_path), "--json"]
@@ -101,6 +121,7 @@ def test_train_json_contract(tmp_path, capsys):
     for key in ("test_accuracy", "epochs", "epoch_s", "spikes_per_sample", "params"):
         assert key in js
     assert js["epochs"] == 2 and 0.0 <= js["test_accuracy"] <= 1.0
+    _check_counts(js)
     assert main([*argv[:5], "--epochs", "3", "--time-steps", "4", "--out", str(tmp_path),
                  "--resume", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3

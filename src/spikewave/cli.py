@@ -351,13 +351,24 @@ def _train(args: argparse.Namespace) -> int:
                "params": result.params, "dataset": args.dataset, "model": args.model,
                "time_steps": args.time_steps, "config": asdict(cfg), "out": str(out),
                "reset": args.reset, "method": args.method}
+    counts = _test_set_counts(recipe, args)
+    summary |= counts.as_json()
     if args.json:
         _print_json(summary)
     else:
         print(f"{recipe.description}\ntest accuracy {100 * result.test_accuracy:.2f} % after "
               f"{result.epochs} epochs ({result.epoch_s:.2f} s/epoch, "
               f"{result.spikes_per_sample:.0f} hidden spikes/sample); results in {out}")
+        print(f"test set, {counts.describe()}")
     return 0
+
+
+def _test_set_counts(recipe, args: argparse.Namespace):
+    """NeuroBench's counts of the trained model on the test set, per sample."""
+    from spikewave.metrics import measure_dataset
+
+    return measure_dataset(recipe.model, recipe.data.x_test, recipe.encode,
+                           batch_size=args.batch_size, seed=args.seed, device=args.device)
 
 
 def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> int:

@@ -21,6 +21,7 @@ REPRODUCTIONS = Registry({
     "cuba": "spikewave.experiments.cuba",
     "brunel2000": "spikewave.experiments.brunel2000",
     "bptt-memory": "spikewave.experiments.bptt_memory",
+    "energy": "spikewave.experiments.energy",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]
