@@ -373,17 +373,9 @@ WORKLOADS = {
 }
 
 
-def render_performance(check: bool, stale: list[Path]) -> None:
-    data = json.loads((PERFORMANCE / "run.json").read_text())
-    lines = [f"{GENERATED} from performance/run.json and performance/notes.md -->", "",
-             "# Performance", "",
-             f"Measured on {data['date']} on {data['machine']}. {data.get('provenance', '')}"
-             .rstrip() + "", "",
-             "Times in ms per training step (forward and backward) unless said otherwise; "
-             "medians over the timed steps. The last column is the fastest peer's time "
-             "divided by spikewave's. Timings move by tens of percent between runs on a "
-             "shared machine: compare within a row.", ""]
-    for run in data["runs"]:
+def _performance_runs(runs: list[dict]) -> list[str]:
+    lines: list[str] = []
+    for run in runs:
         head = [label for _, label in PERF_COLUMNS]
         lines += ["```sh", run["command"], "```", "", run.get("note", ""), "",
                   "| workload | " + " | ".join(head) + " | vs fastest peer |",
@@ -401,7 +393,55 @@ def render_performance(check: bool, stale: list[Path]) -> None:
             for r in mem:
                 lines.append(f"| {WORKLOADS.get(r['workload'], r['workload'])} | "
                              + " | ".join(_fmt(v) for v in r["step_peak_mb"].values()) + " |")
+        for r in run["results"]:
+            if r.get("settings"):
+                lines += ["", f"spikewave with one setting changed, "
+                          f"{WORKLOADS.get(r['workload'], r['workload'])} (default path "
+                          f"{_fmt(r['ours_ms'])} ms):", "",
+                          "| setting | ms | x default |", "|---|---|---|"]
+                lines += [f"| `{name}` | {_fmt(v['ms'])} | {_fmt(v['x_default'])} |"
+                          for name, v in r["settings"].items()]
         lines.append("")
+    return lines
+
+
+def _train_epoch_runs(runs: list[dict]) -> list[str]:
+    libs = [("ours", "spikewave"), ("snntorch", "snnTorch"), ("spikingjelly", "SpikingJelly"),
+            ("norse", "Norse")]
+    lines = ["## One MNIST training epoch", "",
+             "`spikewave train --dataset mnist --model dense --time-steps 10 --batch-size 128` "
+             "(784-512-512-10) against the same network in each peer, the training pass of "
+             "one epoch in seconds (test accuracy after it in brackets).", ""]
+    for run in runs:
+        res = run["result"]
+        lines += ["```sh", run["command"], "```", "", run.get("note", ""), "",
+                  "| " + " | ".join(label for _, label in libs) + " | vs fastest peer |",
+                  "|---" * (len(libs) + 1) + "|",
+                  "| " + " | ".join(f"{_fmt(res.get(f'{k}_s'))} s "
+                                    f"({100 * res.get(f'{k}_test_accuracy', 0):.2f} %)"
+                                    for k, _ in libs)
+                  + f" | {_fmt(res.get('speedup_vs_fastest_peer'))}x |", ""]
+    return lines
+
+
+def render_performance(check: bool, stale: list[Path]) -> None:
+    data = json.loads((PERFORMANCE / "run.json").read_text())
+    lines = [f"{GENERATED} from performance/run.json and performance/notes.md -->", "",
+             "# Performance", "",
+             f"Measured on {data['date']} on {data['machine']}. {data.get('provenance', '')}"
+             .rstrip() + "", "",
+             "Times in ms per training step (forward and backward) unless said otherwise; "
+             "medians over the timed steps. The last column is the fastest peer's time "
+             "divided by spikewave's. Timings move by tens of percent between runs on a "
+             "shared machine: compare within a row.", ""]
+    lines += _performance_runs(data["runs"])
+    if data.get("train_epoch"):
+        lines += _train_epoch_runs(data["train_epoch"])
+    earlier = data.get("earlier")
+    if earlier:
+        lines += [f"## Earlier: {earlier['date']}, another machine", "",
+                  f"On {earlier['machine']}. {earlier.get('provenance', '')}".rstrip(), ""]
+        lines += _performance_runs(earlier["runs"])
     notes = PERFORMANCE / "notes.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
