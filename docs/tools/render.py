@@ -424,6 +424,32 @@ def _train_epoch_runs(runs: list[dict]) -> list[str]:
     return lines
 
 
+def _network_runs(runs: list[dict]) -> list[str]:
+    lines = ["## Recurrent networks against Brian2", ""]
+    for run in runs:
+        lines += ["```sh", run["command"], "```", "", run.get("note", ""), "",
+                  "| neurons | biological s | spikewave s | M events/s | Brian2 standalone, "
+                  "1 thread | 2 threads | Brian2 Cython |", "|---|---|---|---|---|---|---|"]
+        for row in run["result"]["rows"]:
+            ours = row["spikewave"]
+
+            def other(key, row=row):
+                b = row.get(key)
+                if not b:
+                    return "-"
+                ratio = row.get(f"speedup_vs_{key}")
+                return (f"{_fmt(b['simulation_s'])} s ({_fmt(b['build_s'])} s), "
+                        f"spikewave {_fmt(ratio)}x")
+
+            lines.append(f"| {row['n_neurons']:,} | {_fmt(row['duration_s'])} | "
+                         f"{_fmt(ours['simulation_s'])} | "
+                         f"{_fmt(ours['events_per_s_per_core'] / 1e6)} | "
+                         f"{other('brian2_standalone_1')} | {other('brian2_standalone_2')} | "
+                         f"{other('brian2_cython')} |")
+        lines.append("")
+    return lines
+
+
 def render_performance(check: bool, stale: list[Path]) -> None:
     data = json.loads((PERFORMANCE / "run.json").read_text())
     lines = [f"{GENERATED} from performance/run.json and performance/notes.md -->", "",
@@ -437,6 +463,8 @@ def render_performance(check: bool, stale: list[Path]) -> None:
     lines += _performance_runs(data["runs"])
     if data.get("train_epoch"):
         lines += _train_epoch_runs(data["train_epoch"])
+    if data.get("network"):
+        lines += _network_runs(data["network"])
     earlier = data.get("earlier")
     if earlier:
         lines += [f"## Earlier: {earlier['date']}, another machine", "",
