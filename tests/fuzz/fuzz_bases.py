@@ -47,6 +47,8 @@ IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 def reference_idx(data: bytes) -> np.ndarray | None:
     """The array an IDX file holds by the format's definition, or None if it holds none."""
     if data[:2] == b"\x1f\x8b":
+        if len(data) < 4 or data[3] & 0xE0:  # RFC 1952: reserved flag bits must be zero
+            return None
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, ValueError, Exception):  # noqa: BLE001 - reference only

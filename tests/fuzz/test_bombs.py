@@ -131,3 +131,18 @@ def test_shd_corrupt_global_heap_does_not_hang(data_worker):
     outcome = data_worker.call("shd", _zero_free_space(shd_file()), reader="shd")
     assert outcome.kind == "own" and outcome.seconds < 10, outcome.describe()
     assert "global heap" in outcome.value
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known: HDF5 crashes (segmentation fault) on a "
+                   "variable-length datatype whose class bit field is corrupt; the reader "
+                   "does not check datatype messages before h5py opens the dataset")
+def test_shd_corrupt_variable_length_datatype_is_refused(data_worker):
+    from fuzz_bases import shd_file
+
+    data = bytearray(shd_file())
+    vlen = bytes(data).find(b"\x19\x00\x00\x00\x10\x00\x00\x00")  # VL type, 16 bytes
+    assert vlen > 0
+    data[vlen + 1] = 0x7F  # sequence type 15, padding 3: one byte of the class bit field
+    outcome = data_worker.call("shd", bytes(data), reader="shd")
+    assert outcome.kind == "own" and outcome.seconds < 10, outcome.describe()
