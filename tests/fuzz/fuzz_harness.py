@@ -111,6 +111,10 @@ class Isolated:
         except (BrokenPipeError, OSError):
             reply = None
         if reply is None:
+            try:  # a worker that died closed its pipe just before it is reaped
+                self._proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                pass
             hung = self._proc.poll() is None
             self.close()
             return Outcome("timeout" if hung else "crash", "the worker " + (

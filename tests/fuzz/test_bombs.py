@@ -146,3 +146,8 @@ def test_shd_corrupt_variable_length_datatype_is_refused(data_worker):
     data[vlen + 1] = 0x7F  # sequence type 15, padding 3: one byte of the class bit field
     outcome = data_worker.call("shd", bytes(data), reader="shd")
     assert outcome.kind == "own" and outcome.seconds < 10, outcome.describe()
+
+
+def test_a_worker_that_dies_is_reported_as_a_crash(data_worker):
+    outcome = data_worker.call("die")
+    assert outcome.kind == "crash" and outcome.value == "the worker died"
