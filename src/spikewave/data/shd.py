@@ -57,7 +57,49 @@ def _vlen_base(ds, p: Path, key: str, kinds: str, what: str) -> np.dtype:
     if base is None or np.dtype(base).kind not in kinds:
         raise data_fail(p, f"field {key}", f"variable-length arrays of {what}",
                         f"dtype {ds.dtype}" + ("" if base is None else f" of {base}"))
+    _check_vlen_message(ds, p, key)
     return np.dtype(base)
+
+
+_DATATYPE_MESSAGE = 3
+_VLEN_CLASS = 9
+
+
+def _check_vlen_message(ds, p: Path, key: str) -> None:
+    """Check the variable-length datatype message in the dataset's object header (version 1,
+    what h5py writes by default) the way the HDF5 library will read it: its class bit field
+    must name a sequence (type 0) with padding 0-2 and character set 0-1, the reserved bits
+    zero. The library reads the data of a corrupt one without checking and crashes the
+    process (HDF5 file format specification, version 2.0, section IV.A.2.d); h5py shows no
+    difference before the read. Headers of another version are left to the library."""
+    import h5py
+
+    try:
+        addr = h5py.h5o.get_info(ds.file.id, ds.name.encode()).addr + ds.file.userblock_size
+    except (KeyError, RuntimeError, ValueError, OSError):
+        return
+    with open(p, "rb") as fh:
+        fh.seek(addr)
+        head = fh.read(16)
+        if len(head) < 16 or head[0] != 1:
+            return  # not a version-1 object header
+        n_messages = int.from_bytes(head[2:4], "little")
+        size = int.from_bytes(head[8:12], "little")
+        body = fh.read(min(size, 1 << 16))
+    at = 0
+    for _ in range(n_messages):
+        if at + 8 > len(body):
+            return
+        kind = int.from_bytes(body[at:at + 2], "little")
+        length = int.from_bytes(body[at + 2:at + 4], "little")
+        if kind == _DATATYPE_MESSAGE and at + 12 <= len(body):
+            cls, bits = body[at + 8] & 0x0F, int.from_bytes(body[at + 9:at + 12], "little")
+            if cls == _VLEN_CLASS and (bits & 0x0F != 0 or (bits >> 4) & 0x0F > 2
+                                       or (bits >> 8) & 0x0F > 1 or bits >> 12):
+                raise data_fail(p, f"field {key}, datatype at byte {addr + 16 + at + 8}",
+                                "a variable-length sequence type (the file is corrupt)",
+                                f"class bit field 0x{bits:06x}")
+        at += 8 + length
 
 
 def _read(ds, p: Path, key: str) -> np.ndarray:
