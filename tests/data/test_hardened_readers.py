@@ -320,3 +320,33 @@ def test_gzip_member_padding_is_tolerated(tmp_path):
     (tmp_path / "junk.gz").write_bytes(gzip.compress(raw) + b"junk")
     with pytest.raises(DataError, match="trailing bytes"):
         read_idx(tmp_path / "junk.gz")
+
+
+@pytest.mark.parametrize(("bit_field", "what"), [
+    (0x00007F, "sequence type 15"), (0x000030, "padding 3"), (0x000200, "character set 2"),
+    (0x001000, "a reserved bit")])
+def test_shd_refuses_a_corrupt_variable_length_datatype(tmp_path, bit_field, what):
+    # the HDF5 library reads the data of such a dataset without checking the type and
+    # crashes the process: the reader checks the datatype message in the object header
+    import h5py
+
+    path = _shd(tmp_path / "s.h5")
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f.id, b"/spikes/times").addr
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"\x19\x00\x00\x00\x04\x00\x00\x00", header)  # VL class, 4-byte base
+    at = raw.find(b"\x19\x00\x00\x00", header) if at < 0 else at
+    assert header < at < header + 512
+    raw[at + 1:at + 4] = bit_field.to_bytes(3, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=rf"spikes/times, datatype at byte {at}: expected a "
+                                        "variable-length sequence type"):
+        read_shd(path)
+
+
+def test_shd_datatype_check_leaves_a_valid_file_alone(tmp_path):
+    path = _shd(tmp_path / "s.h5")
+    times, units, labels = read_shd(path)
+    assert [t.tolist() for t in times] == [[pytest.approx(0.1), pytest.approx(0.2)],
+                                           [pytest.approx(0.3)]]
+    assert labels.tolist() == [1, 2] and units[1].tolist() == [3]
