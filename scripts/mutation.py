@@ -104,10 +104,14 @@ TARGETS = [
                              "tests/train/test_training.py::"
                              "test_resuming_a_checkpoint_of_another_model_is_one_clear_error",
                              "tests/train/test_training.py::test_resume_continues_bit_for_bit")),
-    Target("data/idx.py", ("tests/test_idx_formats.py", "tests/data/test_readers.py")),
-    Target("data/mnist.py", ("tests/data/test_readers.py",)),
-    Target("data/nmnist.py", ("tests/data/test_readers.py",)),
-    Target("data/shd.py", ("tests/data/test_readers.py",)),
+    Target("data/idx.py", ("tests/test_idx_formats.py", "tests/data/test_readers.py",
+                           "tests/data/test_hardened_readers.py")),
+    Target("data/mnist.py", ("tests/data/test_readers.py",
+                             "tests/data/test_hardened_readers.py")),
+    Target("data/nmnist.py", ("tests/data/test_readers.py",
+                              "tests/data/test_hardened_readers.py")),
+    Target("data/shd.py", ("tests/data/test_readers.py",
+                           "tests/data/test_hardened_readers.py")),
     Target("data/augment.py", ("tests/data/test_augment.py",)),
     Target("experiments/masquelier2008.py", ("tests/experiments/test_judges.py", STDP_REPRO +
                                              "test_evaluation_on_synthetic_spikes"),

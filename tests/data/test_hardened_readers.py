@@ -234,10 +234,10 @@ def test_events_going_back_in_time_are_refused(tmp_path):
 # ----------------------------------------------------------------------------- SHD
 
 
-def _shd(path, **fields):
+def _shd(path, userblock_bytes=0, **fields):
     import h5py
 
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", userblock_size=userblock_bytes) as f:
         n = 2
         if "times" not in fields:
             t = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float32))
@@ -322,17 +322,20 @@ def test_gzip_member_padding_is_tolerated(tmp_path):
         read_idx(tmp_path / "junk.gz")
 
 
+@pytest.mark.parametrize("userblock_bytes", [0, 512])
 @pytest.mark.parametrize(("bit_field", "what"), [
     (0x00007F, "sequence type 15"), (0x000030, "padding 3"), (0x000200, "character set 2"),
     (0x001000, "a reserved bit")])
-def test_shd_refuses_a_corrupt_variable_length_datatype(tmp_path, bit_field, what):
+def test_shd_refuses_a_corrupt_variable_length_datatype(tmp_path, bit_field, what,
+                                                        userblock_bytes):
     # the HDF5 library reads the data of such a dataset without checking the type and
     # crashes the process: the reader checks the datatype message in the object header
+    # (addresses in the file count from after a user block)
     import h5py
 
-    path = _shd(tmp_path / "s.h5")
+    path = _shd(tmp_path / "s.h5", userblock_bytes)
     with h5py.File(path, "r") as f:
-        header = h5py.h5o.get_info(f.id, b"/spikes/times").addr
+        header = h5py.h5o.get_info(f.id, b"/spikes/times").addr + userblock_bytes
     raw = bytearray(path.read_bytes())
     at = raw.find(b"\x19\x00\x00\x00\x04\x00\x00\x00", header)  # VL class, 4-byte base
     at = raw.find(b"\x19\x00\x00\x00", header) if at < 0 else at
