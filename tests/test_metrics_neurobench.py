@@ -17,7 +17,6 @@ orders cannot make their spikes differ.
 """
 
 import math
-import os
 import subprocess
 from pathlib import Path
 
@@ -32,17 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "peers" / "neurobench_counts.py"
 TAU = 1.0 / math.log(2.0)  # beta = 1/2
 T, B = 8, 8
-
-
-def _peers_python() -> str | None:
-    env = os.environ.get("SPIKEWAVE_PEERS_PYTHON")
-    default = REPO.parent / ".peers-venv" / "bin" / "python"
-    path = env or (str(default) if default.exists() else None)
-    if path is None:
-        return None
-    probe = subprocess.run([path, "-c", "import snntorch, neurobench"], capture_output=True,
-                           timeout=300)
-    return path if probe.returncode == 0 else None
 
 
 def _weights(gen, out_features, in_features, *extra, budget=3.0, low=-3):
@@ -117,8 +105,8 @@ def ann_pair(gen):
 
 
 @pytest.fixture(scope="module")
-def neurobench(tmp_path_factory):
-    python = _peers_python()
+def neurobench(tmp_path_factory, peers_python):
+    python = peers_python("snntorch", "neurobench")
     if python is None:
         pytest.skip("snnTorch / NeuroBench not installed (../shared/peers/install.sh)")
     gen = torch.Generator().manual_seed(0)

@@ -19,7 +19,6 @@ What each reader needs (docs/guide/nir.md has the versions and the why):
   are equal.
 """
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -47,17 +46,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "peers" / "peer_nir.py"
 T = 200
 NORSE_DT = 1.0  # Norse's IF adds its input whatever dt and R: the graph agrees at dt = 1 s
-
-
-def _peers_python() -> str | None:
-    env = os.environ.get("SPIKEWAVE_PEERS_PYTHON")
-    default = REPO.parent / ".peers-venv" / "bin" / "python"
-    path = env or (str(default) if default.exists() else None)
-    if path is None:
-        return None
-    probe = subprocess.run([path, "-c", "import snntorch, norse, nir, nirtorch"],
-                           capture_output=True, timeout=300)
-    return path if probe.returncode == 0 else None
 
 
 def _spread(layer: nn.Module, gen: torch.Generator, low=0.5, high=3.0) -> nn.Module:
@@ -103,8 +91,8 @@ def _cases():
 
 
 @pytest.fixture(scope="module")
-def peer_run(tmp_path_factory):
-    python = _peers_python()
+def peer_run(tmp_path_factory, peers_python):
+    python = peers_python("snntorch", "norse", "nir", "nirtorch")
     if python is None:
         pytest.skip("snnTorch / Norse / nir not installed: bash scripts/install_peers.sh, "
                     "then SPIKEWAVE_PEERS_PYTHON=<venv>/bin/python")

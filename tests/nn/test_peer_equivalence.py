@@ -7,7 +7,6 @@ The peers live in their own environment (``bash ../shared/peers/install.sh`` mak
 when there is none.
 """
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -20,20 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "peers" / "peer_lif_spikes.py"
 
 
-def _peers_python() -> str | None:
-    env = os.environ.get("SPIKEWAVE_PEERS_PYTHON")
-    default = REPO.parent / ".peers-venv" / "bin" / "python"
-    path = env or (str(default) if default.exists() else None)
-    if path is None:
-        return None
-    probe = subprocess.run([path, "-c", "import snntorch, spikingjelly, norse"],
-                           capture_output=True, timeout=300)
-    return path if probe.returncode == 0 else None
-
-
 @pytest.fixture(scope="module")
-def peer_spikes(tmp_path_factory):
-    python = _peers_python()
+def peer_spikes(tmp_path_factory, peers_python):
+    python = peers_python("snntorch", "spikingjelly", "norse")
     if python is None:
         pytest.skip("snnTorch / SpikingJelly / Norse not installed (../shared/peers/install.sh)")
     gen = torch.Generator().manual_seed(0)
