@@ -46,8 +46,11 @@ def test_table_without_json(tmp_path, capsys):
 def test_reproduce_all_writes_the_report(tmp_path, capsys):
     # exit status 0; a known-partial result (masquelier2009's successive coding) is no
     # failure
-    assert main(["reproduce", "all", "--quick", "--json", "--out", str(tmp_path)]) == 0
+    status = main(["reproduce", "all", "--quick", "--json", "--out", str(tmp_path)])
     js = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    failed = [(name, m["key"], m["value"], m["criterion"]) for name, r in js["results"].items()
+              for m in r["metrics"] if m["passed"] is False and r["status"] != "partial"]
+    assert status == 0, failed
     assert set(js["results"]) == set(REPRODUCTIONS)
     html = (tmp_path / "index.html").read_text()
     n_figures = sum(len(r["figures"]) for r in js["results"].values())
