@@ -81,7 +81,7 @@ def events(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     ev = np.empty(n, EVENT_DTYPE)
     ev["x"], ev["y"] = rng.integers(0, 34, n), rng.integers(0, 34, n)
-    ev["p"], ev["t_us"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 300_000, n))
+    ev["p"], ev["t"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 300_000, n))
     return ev
 
 
@@ -98,7 +98,7 @@ def reference_events(data: bytes) -> np.ndarray | None:
     if len(a) and (a[:, 0].max() >= 34 or a[:, 1].max() >= 34 or np.any(np.diff(t) < 0)):
         return None
     ev = np.empty(len(a), EVENT_DTYPE)
-    ev["x"], ev["y"], ev["p"], ev["t_us"] = a[:, 0], a[:, 1], a[:, 2] >> 7, t
+    ev["x"], ev["y"], ev["p"], ev["t"] = a[:, 0], a[:, 1], a[:, 2] >> 7, t
     return ev
 
 

@@ -94,7 +94,7 @@ def mnist(files: dict[str, bytes], verify: bool = False) -> dict:
 
 def _events_summary(ev: np.ndarray) -> dict:
     return {"n": len(ev), "x_max": int(ev["x"].max(initial=0)), "y_max": int(ev["y"].max(
-        initial=0)), "t_sorted": bool(np.all(np.diff(ev["t_us"]) >= 0)),
+        initial=0)), "t_sorted": bool(np.all(np.diff(ev["t"]) >= 0)),
         "p": sorted(set(ev["p"].tolist())), "sha": _digest(ev)}
 
 
