@@ -120,6 +120,20 @@ def archive_tar(n_samples: int = 3, listing_header: bool = True) -> bytes:
     return buf.getvalue()
 
 
+def nmnist_zip(per_digit: int = 1, digits: int = 3) -> bytes:
+    """A small ``Train.zip`` of the original N-MNIST layout: ``Train/<digit>/<n>.bin``."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for digit in range(digits):
+            for k in range(per_digit):
+                info = zipfile.ZipInfo(f"Train/{digit}/{k:05d}.bin", (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, nmnist_bin(12, 10 * digit + k))
+    return buf.getvalue()
+
+
 def archive_gz(n_samples: int = 3) -> bytes:
     return gzip.compress(archive_tar(n_samples), mtime=0)
 

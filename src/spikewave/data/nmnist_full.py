@@ -140,6 +140,10 @@ class NMNISTDataset:
         if len(raw) > self.max_recording_bytes:
             raise DataError(f"{where}: more than {self.max_recording_bytes:,} bytes, the limit "
                             "for one recording (max_recording_bytes)")
+        if len(raw) != info.file_size or zlib.crc32(raw) != info.CRC:
+            # zipfile checks the CRC only where the compressed stream ends with the data
+            raise data_fail(where, "member data", f"{info.file_size:,} bytes with the CRC-32 "
+                            f"{info.CRC:08x}", f"{len(raw):,} bytes with {zlib.crc32(raw):08x}")
         return raw
 
     def close(self) -> None:
