@@ -1,5 +1,5 @@
-"""Surrogate-gradient training: the loop (``fit``, on arrays, Datasets or DataLoaders), losses, read-outs, models and the
-recipes of ``spikewave train``.
+"""Surrogate-gradient training: the loop (``fit``, on arrays, Datasets or DataLoaders),
+losses, read-outs, models and the recipes of ``spikewave train``.
 """
 
 from spikewave._lazy import exports
