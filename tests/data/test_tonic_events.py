@@ -118,3 +118,40 @@ def test_arrays_of_the_older_layout_still_read():
     bad["x"][4] = -1
     with pytest.raises(ParameterError, match="off the sensor"):
         events_to_frames(bad, 5)
+
+
+EVENT_TRANSFORMS = [
+    tt.Downsample(spatial_factor=0.5), tt.RandomFlipUD(sensor_size=SENSOR_SIZE, p=1.0),
+    tt.RandomFlipPolarity(p=1.0), tt.TimeJitter(std=100, clip_negative=True),
+    tt.RefractoryPeriod(delta=1000), tt.CropTime(max=100_000),
+    tt.SpatialJitter(sensor_size=SENSOR_SIZE, var_x=1, var_y=1, clip_outliers=True),
+    tt.UniformNoise(sensor_size=SENSOR_SIZE, n=100), tt.TimeSkew(coefficient=1.1),
+    tt.DropPixel(hot_pixel_frequency=1000), tt.DropEventByTime(duration_ratio=0.2),
+    tt.DropEventByArea(sensor_size=SENSOR_SIZE, area_ratio=0.2), tt.Decimation(n=2),
+    tt.MergePolarities(),
+]
+
+
+@pytest.mark.parametrize("transform", EVENT_TRANSFORMS, ids=lambda t: type(t).__name__)
+def test_tonics_event_transforms_keep_our_layout(transform):
+    out = transform(_events(1000, 6))
+    assert out.dtype == EVENT_DTYPE and len(out) > 0
+    frames = events_to_frames(np.sort(out, order="t"), 10)
+    assert frames.sum() == np.count_nonzero((out["t"] >= 0) & (out["t"] < 300_000))
+
+
+def test_a_left_right_flip_mirrors_our_frames():
+    ev = _events(1000, 7)
+    flipped = tt.RandomFlipLR(sensor_size=SENSOR_SIZE, p=1.0)(ev.copy())
+    np.testing.assert_array_equal(flipped["x"], 33 - ev["x"])
+    np.testing.assert_array_equal(events_to_frames(flipped, 6),
+                                  events_to_frames(ev, 6)[..., ::-1])
+
+
+@pytest.mark.parametrize("transform", [
+    tt.ToVoxelGrid(sensor_size=SENSOR_SIZE, n_time_bins=5),
+    tt.ToTimesurface(sensor_size=SENSOR_SIZE, dt=10_000, tau=5000),
+    tt.ToImage(sensor_size=SENSOR_SIZE)], ids=lambda t: type(t).__name__)
+def test_tonics_representations_take_our_events(transform):
+    out = transform(_events(1000, 8))
+    assert out.shape[-2:] == (34, 34) and np.isfinite(out).all()
