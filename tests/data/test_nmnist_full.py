@@ -217,3 +217,20 @@ def test_hostile_archives(tmp_path):
     refused(_zip(tmp_path / "z.zip", method=zipfile.ZIP_BZIP2).read_bytes(),
             "compression method")
     refused(_zip(tmp_path / "t.zip", "Test").read_bytes(), r"Train/<digit>/<name>\.bin")
+
+
+def _frames3(ev):
+    return events_to_frames(ev, 3)
+
+
+def test_a_dataloader_with_worker_processes_reads_the_archive(tmp_path):
+    import torch
+    from torch.utils.data import DataLoader
+
+    ds = NMNISTDataset(_zip(tmp_path / "Train.zip"), transform=_frames3)
+    ds[0]  # the archive is open in this process; each worker opens its own
+    x, y = NMNISTDataset(tmp_path / "Train.zip").frames(3)
+    batches = list(DataLoader(ds, batch_size=6, num_workers=2))
+    assert torch.equal(torch.cat([b[0] for b in batches]), torch.as_tensor(x))
+    assert torch.equal(torch.cat([b[1] for b in batches]), torch.as_tensor(y))
+    ds.close()
