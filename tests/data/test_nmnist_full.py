@@ -213,7 +213,12 @@ def test_hostile_archives(tmp_path):
     i = good.find(member.encode()) + len(member) + 3                  # inside the data
     refused(good[:i] + bytes([good[i] ^ 0x55]) + good[i + 1:], r"Train/2/00021\.bin")
     refused(good, "max_recording_bytes", max_recording_bytes=20)
-    refused(good, "max_files", max_files=3)
+    junk = [(f"notes/{i:05d}.txt", b"") for i in range(3000)]
+    refused(_zip(tmp_path / "j.zip", extra=junk[:200]).read_bytes(),  # 221 members
+            r"221 members, more than the 106 .*max_files", max_files=3)
+    refused(_zip(tmp_path / "j.zip", extra=junk).read_bytes(),        # refused unparsed
+            r"central directory of [\d,]+ bytes.*max_files", max_files=3)
+    assert len(NMNISTDataset(_zip(tmp_path / "k.zip", extra=junk))) == 20
     refused(_zip(tmp_path / "z.zip", method=zipfile.ZIP_BZIP2).read_bytes(),
             "compression method")
     refused(_zip(tmp_path / "t.zip", "Test").read_bytes(), r"Train/<digit>/<name>\.bin")
@@ -234,3 +239,27 @@ def test_a_dataloader_with_worker_processes_reads_the_archive(tmp_path):
     assert torch.equal(torch.cat([b[0] for b in batches]), torch.as_tensor(x))
     assert torch.equal(torch.cat([b[1] for b in batches]), torch.as_tensor(y))
     ds.close()
+
+
+def test_the_archive_is_opened_once_per_process(tmp_path, monkeypatch):
+    import zipfile as zf_module
+
+    opened = []
+    real = zf_module.ZipFile
+    path = _zip(tmp_path / "Train.zip")
+
+    def counting(*args, **kwargs):
+        opened.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zf_module, "ZipFile", counting)
+    ds = NMNISTDataset(path)
+    assert len(opened) == 1                                 # the index
+    for i in range(len(ds)):
+        ds[i]
+    assert len(opened) == 2                                 # one handle for every read
+    copy = pickle.loads(pickle.dumps(ds))
+    copy[0], copy[1]
+    assert len(opened) == 3                                 # the copy opens its own
+    ds.close()
+    copy.close()

@@ -10,7 +10,9 @@ the events in tonic's layout (:data:`spikewave.data.nmnist.EVENT_DTYPE`); a ``tr
 
 Reading is bounded like the other readers: each recording at most ``max_recording_bytes``
 (checked from the folder's file size or the archive's declared size before it is read, and
-again while reading), at most ``max_files`` recordings, and only regular files. An
+again while reading), at most ``max_files`` recordings, and only regular files; an
+archive's central directory (which zipfile reads whole, making an object per entry) is
+bounded by ``max_files`` before zipfile reads it. An
 archive's member names are checked before anything is read: an absolute name, a ``..``
 component, a backslash or a NUL byte (a member that would escape the folder if extracted)
 refuses the archive; so do encrypted members, compression other than stored or deflate,
@@ -80,6 +82,7 @@ class NMNISTDataset:
             self._names, labels = _folder_index(self.source, self.max_files)
         self.labels = np.asarray(labels, np.int64)
         self._zip: zipfile.ZipFile | None = None
+        self._zip_file: _CappedReads | None = None
         self._zip_pid = -1
 
     def __len__(self) -> int:
@@ -120,7 +123,8 @@ class NMNISTDataset:
 
     def _read_member(self, name: str) -> bytes:
         if self._zip is None or self._zip_pid != os.getpid():
-            self._zip = _open_zip(self.source)
+            self.close()  # in a forked worker: its copy of the parent's file, not shared
+            self._zip, self._zip_file = _open_zip(self.source, self.max_files)
             self._zip_pid = os.getpid()
         where = f"{self.source}:{name}"
         try:
@@ -150,11 +154,13 @@ class NMNISTDataset:
         """Close the archive, if one is open (it is opened again when needed)."""
         if self._zip is not None:
             self._zip.close()
-            self._zip = None
+            self._zip_file.close()
+            self._zip = self._zip_file = None
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_zip"], state["_zip_pid"] = None, -1  # reopened in the receiving process
+        state["_zip"] = state["_zip_file"] = None  # reopened in the receiving process
+        state["_zip_pid"] = -1
         return state
 
     def __del__(self) -> None:
@@ -222,20 +228,65 @@ def _folder_index(root: Path, max_files: int) -> tuple[list[str], list[int]]:
     return names, labels
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+def _member_budget(max_files: int) -> int:
+    """The most members an archive of ``max_files`` recordings may hold (its folders and
+    notes included)."""
+    return 2 * max_files + 100
+
+
+class _CappedReads:
+    """``fh`` whose single reads may not exceed ``cap`` bytes while ``cap`` is set: zipfile
+    reads an archive's central directory in one read of the size the archive declares, then
+    builds an object per entry, so the cap bounds both before the work is done."""
+
+    def __init__(self, fh, cap: int, path: Path) -> None:
+        self.fh, self.cap, self.path = fh, cap, path
+        self.size = os.fstat(fh.fileno()).st_size
+
+    def read(self, n: int | None = -1) -> bytes:
+        if self.cap is not None:
+            want = self.size - self.fh.tell() if n is None or n < 0 else n
+            if want > self.cap:
+                raise DataError(f"{self.path}: a central directory of {want:,} bytes, more "
+                                f"than the {self.cap:,} that the limit of recordings allows "
+                                "(max_files); raise it if the archive is genuine")
+        return self.fh.read(n)
+
+    def seek(self, *args) -> int:
+        return self.fh.seek(*args)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _open_zip(path: Path, max_files: int) -> tuple[zipfile.ZipFile, _CappedReads]:
+    """The archive, and the file under it (zipfile leaves a file it was given open)."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
+        fh = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     except OSError as exc:
         raise DataError(f"{path}: cannot read N-MNIST archive: {exc.strerror or exc}") \
             from None
-    if head != ZIP_MAGIC:
-        raise data_fail(path, "byte 0", "a zip archive (Train.zip / Test.zip)",
-                        f"the bytes {head!r}")
     try:
-        return zipfile.ZipFile(path)
+        head = fh.read(4)
+        if head != ZIP_MAGIC:
+            raise data_fail(path, "byte 0", "a zip archive (Train.zip / Test.zip)",
+                            f"the bytes {head!r}")
+        capped = _CappedReads(fh, max(_member_budget(max_files) * 512, 1 << 17), path)
+        zf = zipfile.ZipFile(capped)
+        capped.cap = None  # the members' own reads are bounded per recording
+        return zf, capped
+    except DataError:
+        fh.close()
+        raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
             NotImplementedError) as exc:
+        fh.close()
         raise DataError(f"{path}: not a readable zip archive of N-MNIST recordings "
                         f"({type(exc).__name__}: {exc})") from None
 
@@ -265,11 +316,14 @@ def _check_member(info: zipfile.ZipInfo, where: str, cap: int) -> None:
 
 def _zip_index(path: Path, folder: str, cap: int,
                max_files: int) -> tuple[list[str], list[int]]:
-    with _open_zip(path) as zf:
-        infos = zf.infolist()
-    if len(infos) > max_files + 1000:
-        raise DataError(f"{path}: {len(infos):,} members, more than the limit of "
-                        f"{max_files:,} recordings (max_files)")
+    zf, fh = _open_zip(path, max_files)
+    infos = zf.infolist()
+    zf.close()
+    fh.close()
+    if len(infos) > _member_budget(max_files):
+        raise DataError(f"{path}: {len(infos):,} members, more than the "
+                        f"{_member_budget(max_files):,} that the limit of {max_files:,} "
+                        "recordings allows (max_files)")
     found: list[tuple[int, str, str]] = []
     for info in infos:
         name = info.filename
