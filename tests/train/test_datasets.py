@@ -52,20 +52,24 @@ def digits():
     return load_digits_split()
 
 
+@pytest.fixture(scope="module")
+def on_arrays(digits, tmp_path_factory):
+    """The array path's run: the reference every other form must equal."""
+    return _train(digits, tmp_path_factory.mktemp("arrays") / "run")
+
+
 def _forms(split):
     train, test = Pairs(split.x_train, split.y_train), Pairs(split.x_test, split.y_test)
     return {
         "dataset": TrainTest(train, test),
         "loader": (DataLoader(train, batch_size=CFG.batch_size, shuffle=True),
                    DataLoader(test, batch_size=CFG.batch_size)),
-        "tensor-dataset": TrainTest(
-            TensorDataset(torch.as_tensor(split.x_train), torch.as_tensor(split.y_train)),
-            TensorDataset(torch.as_tensor(split.x_test), torch.as_tensor(split.y_test))),
     }
 
 
-def test_a_sequential_trains_the_same_on_arrays_datasets_and_loaders(digits, tmp_path):
-    ref, ref_state = _train(digits, tmp_path / "arrays")
+def test_a_sequential_trains_the_same_on_arrays_datasets_and_loaders(digits, on_arrays,
+                                                                     tmp_path):
+    ref, ref_state = on_arrays
     assert ref.test_accuracy >= 0.9 and ref.spikes_per_sample == 0.0
     for name, data in _forms(digits).items():
         result, state = _train(data, tmp_path / name)
@@ -80,9 +84,9 @@ class Interrupted(Exception):
     pass
 
 
-def test_resume_on_a_loader_continues_bit_for_bit(digits, tmp_path):
+def test_resume_on_a_loader_continues_bit_for_bit(digits, on_arrays, tmp_path):
     forms = _forms(digits)
-    _, straight = _train(forms["loader"], tmp_path / "a")
+    straight = on_arrays[1]  # = the loader's uninterrupted run (the test above)
 
     def stop(record):
         if record["epoch"] == 1:
@@ -110,6 +114,11 @@ def test_the_loaders_order_is_the_arrays_order(digits):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     first = [y for _, y in src.batches(50, torch.Generator().manual_seed(8))]
     assert not torch.equal(torch.cat(first), torch.cat([y for _, y in got]))
+    tensors = TensorDataset(torch.as_tensor(digits.x_train), torch.as_tensor(digits.y_train))
+    src, _ = train_test(TrainTest(tensors, tensors))
+    for (xa, ya), (xb, yb) in zip(src.batches(50, torch.Generator().manual_seed(7)), want,
+                                  strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
 @pytest.mark.parametrize("shape", ["BC", "TBC"])
