@@ -48,6 +48,7 @@ from spikewave._validation import (
 )
 from spikewave.kernels.registry import NonFiniteInput
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
+from spikewave.train.datasets import ArrayBatches, Batches, readout, train_test
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
@@ -127,22 +128,22 @@ def _generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, encode: Encoder,
+def evaluate(model: nn.Module, x, y, encode: Encoder,
              batch_size: int, seed: int, device: str) -> tuple[float, float, float]:
-    """``(loss, accuracy, spikes per sample)`` on a dataset, without gradients."""
+    """``(loss, accuracy, spikes per sample)`` on a dataset, without gradients: arrays ``x``
+    and ``y``, or ``x`` a source of :mod:`spikewave.train.datasets` and ``y`` None."""
     model.eval()
     gen = _generator(seed, -1)
-    loss_sum, correct, spikes = 0.0, 0, 0.0
+    src: Batches = ArrayBatches(x, y) if y is not None else x
+    loss_sum, correct, spikes, n = 0.0, 0, 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            v, s = model(encode(xb, gen).to(device))
-            logits = v.mean(0)
+        for xb, yb in src.batches(batch_size):
+            logits, s = readout(model(encode(xb, gen).to(device)), len(yb))
             loss_sum += nn.functional.cross_entropy(logits, yb.to(device),
                                                     reduction="sum").item()
             correct += (logits.argmax(1).cpu() == yb).sum().item()
-            spikes += s.item() * len(xb)
-    n = len(x)
+            spikes += s * len(yb)
+            n += len(yb)
     return loss_sum / n, correct / n, spikes / n
 
 
@@ -155,8 +156,14 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
 
     Adam with a cosine learning-rate decay over ``cfg.epochs`` (:meth:`TrainConfig.lr_at`).
 
-    ``data`` has ``x_train, y_train, x_test, y_test`` arrays. Writes ``metrics.jsonl``,
-    ``checkpoint.pt`` (every epoch, atomically) and ``training_curve.png`` in ``out_dir``.
+    ``data`` has ``x_train, y_train, x_test, y_test`` arrays, or is
+    :class:`~spikewave.train.datasets.TrainTest` (or a pair) of any two map-style datasets
+    (a :class:`torch.utils.data.Dataset`, a tonic dataset) or
+    :class:`~torch.utils.data.DataLoader` s; their shuffles are drawn from the epoch's
+    generator as the arrays' are (:mod:`spikewave.train.datasets`). The model returns
+    ``(potentials [T, B, C], spike count)`` or plain logits ``[B, C]`` / ``[T, B, C]``
+    (spikes per sample are then 0). Writes ``metrics.jsonl``, ``checkpoint.pt`` (every
+    epoch, atomically) and ``training_curve.png`` in ``out_dir``.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written
     (raise from it to stop early; ``resume=True`` then continues exactly). ``augment``, when
     given, transforms each training batch (drawing from the epoch's generator) before it is
@@ -211,8 +218,7 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
     ckpt_path = out / CHECKPOINT
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    x_tr, y_tr = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
-    x_te, y_te = torch.as_tensor(data.x_test), torch.as_tensor(data.y_test)
+    train, test = train_test(data)
     history: list[dict] = []
     start_epoch = 0
     if resume:
@@ -227,28 +233,25 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
         if hasattr(model, "start_epoch"):  # schedules that depend on the epoch only
             model.start_epoch(epoch, cfg.epochs)
         gen = _generator(cfg.seed, epoch)
-        order = torch.randperm(len(x_tr), generator=gen)
         t0 = time.perf_counter()
-        bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False, disable=None if progress else True)
+        bar = tqdm(train.batches(cfg.batch_size, gen), total=train.n_batches(cfg.batch_size),
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=None if progress else True)
         loss_sum, correct, spikes, seen = 0.0, 0, 0.0, 0
         kept = (f"the last good checkpoint ({ckpt_path}, epoch {epoch}) is kept"
                 if epoch > 0 else "no checkpoint was written")
-        for batch, i in enumerate(bar, start=1):
-            idx = order[i:i + cfg.batch_size]
-            xb = x_tr[idx]
+        for batch, (xb, yb) in enumerate(bar, start=1):
             if xb.is_floating_point() and not bool(torch.isfinite(xb).all()):
                 raise TrainingDiverged(f"batch {batch} of epoch {epoch + 1} holds NaN or "
                                        f"infinite input values; {kept}")
             xb = xb if augment is None else augment(xb, gen)
-            xb, yb = encode(xb, gen).to(device), y_tr[idx].to(device)
+            xb, yb = encode(xb, gen).to(device), yb.to(device)
             try:
-                v, s = model(xb)
+                logits, s = readout(model(xb), len(yb))
             except NonFiniteInput as exc:
                 raise TrainingDiverged(f"values became nan or infinite inside the network at "
                                        f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
                                        "lower --lr, then --resume") from None
-            logits = v.mean(0)
             loss = nn.functional.cross_entropy(logits, yb)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at batch {batch} of "
@@ -256,16 +259,16 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            n = len(idx)
+            n = len(yb)
             loss_sum += loss.item() * n
             correct += (logits.argmax(1) == yb).sum().item()
-            spikes += s.item() * n
+            spikes += s * n
             seen += n
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
                             spikes=f"{spikes / seen:.0f}")
         bar.close()
         epoch_s = time.perf_counter() - t0
-        te_loss, te_acc, te_spikes = evaluate(model, x_te, y_te, encode, cfg.batch_size,
+        te_loss, te_acc, te_spikes = evaluate(model, test, None, encode, cfg.batch_size,
                                               cfg.seed, device)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_accuracy": correct / seen, "test_loss": te_loss,
