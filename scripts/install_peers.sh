@@ -18,7 +18,9 @@ pip="$venv/bin/pip"
 "$pip" install -q --upgrade pip
 "$pip" install -q torch==2.13.0
 # Brian2 2.9 (the newest for Python 3.11) still calls ndarray.ptp, gone in NumPy 2.4.
-printf "torch==2.13.0\nnumpy<2.4\n" > "$venv/constraints.txt"
+# nir and nirtorch at the versions the project's NIR conventions are tested against
+# (pyproject's nir extra): a newer major version of either may change the graph format.
+printf "torch==2.13.0\nnumpy<2.4\nnir>=1.0.6,<1.1\nnirtorch>=2.4,<3\n" > "$venv/constraints.txt"
 "$pip" install -q -c "$venv/constraints.txt" numpy scipy matplotlib psutil snntorch \
   spikingjelly brian2
 # Norse's published wheel metadata may not resolve against torch 2.13; its sdist builds
