@@ -19,17 +19,18 @@ read-out and a leaky readout; one training step is the forward pass, cross-entro
 time-averaged readout, the backward pass and an Adam step. The same seeded network and
 input for the three methods.
 
-Memory: the peak resident memory of the process during one training step minus the
-resident memory before it, the least over three steps after a step of warm-up (Linux: the
-peak counter is reset through ``/proc/self/clear_refs``; blocks above 64 KiB are mapped on
-their own, so that freed memory leaves the resident size; the kernels' pool of reused arrays
-is off for these steps, so that the arrays it would keep from the warm-up count; elsewhere
-memory is not measured). Judged: BPTT's peak at the longest T over the shortest (at least
-half of the growth of a memory proportional to T), e-prop's (flat) and the checkpointed
-share of BPTT's peak; the log-log exponents are reported (the shortest sequences' small
-peaks make them noisy). Time: the median wall time of ``repeats`` further steps, in the default
-configuration. Fitted: the least-squares slope of memory and time against T (per 1000 steps) and
-the exponent of a power law (the slope in log-log axes: 1 for linear growth, 0 for flat).
+Memory: measured in a fresh process per method, the peak resident memory during one training
+step minus the resident memory before it, the least over three steps after a step of warm-up
+(Linux: the peak counter is reset through ``/proc/self/clear_refs``; blocks above 64 KiB are
+mapped on their own, so that freed memory leaves the resident size; the kernels' pool of
+reused arrays is off for these steps, so that the arrays it would keep from the warm-up
+count; elsewhere memory is not measured). Judged: BPTT's peak at the longest T over the
+shortest (at least half of the growth of a memory proportional to T), e-prop's (flat) and
+the checkpointed share of BPTT's peak; the log-log exponents are reported (the shortest
+sequences' small peaks make them noisy). Time: the median wall time of ``repeats`` further
+steps, in the default configuration. Fitted: the least-squares slope of memory and time
+against T (per 1000 steps) and the exponent of a power law (the slope in log-log axes: 1 for
+linear growth, 0 for flat).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import ctypes
 import ctypes.util
 import gc
 import math
+import multiprocessing
 import os
 import platform
 import statistics
@@ -183,6 +185,16 @@ def measure(method: str, steps: int, batch: int, inputs: int, hidden: int, rate:
             "step_s": statistics.median(times)}
 
 
+def measure_method(method: str, ts: list[int], batch: int, inputs: int, hidden: int,
+                   rate: float, chunk_steps: int, repeats: int, seed: int,
+                   threads: int) -> list[dict]:
+    """:func:`measure` at every T of ``ts`` (run in a process of its own)."""
+    torch.set_num_threads(threads)
+    probe = PeakMemory()
+    return [measure(method, t, batch, inputs, hidden, rate, chunk_steps, repeats, seed, probe)
+            for t in ts]
+
+
 def fit_line(t: list[float], values: list[float]) -> tuple[float, float]:
     """``(slope per 1000 steps, log-log exponent)`` of ``values`` against ``t`` (least
     squares; the exponent over the positive values only)."""
@@ -215,14 +227,18 @@ def run(ctx: RunContext, steps: list[int] | None = None, batch_size: int | None 
     chunk = check_int("chunk_steps", chunk_steps, 1)
     reps = check_int("repeats", repeats, 1) if repeats is not None else (1 if ctx.quick
                                                                         else 3)
-    probe = PeakMemory()
+    judged = PeakMemory().available
     points = []
     bar = ctx.progress_bar(total=len(ts) * len(METHODS), desc="bptt-memory")
-    for method in METHODS:
-        for t in ts:
-            points.append(measure(method, t, batch, inputs, hidden, rate, chunk, reps,
-                                  ctx.seed, probe))
-            bar.update(1)
+    # each method in a fresh process: the heap that the caller's earlier work left behind
+    # (a test session, the other reproductions of ``reproduce all``) stays out of the peaks
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(1, maxtasksperchild=1) as pool:
+        for method in METHODS:
+            points += pool.apply(measure_method, (method, ts, batch, inputs, hidden, rate,
+                                                  chunk, reps, ctx.seed,
+                                                  torch.get_num_threads()))
+            bar.update(len(ts))
     bar.close()
     fits = {}
     for method in METHODS:
@@ -240,7 +256,6 @@ def run(ctx: RunContext, steps: list[int] | None = None, batch_size: int | None 
     bptt_growth = peak["bptt", last] / peak["bptt", ts[0]]
     linear = last / ts[0]  # the growth of a memory proportional to T
     ckpt_share = peak["checkpointed", last] / peak["bptt", last]
-    judged = probe.available
     metrics = [
         Metric("bptt_memory_exponent", fits["bptt"]["memory_exponent"], 1.0, "reported"),
         Metric("bptt_memory_growth", bptt_growth, linear,
