@@ -50,10 +50,7 @@ class Penalty:
         spikes."""
         spikes, self._spikes = self._spikes, []
         total = readout.new_zeros(())
-        if self.spike_reg != "none" and self.spike_reg_weight > 0:
-            if not spikes:
-                raise fail("spike_reg", self.spike_reg, "'none' for a model without spiking "
-                           "hidden layers (nothing to penalise)")
+        if spikes and self.spike_reg_weight > 0:
             penalty = _PENALTIES[self.spike_reg]
             total = total + self.spike_reg_weight * sum(penalty(s) for s in spikes)
         if self.decision_reg_weight > 0:
@@ -70,8 +67,11 @@ def recording(model: nn.Module, penalty: Penalty | None) -> Iterator[Penalty | N
         return
     from spikewave.train.models import SPIKING
 
-    handles = [m.register_forward_hook(penalty.keep) for m in model.modules()
-               if isinstance(m, SPIKING)]
+    layers = [m for m in model.modules() if isinstance(m, SPIKING)]
+    if not layers and penalty.spike_reg != "none":
+        raise fail("spike_reg", penalty.spike_reg, "'none' for a model without spiking "
+                   f"layers ({type(model).__name__}: nothing to penalise)")
+    handles = [m.register_forward_hook(penalty.keep) for m in layers]
     try:
         yield penalty
     finally:
