@@ -14,7 +14,8 @@ decay, cross-entropy on the time-averaged readout):
   recordings of the saccading sensor binned into frames, the network's input as recorded.
 
 Images: the embedded 8x8 digits (64-128-10 over 16 steps), or MNIST (784-512-512-10 over 16
-steps) in the full run when ``--data-dir`` holds it; N-MNIST: 2312-256-10 over 16 frames.
+steps) in the full run when ``--data-dir`` holds it (``--images`` chooses); N-MNIST:
+2312-256-10 over 16 frames.
 For each code: the test accuracy, the hidden spikes per test sample, and the mean decision
 step (:mod:`spikewave.train.decision`: the first step from which the running prediction no
 longer changes).
@@ -33,7 +34,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from spikewave._validation import check_int
+from spikewave._validation import check_choice, check_int
 from spikewave.experiments._training import Trained, mnist_available, train_dense
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
 from spikewave.train.encodings import ENCODINGS
@@ -65,14 +66,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="folder with MNIST and N-MNIST (default: $SPIKEWAVE_DATA; "
                              "without MNIST the digits are used, without N-MNIST no events)")
+    parser.add_argument("--images", choices=("digits", "mnist"), default=None,
+                        help="the image dataset (default: mnist in the full run when it is "
+                             "in --data-dir, else digits)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the number of epochs of every run")
 
 
-def run(ctx: RunContext, data_dir: str | None = None, epochs: int | None = None) -> Result:
+def run(ctx: RunContext, data_dir: str | None = None, epochs: int | None = None,
+        images: str | None = None) -> Result:
     if epochs is not None:
         epochs = check_int("epochs", epochs, 1)
-    dataset = "mnist" if not ctx.quick and mnist_available(data_dir) else "digits"
+    if images is not None:
+        dataset = check_choice("images", images, ("digits", "mnist"))
+    else:
+        dataset = "mnist" if not ctx.quick and mnist_available(data_dir) else "digits"
     rec = QUICK if ctx.quick else CONFIGS[dataset]
     runs: dict[str, Trained] = {}
     for encoding in ENCODINGS:

@@ -17,9 +17,10 @@ readouts which are right early and stay right.
 Checks:
 
 - the spikes per sample fall as ``w`` grows: each point (``w = 0`` first) at most
-  ``1 + MONOTONE_TOL`` times the one before it (one seed: a run's spike count moves by a few per cent with the
-  initialisation and the batches, while neighbouring weights differ threefold), and the
-  largest weight at most half the unregularised count (the fall is real, not noise);
+  ``1 + MONOTONE_TOL`` times the one before it (one seed: a run's spike count moves by a
+  few per cent with the initialisation and the batches, while neighbouring weights differ
+  threefold), and the largest weight at most half the unregularised count (the fall is
+  real, not noise);
 - the accuracy at the smallest weight is within ``ACCURACY_DROP`` of the unregularised run.
 
 The decision steps are reported. ``--quick`` runs the same sweep with fewer steps and
@@ -31,7 +32,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from spikewave._validation import check_int
+from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments._training import Trained, train_dense
 from spikewave.experiments.coding import Config
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
@@ -48,11 +49,20 @@ QUICK = Config(8, 2, 64)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the number of epochs of every run")
+    parser.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS),
+                        help="the penalty weights of the sweep, increasing, each > 0 (the "
+                             "unregularised run is always made)")
 
 
-def run(ctx: RunContext, epochs: int | None = None) -> Result:
+def run(ctx: RunContext, epochs: int | None = None,
+        weights: list[float] | None = None) -> Result:
     if epochs is not None:
         epochs = check_int("epochs", epochs, 1)
+    weights = tuple(WEIGHTS if weights is None else
+                    (check_number("weights", w, POSITIVE) for w in weights))
+    if not weights or any(b <= a for a, b in zip(weights, weights[1:], strict=False)):
+        raise fail("weights", list(weights), "one or more positive weights in increasing "
+                   "order")
     rec = QUICK if ctx.quick else FULL
     base = TrainConfig(epochs=epochs or rec.epochs, batch_size=rec.batch_size, lr=2e-3,
                        seed=ctx.seed)
@@ -63,7 +73,7 @@ def run(ctx: RunContext, epochs: int | None = None) -> Result:
 
     plain = train("none", base)
     sweep = [train(f"l1_{w:g}", replace(base, spike_reg="l1", spike_reg_weight=w))
-             for w in WEIGHTS]
+             for w in weights]
     early = train("decision", replace(base, decision_reg_weight=DECISION_WEIGHT))
 
     spikes = [plain.spikes_per_sample] + [t.spikes_per_sample for t in sweep]
@@ -78,9 +88,9 @@ def run(ctx: RunContext, epochs: int | None = None) -> Result:
                f"<= {1 + MONOTONE_TOL:g} (spikes at each weight / at the weight before)",
                worst_rise <= 1 + MONOTONE_TOL),
         Metric("spikes_largest_weight_ratio", fall, 0.5,
-               f"<= 0.5 (spikes at w = {WEIGHTS[-1]:g} / unregularized)", fall <= 0.5),
+               f"<= 0.5 (spikes at w = {weights[-1]:g} / unregularized)", fall <= 0.5),
         Metric("smallest_weight_accuracy_drop", drop, ACCURACY_DROP,
-               f"<= {ACCURACY_DROP:g} (unregularized - w = {WEIGHTS[0]:g})",
+               f"<= {ACCURACY_DROP:g} (unregularized - w = {weights[0]:g})",
                drop <= ACCURACY_DROP),
         Metric("largest_weight_test_accuracy", sweep[-1].accuracy, None, "reported"),
         Metric("decision_step", plain.decision_step, None,
@@ -90,14 +100,14 @@ def run(ctx: RunContext, epochs: int | None = None) -> Result:
         Metric("decision_term_test_accuracy", early.accuracy, None, "reported"),
     ]
     curve = [{"spike_reg_weight": 0.0, **plain.as_json()}] + [
-        {"spike_reg_weight": w, **t.as_json()} for w, t in zip(WEIGHTS, sweep, strict=True)]
+        {"spike_reg_weight": w, **t.as_json()} for w, t in zip(weights, sweep, strict=True)]
     figure = _figure(curve, plain, early, ctx.figure_path("regularization.png"))
     return Result("regularization", REPRODUCTION.title, metrics, [figure],
                   extra={"curve": curve, "decision": {
                       "without": plain.as_json(),
                       "with_term": {"decision_reg_weight": DECISION_WEIGHT,
                                     **early.as_json()}}},
-                  config={"dataset": "digits", "spike_reg": "l1", "weights": list(WEIGHTS),
+                  config={"dataset": "digits", "spike_reg": "l1", "weights": list(weights),
                           "decision_reg_weight": DECISION_WEIGHT,
                           "time_steps": rec.time_steps, "epochs": base.epochs,
                           "batch_size": base.batch_size, "lr": base.lr,

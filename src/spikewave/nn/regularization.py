@@ -60,9 +60,10 @@ def early_decision_loss(readout: torch.Tensor, labels: torch.Tensor) -> torch.Te
     averaged over the batch, where ``CE(m, y) = -log softmax(m)_y``. At ``t = T - 1`` the
     term is the task loss itself; the earlier steps make it a time-to-decision penalty.
     Applying the loss at every step rather than at the end follows the local per-step
-    losses of DECOLLE (Kaiser, Mostafa & Neftci 2020, Front. Neurosci. 14:424); Goltz et
-    al. 2021 (Nat. Mach. Intell. 3:823) add an explicit term on the label neuron's first
-    spike time for the same end, early and fast decisions.
+    losses of DECOLLE (Kaiser, Mostafa & Neftci 2020, Front. Neurosci. 14:424, applied
+    at every time step); Goltz et al. 2021 (Nature Machine Intelligence, doi
+    10.1038/s42256-021-00388-x) aim at the same end, few and early spikes, with
+    time-to-first-spike coding. See docs/references.md section 11.
     """
     if readout.dim() != 3:
         raise fail("readout", f"a tensor of shape {tuple(readout.shape)}", "[T, B, C]")
