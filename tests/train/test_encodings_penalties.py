@@ -152,3 +152,40 @@ def test_spike_penalty_needs_spiking_layers():
     with pytest.raises(ParameterError, match="'spike_reg'"), \
             recording(torch.nn.Linear(2, 2), Penalty("l1", 0.1, 0.0)):
         pass
+
+
+def _tiny_split():
+    import numpy as np
+
+    from spikewave.data.digits import Split
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 1.0, (60, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+    return Split(x[:40], y[:40], x[40:], y[40:], 3)
+
+
+def _tiny_run(out, cfg, resume=False):
+    from spikewave.train.loop import fit
+
+    torch.manual_seed(0)
+    net = dense_snn(5, (8,), 3)
+    return fit(net, _tiny_split(), lambda x, gen: encode_images(x, 4, cfg.encoding, gen),
+               cfg, out, resume=resume, progress=False)
+
+
+def test_a_checkpoint_without_the_new_settings_resumes_as_their_defaults(tmp_path):
+    from spikewave.train.checkpoint import load_checkpoint, save_checkpoint
+    from spikewave.train.loop import ADDED_DEFAULTS
+
+    _tiny_run(tmp_path, TrainConfig(epochs=1, batch_size=16))
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    for key in ADDED_DEFAULTS:
+        del state["config"][key]
+    save_checkpoint(path, state)
+    assert _tiny_run(tmp_path, TrainConfig(epochs=2, batch_size=16), resume=True).epochs == 2
+    # with another setting it is refused, as with any other difference
+    save_checkpoint(path, state)
+    with pytest.raises(ParameterError, match="'resume'.*encoding='direct'"):
+        _tiny_run(tmp_path, TrainConfig(epochs=2, batch_size=16, encoding="rate"), resume=True)
