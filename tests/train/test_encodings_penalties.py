@@ -176,12 +176,12 @@ def _tiny_run(out, cfg, resume=False):
 
 def test_a_checkpoint_without_the_new_settings_resumes_as_their_defaults(tmp_path):
     from spikewave.train.checkpoint import load_checkpoint, save_checkpoint
-    from spikewave.train.loop import ADDED_DEFAULTS
+    from spikewave.train.loop import CONFIG_DEFAULTS
 
     _tiny_run(tmp_path, TrainConfig(epochs=1, batch_size=16))
     path = tmp_path / "checkpoint.pt"
     state = load_checkpoint(path)
-    for key in ADDED_DEFAULTS:
+    for key in CONFIG_DEFAULTS:
         del state["config"][key]
     save_checkpoint(path, state)
     assert _tiny_run(tmp_path, TrainConfig(epochs=2, batch_size=16), resume=True).epochs == 2

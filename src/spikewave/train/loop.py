@@ -178,7 +178,9 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
         on_epoch_end: Callable[[dict], None] | None = None,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
         lock: bool = True) -> TrainResult:
-    """Train with cross-entropy on the time-averaged readout potential; returns the result.
+    """Train with cross-entropy on the time-averaged readout potential, plus ``cfg``'s
+    activity penalties when it has any (:meth:`TrainConfig.penalty`,
+    :mod:`spikewave.train.penalties`); returns the result.
 
     Adam with a cosine learning-rate decay over ``cfg.epochs`` (:meth:`TrainConfig.lr_at`).
 
@@ -343,14 +345,14 @@ def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConf
 # settings that may change between a run and its resumption
 RESUMABLE = ("epochs", "device")
 # optional settings: a checkpoint without them was made with these values
-ADDED_DEFAULTS = {"encoding": "direct", "spike_reg": "none", "spike_reg_weight": 0.0,
+CONFIG_DEFAULTS = {"encoding": "direct", "spike_reg": "none", "spike_reg_weight": 0.0,
                   "decision_reg_weight": 0.0}
 
 
 def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, list[dict]]:
     """Load and check ``path``; returns ``(first epoch to run, history so far)``."""
     state = load_checkpoint(path)
-    config = ADDED_DEFAULTS | expect(state, "config", dict, path)
+    config = CONFIG_DEFAULTS | expect(state, "config", dict, path)
     fields = asdict(cfg)
     if set(config) != set(fields):
         raise DataError(f"{path}: field 'config' has the keys {sorted(config)}, a training "
