@@ -136,9 +136,11 @@ def _figure(curve: list[dict], plain: Trained, early: Trained, path):
     xs = [c["spikes_per_sample"] for c in curve]
     ys = [100 * c["test_accuracy"] for c in curve]
     ax.plot(xs, ys, "o-", color="tab:blue")
-    for c, x, y in zip(curve, xs, ys, strict=True):
+    for i, (c, x, y) in enumerate(zip(curve, xs, ys, strict=True)):  # labels above, below
         ax.annotate("w = 0" if c["spike_reg_weight"] == 0 else f"w = {c['spike_reg_weight']:g}",
-                    (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+                    (x, y), textcoords="offset points", xytext=(-12, 7 if i % 2 else -13),
+                    fontsize=8)
+    ax.set_ylim(min(ys) - 8, max(ys) + 8)
     ax.set_xscale("log")
     ax.set_xlabel("hidden spikes per test sample (spikes, log scale)")
     ax.set_ylabel("test accuracy (%)")
