@@ -44,7 +44,7 @@ def test_regularization_one_epoch(tmp_path):
         max(b / a for a, b in zip(spikes, spikes[1:], strict=False)))
     assert spikes[-1] < 0.5 * spikes[0]  # the strongest penalty silences most neurons
     assert js["decision"]["with_term"]["decision_reg_weight"] > 0
-    assert "--weights 0.001 0.03" in result.command
+    assert f"--weights 0.001 {WEIGHTS[-1]:g}" in result.command
 
 
 @pytest.mark.parametrize("weights", [[], [1e-2, 1e-3], [0.0, 1e-3], [float("nan")]])
