@@ -63,6 +63,7 @@ FULL_OPTIONS: dict[str, list[str]] = {
     "lif": [], "coincidence": [], "hh": [], "adaptive": [], "rate-vs-spike": [],
     "stdp-window": [], "masquelier2008": ["--runs", "100"], "masquelier2009": [],
     "surrogate": [], "kheradpisheh2018": [], "mozafari2019": [], "energy": [],
+    "coding": [], "regularization": [],
 }
 STATUS_TEXT = {"pass": "pass", "partial": "known partial", "fail": "**FAIL**"}
 

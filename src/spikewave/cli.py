@@ -50,6 +50,8 @@ COMMANDS = {
 TRAIN_DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
 TRAIN_MODELS = ("dense", "conv", "recurrent", "delay")
 TRAIN_RESETS = ("subtract", "zero")
+TRAIN_ENCODINGS = ("direct", "rate", "latency")  # spikewave.train.encodings.ENCODINGS
+TRAIN_SPIKE_REGS = ("none", "l1", "l2")  # spikewave.train.penalties.SPIKE_REGS
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -254,6 +256,10 @@ def _add_train_parser(commands) -> None:
     _add_option(data, "--no-verify", dest="verify", action="store_false",
                 help="skip the published-checksum check of the dataset files (for custom "
                      "data in the same format)")
+    _add_option(data, "--encoding", choices=TRAIN_ENCODINGS, default="direct",
+                help="how images become input: direct current, rate (Bernoulli spikes, "
+                     "probability = intensity per step) or latency (one spike per pixel, "
+                     "the brighter the earlier); event datasets take direct only")
     model = tr.add_argument_group("model")
     _add_option(model, "--model", choices=TRAIN_MODELS, default="dense",
                 help="network: dense, conv (images), recurrent or delay (learned delays)")
@@ -273,6 +279,14 @@ def _add_train_parser(commands) -> None:
     _add_option(optim, "--batch-size", type=int, default=64, help="samples per step")
     _add_option(optim, "--lr", type=float, default=2e-3,
                 help="peak learning rate of Adam (decays to 0 along a cosine)")
+    _add_option(optim, "--spike-reg", choices=TRAIN_SPIKE_REGS, default="none",
+                help="penalty on the hidden layers' spike counts added to the loss: l1 (total "
+                     "count) or l2 (squared count per neuron), per sample")
+    _add_option(optim, "--spike-reg-weight", type=float, default=0.0,
+                help="weight of --spike-reg's penalty in the loss (> 0 with --spike-reg)")
+    _add_option(optim, "--decision-reg-weight", type=float, default=0.0,
+                help="weight of the early-decision term: the cross-entropy of the running "
+                     "mean of the readout at every step, averaged over the steps")
     run = tr.add_argument_group("run")
     _add_option(run, "--seed", type=int, default=0,
                 help=f"seed of initialisation, shuffling and encoding, 0..{MAX_SEED}")
@@ -328,8 +342,17 @@ def _train(args: argparse.Namespace) -> int:
 
     out = check_output_dir(args.out, "out")
     check_int("time_steps", args.time_steps, 1, 10_000)
+    if args.spike_reg != "none" and not args.spike_reg_weight > 0:
+        raise ParameterError(f"The 'spike_reg_weight' parameter must be above 0 with "
+                             f"--spike-reg {args.spike_reg}. Got {args.spike_reg_weight!r}.")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, device=args.device)
+                      seed=args.seed, device=args.device, encoding=args.encoding,
+                      spike_reg=args.spike_reg, spike_reg_weight=args.spike_reg_weight,
+                      decision_reg_weight=args.decision_reg_weight)
+    if args.method == "eprop" and cfg.penalty() is not None:
+        raise ParameterError("The 'method' parameter must be 'bptt' with --spike-reg or "
+                             "--decision-reg-weight (e-prop computes its own gradients of "
+                             "the task loss only). Got 'eprop'.")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ParameterError(f"The 'data_dir' parameter must be an existing folder. Got "
                              f"{str(args.data_dir)!r}.")
@@ -338,7 +361,7 @@ def _train(args: argparse.Namespace) -> int:
                              f"--method eprop. Got {args.model!r}.")
     with prepared_output(out, resume=args.resume, lock=True):
         recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir,
-                       verify=args.verify, reset=args.reset)
+                       verify=args.verify, reset=args.reset, encoding=args.encoding)
         model = recipe.model
         if args.method == "eprop":
             from spikewave.train.eprop import EProp
@@ -350,7 +373,10 @@ def _train(args: argparse.Namespace) -> int:
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
                "time_steps": args.time_steps, "config": asdict(cfg), "out": str(out),
-               "reset": args.reset, "method": args.method}
+               "reset": args.reset, "method": args.method, "encoding": args.encoding,
+               "spike_reg": args.spike_reg, "spike_reg_weight": args.spike_reg_weight,
+               "decision_reg_weight": args.decision_reg_weight,
+               "decision_step": _test_decision_step(recipe, args)}
     counts = _test_set_counts(recipe, args)
     summary |= counts.as_json()
     if args.json:
@@ -360,7 +386,18 @@ def _train(args: argparse.Namespace) -> int:
               f"{result.epochs} epochs ({result.epoch_s:.2f} s/epoch, "
               f"{result.spikes_per_sample:.0f} hidden spikes/sample); results in {out}")
         print(f"test set, {counts.describe()}")
+        print(f"mean decision step {summary['decision_step']:.2f} of 0..{args.time_steps - 1} "
+              f"(the first step from which the running prediction stays the same)")
     return 0
+
+
+def _test_decision_step(recipe, args: argparse.Namespace) -> float:
+    """The mean decision step of the trained model on the test set
+    (:mod:`spikewave.train.decision`)."""
+    from spikewave.train.decision import decision_step
+
+    return decision_step(recipe.model, recipe.data.x_test, recipe.encode,
+                         batch_size=args.batch_size, seed=args.seed, device=args.device)
 
 
 def _test_set_counts(recipe, args: argparse.Namespace):

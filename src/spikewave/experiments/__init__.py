@@ -22,6 +22,8 @@ REPRODUCTIONS = Registry({
     "brunel2000": "spikewave.experiments.brunel2000",
     "bptt-memory": "spikewave.experiments.bptt_memory",
     "energy": "spikewave.experiments.energy",
+    "coding": "spikewave.experiments.coding",
+    "regularization": "spikewave.experiments.regularization",
 })
 
 __all__ = ["REPRODUCTIONS", "Registry", "Reproduction", "Result", "RunContext"]

@@ -40,8 +40,10 @@ from spikewave._io import (
     removed_if_left_empty,
 )
 from spikewave._validation import (
+    NON_NEGATIVE,
     POSITIVE,
     DataError,
+    check_choice,
     check_int,
     check_number,
     fail,
@@ -49,6 +51,8 @@ from spikewave._validation import (
 from spikewave.kernels.registry import NonFiniteInput
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
 from spikewave.train.datasets import ArrayBatches, Batches, readout, train_test
+from spikewave.train.encodings import ENCODINGS
+from spikewave.train.penalties import SPIKE_REGS, Penalty, recording
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
@@ -94,13 +98,22 @@ def check_device(device: object) -> str:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What a run is: epochs, batch size, peak learning rate (cosine decay), seed, device."""
+    """What a run is: epochs, batch size, peak learning rate (cosine decay), seed, device;
+    the input encoding it was made with (a label: the encoder passed to :func:`fit` does
+    the encoding, :mod:`spikewave.train.encodings`) and the activity penalties added to its
+    loss (:mod:`spikewave.train.penalties`): ``spike_reg`` (``"none"``, ``"l1"``, ``"l2"``)
+    on the hidden spike counts with weight ``spike_reg_weight``, and the early-decision
+    term with weight ``decision_reg_weight``."""
 
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0
     device: str = "cpu"
+    encoding: str = "direct"
+    spike_reg: str = "none"
+    spike_reg_weight: float = 0.0
+    decision_reg_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, 1, 1_000_000, "TrainConfig")
@@ -108,6 +121,20 @@ class TrainConfig:
         check_number("lr", self.lr, POSITIVE, "TrainConfig")
         check_int("seed", self.seed, 0, MAX_SEED, "TrainConfig")
         object.__setattr__(self, "device", check_device(self.device))
+        check_choice("encoding", self.encoding, ENCODINGS, "TrainConfig")
+        check_choice("spike_reg", self.spike_reg, SPIKE_REGS, "TrainConfig")
+        check_number("spike_reg_weight", self.spike_reg_weight, NON_NEGATIVE, "TrainConfig")
+        check_number("decision_reg_weight", self.decision_reg_weight, NON_NEGATIVE,
+                     "TrainConfig")
+        if self.spike_reg == "none" and self.spike_reg_weight > 0:
+            raise fail("spike_reg", self.spike_reg, "'l1' or 'l2' with spike_reg_weight = "
+                       f"{self.spike_reg_weight:g} (which penalty to weight)", "TrainConfig")
+
+    def penalty(self) -> Penalty | None:
+        """The penalty terms of this run, or None when it has none."""
+        if self.spike_reg_weight == 0 and self.decision_reg_weight == 0:
+            return None
+        return Penalty(self.spike_reg, self.spike_reg_weight, self.decision_reg_weight)
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of epoch ``epoch`` (from 0): ``lr (1 + cos(pi e / E)) / 2``."""
@@ -152,7 +179,9 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
         on_epoch_end: Callable[[dict], None] | None = None,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
         lock: bool = True) -> TrainResult:
-    """Train with cross-entropy on the time-averaged readout potential; returns the result.
+    """Train with cross-entropy on the time-averaged readout potential, plus ``cfg``'s
+    activity penalties when it has any (:meth:`TrainConfig.penalty`,
+    :mod:`spikewave.train.penalties`); returns the result.
 
     Adam with a cosine learning-rate decay over ``cfg.epochs`` (:meth:`TrainConfig.lr_at`).
 
@@ -180,9 +209,10 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
     ``progress``, a bar runs during each epoch and one line per epoch stays on standard
     error (:func:`epoch_line`).
     """
-    with prepared_output(out_dir, resume, lock) as out:
+    with prepared_output(out_dir, resume, lock) as out, \
+            recording(model, cfg.penalty()) as penalty:
         return _fit(model, data, encode, cfg, out, resume, progress, on_epoch_end, augment,
-                    lock)
+                    lock, penalty)
 
 
 @contextlib.contextmanager
@@ -213,7 +243,8 @@ def prepared_output(out_dir: str | os.PathLike[str], resume: bool = False,
 
 
 def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, resume: bool,
-         progress: bool, on_epoch_end, augment, locked: bool) -> TrainResult:
+         progress: bool, on_epoch_end, augment, locked: bool,
+         penalty: Penalty | None = None) -> TrainResult:
     device = cfg.device
     ckpt_path = out / CHECKPOINT
     model.to(device)
@@ -247,12 +278,16 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
             xb = xb if augment is None else augment(xb, gen)
             xb, yb = encode(xb, gen).to(device), yb.to(device)
             try:
-                logits, s = readout(model(xb), len(yb))
+                output = model(xb)
+                logits, s = readout(output, len(yb))
             except NonFiniteInput as exc:
                 raise TrainingDiverged(f"values became nan or infinite inside the network at "
                                        f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
                                        "lower --lr, then --resume") from None
             loss = nn.functional.cross_entropy(logits, yb)
+            if penalty is not None:
+                loss = loss + penalty.loss(output[0] if isinstance(output, (tuple, list))
+                                           else output, yb)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at batch {batch} of "
                                        f"epoch {epoch + 1}; {kept}: lower --lr, then --resume")
@@ -273,7 +308,9 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_accuracy": correct / seen, "test_loss": te_loss,
                   "test_accuracy": te_acc, "spikes_per_sample": te_spikes,
-                  "epoch_s": epoch_s, "lr": cfg.lr_at(epoch)}
+                  "epoch_s": epoch_s, "lr": cfg.lr_at(epoch), "encoding": cfg.encoding,
+                  "spike_reg": cfg.spike_reg, "spike_reg_weight": cfg.spike_reg_weight,
+                  "decision_reg_weight": cfg.decision_reg_weight}
         history.append(record)
         _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg, locked)
         atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history),
@@ -312,12 +349,15 @@ def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConf
 
 # settings that may change between a run and its resumption
 RESUMABLE = ("epochs", "device")
+# optional settings: a checkpoint without them was made with these values
+CONFIG_DEFAULTS = {"encoding": "direct", "spike_reg": "none", "spike_reg_weight": 0.0,
+                  "decision_reg_weight": 0.0}
 
 
 def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, list[dict]]:
     """Load and check ``path``; returns ``(first epoch to run, history so far)``."""
     state = load_checkpoint(path)
-    config = expect(state, "config", dict, path)
+    config = CONFIG_DEFAULTS | expect(state, "config", dict, path)
     fields = asdict(cfg)
     if set(config) != set(fields):
         raise DataError(f"{path}: field 'config' has the keys {sorted(config)}, a training "

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from spikewave._validation import ParameterError, check_choice, check_int
-from spikewave.coding.rate import direct_current
 from spikewave.data.augment import random_shift
 from spikewave.data.digits import Split
 from spikewave.neurons.specs import RESET_MODES
+from spikewave.train.encodings import ENCODINGS, encode_images
 from spikewave.train.models import conv_snn, delay_snn, dense_snn, recurrent_snn
 
 DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
@@ -82,13 +82,21 @@ def load_shd_frames(time_steps: int, data_dir: str | os.PathLike[str] | None) ->
 
 def build(dataset: str, model: str, time_steps: int, seed: int,
           data_dir: str | os.PathLike[str] | None = None, verify: bool = True,
-          reset: str = "subtract") -> Recipe:
+          reset: str = "subtract", encoding: str = "direct") -> Recipe:
     """The data, encoder and network for a dataset/model pair (seeded initialisation).
     ``reset`` is the reset of every LIF layer: ``"subtract"`` (the default) or ``"zero"``,
-    the reset NIR's neurons have (:func:`spikewave.nir.export` refuses the other)."""
+    the reset NIR's neurons have (:func:`spikewave.nir.export` refuses the other).
+    ``encoding`` turns images into input (:mod:`spikewave.train.encodings`: ``"direct"``
+    current, ``"rate"`` or ``"latency"`` spikes); event datasets take ``"direct"`` only
+    (their events are the input)."""
     check_choice("dataset", dataset, DATASETS)
     check_choice("model", model, MODELS)
     check_choice("reset", reset, RESET_MODES)
+    check_choice("encoding", encoding, ENCODINGS)
+    if encoding != "direct" and dataset in ("nmnist", "shd"):
+        raise ParameterError(f"The 'encoding' parameter must be 'direct' for {dataset}: its "
+                             f"events are spikes already (rate and latency codes are for "
+                             f"images). Got {encoding!r}.")
     t = check_int("time_steps", time_steps, 1, 10_000)
     data = load_dataset(dataset, t, seed, data_dir, verify)
     torch.manual_seed(seed)
@@ -111,7 +119,7 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
             seq = x.transpose(0, 1)
             return seq.reshape(*seq.shape[:2], -1) if flat else seq
         x = x.reshape(len(x), -1) if flat else x.reshape(len(x), *shape)
-        return direct_current(x, t)
+        return encode_images(x, t, encoding, gen)
 
     if model == "recurrent":
         width = 128 if dataset == "digits" else 256
@@ -130,7 +138,8 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
     else:
         net = conv_snn(shape[0], shape[1], shape[2], data.n_classes, reset=reset)
         arch = f"conv 32-64 (3x3, BN, maxpool, LIF) - 256 LIF - {data.n_classes}"
-    source = "event frames" if events else "direct current"
+    source = "event frames" if events else {"direct": "direct current", "rate": "Bernoulli "
+                                            "rate spikes", "latency": "latency spikes"}[encoding]
     augment = None
     if model == "conv" and dataset in ("mnist", "fashion"):
         # the conv nets fit the training set within a few epochs: random shifts of up to
