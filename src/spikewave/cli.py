@@ -270,13 +270,21 @@ def _add_train_parser(commands) -> None:
     _add_option(optim, "--epochs", type=int, default=30,
                 help="passes over the training set (the cosine learning-rate schedule spans "
                      "them)")
-    _add_option(optim, "--batch-size", type=int, default=64, help="samples per step")
+    _add_option(optim, "--batch-size", type=int, default=64,
+                help="samples per step (under torchrun: the global batch, split evenly "
+                     "over the processes)")
     _add_option(optim, "--lr", type=float, default=2e-3,
                 help="peak learning rate of Adam (decays to 0 along a cosine)")
     run = tr.add_argument_group("run")
     _add_option(run, "--seed", type=int, default=0,
                 help=f"seed of initialisation, shuffling and encoding, 0..{MAX_SEED}")
     _add_option(run, "--device", default="cpu", help="cpu, cuda or cuda:N")
+    _add_option(run, "--sync-batchnorm", action="store_true",
+                help="under torchrun with --device cuda: BatchNorm statistics over the "
+                     "global batch (conv model)")
+    _add_option(run, "--dist-timeout-s", type=float, default=600.0,
+                help="under torchrun: how long a process waits for the others before it "
+                     "stops with an error")
     _add_option(run, "--out", type=str, default="runs/train",
                 help="folder for the checkpoint, metrics and figure (locked while the run "
                      "writes)")
@@ -320,37 +328,58 @@ def _list() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from spikewave.train import distributed as ddp
+
+    ctx, device = ddp.from_environment(args.device, args.dist_timeout_s)
+    try:
+        return _train_process(args, ctx, device)
+    finally:
+        ddp.shutdown(ctx)
+
+
+def _train_process(args: argparse.Namespace, ctx, device: str) -> int:
+    """One process of ``spikewave train`` (rank ``ctx.rank`` of ``ctx.world_size``)."""
+    import contextlib
     from dataclasses import asdict
 
     from spikewave._io import check_output_dir
+    from spikewave.train import distributed as ddp
     from spikewave.train.loop import TrainConfig, fit, prepared_output
     from spikewave.train.recipes import build
 
     out = check_output_dir(args.out, "out")
     check_int("time_steps", args.time_steps, 1, 10_000)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, device=args.device)
+                      seed=args.seed, device=device)
+    ddp.check_batch_size(args.batch_size, ctx)
+    if ctx.active and args.method == "eprop":
+        raise ParameterError("The 'method' parameter must be 'bptt' in a data-parallel run "
+                             "(e-prop computes its own gradients). Got 'eprop'.")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ParameterError(f"The 'data_dir' parameter must be an existing folder. Got "
                              f"{str(args.data_dir)!r}.")
     if args.method == "eprop" and args.model not in ("dense", "recurrent"):
         raise ParameterError(f"The 'model' parameter must be 'dense' or 'recurrent' with "
                              f"--method eprop. Got {args.model!r}.")
-    with prepared_output(out, resume=args.resume, lock=True):
+    with (prepared_output(out, resume=args.resume, lock=True) if ctx.is_main
+          else contextlib.nullcontext()):
         recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir,
                        verify=args.verify, reset=args.reset)
-        model = recipe.model
+        model = ddp.prepare_model(recipe.model, ctx, device, args.sync_batchnorm)
         if args.method == "eprop":
             from spikewave.train.eprop import EProp
 
             model = EProp(model, seed=args.seed)
         result = fit(model, recipe.data, recipe.encode, cfg, out, resume=args.resume,
-                     augment=recipe.augment, lock=False)
+                     augment=recipe.augment, lock=False, dist=ctx)
+    if not ctx.is_main:
+        return 0
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
                "time_steps": args.time_steps, "config": asdict(cfg), "out": str(out),
-               "reset": args.reset, "method": args.method}
+               "reset": args.reset, "method": args.method, "world_size": result.world_size,
+               "samples_per_s": result.samples_per_s}
     counts = _test_set_counts(recipe, args)
     summary |= counts.as_json()
     if args.json:
@@ -455,6 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FloatingPointError as exc:
         loop = sys.modules.get("spikewave.train.loop")
         if loop is None or not isinstance(exc, loop.TrainingDiverged):
+            raise
+        print(f"spikewave: error: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        ddp = sys.modules.get("spikewave.train.distributed")
+        if ddp is None or not isinstance(exc, ddp.PeerFailure):
             raise
         print(f"spikewave: error: {exc}", file=sys.stderr)
         return 1

@@ -47,6 +47,7 @@ from spikewave._validation import (
     fail,
 )
 from spikewave.kernels.registry import NonFiniteInput
+from spikewave.train import distributed as ddp
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -121,6 +122,8 @@ class TrainResult:
     spikes_per_sample: float
     params: int
     history: list[dict] = field(default_factory=list)
+    world_size: int = 1
+    samples_per_s: float = 0.0
 
 
 def _generator(seed: int, epoch: int) -> torch.Generator:
@@ -150,7 +153,7 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
         resume: bool = False, progress: bool = True,
         on_epoch_end: Callable[[dict], None] | None = None,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-        lock: bool = True) -> TrainResult:
+        lock: bool = True, dist: ddp.Distributed | None = None) -> TrainResult:
     """Train with cross-entropy on the time-averaged readout potential; returns the result.
 
     Adam with a cosine learning-rate decay over ``cfg.epochs`` (:meth:`TrainConfig.lr_at`).
@@ -169,13 +172,21 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
     when the caller holds the lock already (the command line takes it with
     :func:`prepared_output` before it reads the data), and for the processes of a
     data-parallel run other than rank 0, which write nothing.
+    ``dist``: this process's place in a data-parallel run (:mod:`spikewave.train.distributed`;
+    default one process): ``cfg.batch_size`` is the global batch, rank 0 alone writes.
     A run that fails before its first checkpoint leaves no output folder behind. With
     ``progress``, a bar runs during each epoch and one line per epoch stays on standard
     error (:func:`epoch_line`).
     """
-    with prepared_output(out_dir, resume, lock) as out:
+    ctx = dist or ddp.SINGLE
+    ddp.check_batch_size(cfg.batch_size, ctx)
+    if not ctx.is_main:
+        with ddp.collective_errors(ctx):
+            return _fit(model, data, encode, cfg, Path(out_dir), resume, False, on_epoch_end,
+                        augment, False, ctx)
+    with prepared_output(out_dir, resume, lock) as out, ddp.collective_errors(ctx):
         return _fit(model, data, encode, cfg, out, resume, progress, on_epoch_end, augment,
-                    lock)
+                    lock, ctx)
 
 
 @contextlib.contextmanager
@@ -206,17 +217,19 @@ def prepared_output(out_dir: str | os.PathLike[str], resume: bool = False,
 
 
 def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, resume: bool,
-         progress: bool, on_epoch_end, augment, locked: bool) -> TrainResult:
+         progress: bool, on_epoch_end, augment, locked: bool,
+         ctx: ddp.Distributed = ddp.SINGLE) -> TrainResult:
     device = cfg.device
     ckpt_path = out / CHECKPOINT
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    net = ddp.wrap(model, ctx, device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     x_tr, y_tr = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
     x_te, y_te = torch.as_tensor(data.x_test), torch.as_tensor(data.y_test)
     history: list[dict] = []
     start_epoch = 0
     if resume:
-        start_epoch, history = _resume(ckpt_path, model, opt, cfg)
+        start_epoch, history = _resume_everywhere(ckpt_path, model, opt, cfg, ctx)
         if progress and start_epoch < cfg.epochs:
             _say(f"resuming {ckpt_path} after epoch {start_epoch} of {cfg.epochs}")
     n_params = sum(p.numel() for p in model.parameters())
@@ -241,51 +254,61 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
                 raise TrainingDiverged(f"batch {batch} of epoch {epoch + 1} holds NaN or "
                                        f"infinite input values; {kept}")
             xb = xb if augment is None else augment(xb, gen)
-            xb, yb = encode(xb, gen).to(device), y_tr[idx].to(device)
+            xb, yb = encode(xb, gen), y_tr[idx]
+            xb, yb, n, weight = (xb, yb, len(idx), 1.0) if not ctx.active else \
+                ddp.local_batch(xb, yb, ctx)
+            xb, yb = xb.to(device), yb.to(device)
             try:
-                v, s = model(xb)
+                v, s = net(xb)
             except NonFiniteInput as exc:
                 raise TrainingDiverged(f"values became nan or infinite inside the network at "
                                        f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
                                        "lower --lr, then --resume") from None
             logits = v.mean(0)
-            loss = nn.functional.cross_entropy(logits, yb)
+            loss = (nn.functional.cross_entropy(logits, yb) if not ctx.active else
+                    nn.functional.cross_entropy(logits, yb, reduction="sum") * weight)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at batch {batch} of "
                                        f"epoch {epoch + 1}; {kept}: lower --lr, then --resume")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            n = len(idx)
-            loss_sum += loss.item() * n
-            correct += (logits.argmax(1) == yb).sum().item()
+            loss_sum += loss.item() * (n if not ctx.active else len(idx) / ctx.world_size)
+            correct += (logits.argmax(1) == yb).sum().item() if n else 0
             spikes += s.item() * n
             seen += n
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            spikes=f"{spikes / seen:.0f}")
+            bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.3f}",
+                            acc=f"{correct / max(seen, 1):.3f}",
+                            spikes=f"{spikes / max(seen, 1):.0f}")
         bar.close()
         epoch_s = time.perf_counter() - t0
-        te_loss, te_acc, te_spikes = evaluate(model, x_te, y_te, encode, cfg.batch_size,
-                                              cfg.seed, device)
+        if ctx.active:
+            loss_sum, correct, spikes, seen = ddp.all_sum([loss_sum, correct, spikes, seen],
+                                                          ctx)
+            ddp.sync_buffers(model, ctx)
+        te_loss, te_acc, te_spikes = _evaluate_shared(model, x_te, y_te, encode, cfg, ctx)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_accuracy": correct / seen, "test_loss": te_loss,
                   "test_accuracy": te_acc, "spikes_per_sample": te_spikes,
                   "epoch_s": epoch_s, "lr": cfg.lr_at(epoch)}
         history.append(record)
-        _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg, locked)
-        atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history),
-                          locked)
+        if ctx.is_main:
+            _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg, locked)
+            atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history),
+                              locked)
         if progress:
             _say(epoch_line(record, cfg.epochs))
         if on_epoch_end is not None:
             on_epoch_end(record)
     if not history:
         raise fail("epochs", cfg.epochs, "more than the 0 epochs already made")
-    _training_curve(history, out / "training_curve.png")
+    if ctx.is_main:
+        _training_curve(history, out / "training_curve.png")
     last = history[-1]
-    return TrainResult(last["test_accuracy"], len(history),
-                       sum(h["epoch_s"] for h in history) / len(history),
-                       last["spikes_per_sample"], n_params, history)
+    total_s = sum(h["epoch_s"] for h in history)
+    return TrainResult(last["test_accuracy"], len(history), total_s / len(history),
+                       last["spikes_per_sample"], n_params, history, ctx.world_size,
+                       len(x_tr) * len(history) / total_s if total_s > 0 else 0.0)
 
 
 def epoch_line(record: dict, epochs: int) -> str:
@@ -305,6 +328,38 @@ def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConf
     save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                            "epoch": epoch, "history": history, "config": asdict(cfg),
                            "model_signature": _signature(model)}, locked=locked)
+
+
+def _evaluate_shared(model: nn.Module, x: torch.Tensor, y: torch.Tensor, encode: Encoder,
+                     cfg: TrainConfig, ctx: ddp.Distributed) -> tuple[float, float, float]:
+    """:func:`evaluate` on the whole test set; in a data-parallel run each rank takes its
+    share and the sums are added up."""
+    if not ctx.active:
+        return evaluate(model, x, y, encode, cfg.batch_size, cfg.seed, cfg.device)
+    part = ddp.share(len(x), ctx)
+    n = part.stop - part.start
+    means = evaluate(model, x[part], y[part], encode, cfg.batch_size, cfg.seed,
+                     cfg.device) if n else (0.0, 0.0, 0.0)
+    sums = ddp.all_sum([m * n for m in means], ctx)
+    return tuple(v / len(x) for v in sums)
+
+
+def _resume_everywhere(path: Path, model: nn.Module, opt, cfg: TrainConfig,
+                       ctx: ddp.Distributed) -> tuple[int, list[dict]]:
+    """:func:`_resume` on rank 0; the model and optimiser state it loaded sent to every
+    rank (the others need no copy of the checkpoint)."""
+    if not ctx.active:
+        return _resume(path, model, opt, cfg)
+
+    def load():
+        epoch, history = _resume(path, model, opt, cfg)
+        return epoch, history, model.state_dict(), opt.state_dict()
+
+    epoch, history, weights, opt_state = ddp.run_on_main(load, ctx)
+    if not ctx.is_main:
+        model.load_state_dict(weights)
+        opt.load_state_dict(opt_state)
+    return epoch, history
 
 
 # settings that may change between a run and its resumption
