@@ -488,8 +488,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spikewave: error: {exc}", file=sys.stderr)
         return 1
     except RuntimeError as exc:
-        ddp = sys.modules.get("spikewave.train.distributed")
-        if ddp is None or not isinstance(exc, ddp.PeerFailure):
+        # a data-parallel peer or a cluster task failed: the message says which and why
+        known = [getattr(sys.modules.get(m), c, None) for m, c in (
+            ("spikewave.train.distributed", "PeerFailure"),
+            ("spikewave.experiments.seeds", "SeedsFailed"))]
+        if not isinstance(exc, tuple(k for k in known if k is not None)):
             raise
         print(f"spikewave: error: {exc}", file=sys.stderr)
         return 1
