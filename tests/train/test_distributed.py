@@ -98,6 +98,7 @@ def test_two_processes_equal_one_and_resume_in_one(tmp_path):
         torch.testing.assert_close(ends[0][k], ends[1][k], rtol=1e-5, atol=1e-6, msg=k)
 
 
+@pytest.mark.slow
 def test_a_rank_that_dies_ends_the_run_with_a_clear_message(tmp_path):
     start = time.monotonic()
     (code0, err0), (code1, _) = _finish(_launch(tmp_path / "run", epochs=1, die_at=3),
