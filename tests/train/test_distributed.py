@@ -3,7 +3,9 @@ parameters as one process with the same global batch and sample order, a rank th
 ends the run with a clear message, a two-process checkpoint resumed by one process; and
 the sharding arithmetic."""
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -163,3 +165,27 @@ def test_the_environment_of_a_bad_launch_is_refused(monkeypatch):
         ddp.from_environment("cpu")
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert ddp.from_environment("cpu") == (ddp.SINGLE, "cpu")
+
+
+@pytest.mark.slow
+def test_torchrun_train_prints_one_json_line_from_rank_0(tmp_path):
+    src = str(Path(ddp.__file__).parents[2])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(_free_port()), "-m", "spikewave", "train", "--epochs", "1",
+           "--time-steps", "4", "--batch-size", "32", "--out", str(tmp_path / "run"), "--json"]
+    proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": src}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1
+    out = json.loads(lines[0])
+    assert out["world_size"] == 2 and out["samples_per_s"] > 0
+    assert out["config"]["batch_size"] == 32
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    bad = subprocess.run(cmd[:-5] + ["--batch-size", "33", "--out", str(tmp_path / "bad")],
+                         env={**os.environ, "PYTHONPATH": src}, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0
+    assert "multiple of the number of processes (2)" in bad.stderr
+    assert "spikewave: error: The 'batch_size' parameter" in bad.stderr
+    assert not re.search(r'File ".*/spikewave/', bad.stderr)  # no traceback of ours

@@ -178,10 +178,12 @@ def all_sum(values: list[float], ctx: Distributed) -> list[float]:
         return values
     import torch.distributed as dist
 
-    t = torch.tensor(values, dtype=torch.float64)
+    # NCCL reduces CUDA tensors only
+    device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     with collective_errors(ctx):
         dist.all_reduce(t)
-    return t.tolist()
+    return t.cpu().tolist()
 
 
 def broadcast_object(obj: object, ctx: Distributed) -> object:
