@@ -139,7 +139,7 @@ def _events(n, seed=0):
     rng = np.random.default_rng(seed)
     ev = np.empty(n, EVENT_DTYPE)
     ev["x"], ev["y"] = rng.integers(0, 34, n), rng.integers(0, 34, n)
-    ev["p"], ev["t_us"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 300_000, n))
+    ev["p"], ev["t"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 300_000, n))
     return ev
 
 
@@ -223,8 +223,8 @@ def test_slayer_archive_checksum(tmp_path):
 
 def test_events_going_back_in_time_are_refused(tmp_path):
     ev = _events(10)
-    ev["t_us"][5] = ev["t_us"][4] - 1 if ev["t_us"][4] else 7
-    ev["t_us"][4] = max(ev["t_us"][4], 8)
+    ev["t"][5] = ev["t"][4] - 1 if ev["t"][4] else 7
+    ev["t"][4] = max(ev["t"][4], 8)
     with pytest.raises(DataError, match=r"event 5 .*never decrease"):
         decode_events(encode_events(ev), "rec.bin")
     (tmp_path / "r.bin").write_bytes(encode_events(_events(10)))

@@ -78,14 +78,14 @@ def random_events(n, seed=0):
     rng = np.random.default_rng(seed)
     ev = np.empty(n, EVENT_DTYPE)
     ev["x"], ev["y"] = rng.integers(0, 34, n), rng.integers(0, 34, n)
-    ev["p"], ev["t_us"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 2**23, n))
+    ev["p"], ev["t"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 2**23, n))
     return ev
 
 
 def test_nmnist_round_trip_frames_and_errors():
     ev = random_events(500)
     back = decode_events(encode_events(ev))
-    for f in ("x", "y", "p", "t_us"):
+    for f in ("x", "y", "t", "p"):
         np.testing.assert_array_equal(back[f], ev[f])
     frames = events_to_frames(ev, 10, duration_us=2**23)
     assert frames.shape == (10, 2, 34, 34) and frames.sum() == 500

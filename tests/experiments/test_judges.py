@@ -238,6 +238,25 @@ def test_every_pattern_must_be_learned_by_some_neuron():
     assert v["latencies_ms"] == [5.0, 15.0]
 
 
+def test_several_patterns_succeed_with_silent_losers_but_one_pattern_needs_every_neuron():
+    # two patterns, three neurons: one per pattern, the third silent -> success
+    v = judge([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]],
+              [[5.0, np.nan], [np.nan, 6.0], [np.nan, np.nan]])
+    assert v["selective_neurons"] == 2 and v["patterns_learned"] == 1.0 and v["success"]
+    # ... but not when the third shares a pattern's part with its neuron
+    v = judge([[1.0, 0.0], [0.0, 1.0], [0.95, 0.0]], [[1.0, 0.0], [0.0, 1.0], [0.95, 0.0]],
+              [[5.0, np.nan], [np.nan, 6.0], [6.0, np.nan]])
+    assert not v["distinct"] and not v["success"]
+    # one pattern, two neurons, the second silent: the distributed code is not reached
+    v = judge([[1.0], [0.0]], [[1.0], [0.0]], [[5.0], [np.nan]])
+    assert v["patterns_learned"] == 1.0 and not v["success"]
+
+
+def test_several_patterns_default_to_three_neurons_each_and_stronger_inhibition():
+    assert (m09.default_neurons(1), m09.default_inhibition(1)) == (3, 2.0)
+    assert (m09.default_neurons(3), m09.default_inhibition(3)) == (9, 4.0)
+
+
 def test_selectivity_counts_presentations_spikes_and_the_window():
     onsets = np.array([0.0, 100.0, 200.0, 300.0, 400.0])
     ids = np.array([0, 1, 0, 1, 0])

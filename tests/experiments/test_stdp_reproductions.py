@@ -72,6 +72,17 @@ def test_masquelier2009_quick_learns_the_pattern(tmp_path):
     assert len(lats) >= 2 and lats[0] < 10.0 and lats[1] - lats[0] > 5.0
 
 
+@pytest.mark.slow
+def test_masquelier2009_three_patterns_each_get_a_neuron(tmp_path):
+    # seed 0 of the 20-run table on the results page: 9 neurons, alpha 4, 450 s
+    ctx = RunContext(quick=False, seed=0, out_dir=tmp_path, progress=False)
+    js = REPRODUCTIONS["masquelier2009"].execute(ctx, patterns=3).to_json()
+    assert js["config"]["neurons"] == 9 and js["config"]["inhibition"] == 4.0
+    assert js["patterns_learned"] == 1.0 and js["status"] == "pass"
+    prefs = [q for q in js["preferred_pattern"] if q >= 0]
+    assert sorted(set(prefs)) == [0, 1, 2]
+
+
 def test_masquelier2009_judges_successive_parts():
     from spikewave.experiments.masquelier2009 import judge
 

@@ -81,7 +81,7 @@ def events(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     ev = np.empty(n, EVENT_DTYPE)
     ev["x"], ev["y"] = rng.integers(0, 34, n), rng.integers(0, 34, n)
-    ev["p"], ev["t_us"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 300_000, n))
+    ev["p"], ev["t"] = rng.integers(0, 2, n), np.sort(rng.integers(0, 300_000, n))
     return ev
 
 
@@ -98,7 +98,7 @@ def reference_events(data: bytes) -> np.ndarray | None:
     if len(a) and (a[:, 0].max() >= 34 or a[:, 1].max() >= 34 or np.any(np.diff(t) < 0)):
         return None
     ev = np.empty(len(a), EVENT_DTYPE)
-    ev["x"], ev["y"], ev["p"], ev["t_us"] = a[:, 0], a[:, 1], a[:, 2] >> 7, t
+    ev["x"], ev["y"], ev["p"], ev["t"] = a[:, 0], a[:, 1], a[:, 2] >> 7, t
     return ev
 
 
@@ -117,6 +117,20 @@ def archive_tar(n_samples: int = 3, listing_header: bool = True) -> bytes:
         add("train1K.txt", (head + "".join(f"{i}\t{i % 10}\n"
                                            for i in range(1, n_samples))).encode())
         add("test100.txt", (head + f"{n_samples}\t7\n").encode())
+    return buf.getvalue()
+
+
+def nmnist_zip(per_digit: int = 1, digits: int = 3) -> bytes:
+    """A small ``Train.zip`` of the original N-MNIST layout: ``Train/<digit>/<n>.bin``."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for digit in range(digits):
+            for k in range(per_digit):
+                info = zipfile.ZipInfo(f"Train/{digit}/{k:05d}.bin", (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, nmnist_bin(12, 10 * digit + k))
     return buf.getvalue()
 
 

@@ -25,6 +25,7 @@ def warm_up(torch_too: bool = False) -> None:
     import spikewave.data.idx  # noqa: F401
     import spikewave.data.mnist  # noqa: F401
     import spikewave.data.nmnist  # noqa: F401
+    import spikewave.data.nmnist_full  # noqa: F401
     import spikewave.data.shd  # noqa: F401
     import spikewave.neurons  # noqa: F401
     import spikewave.sim.spiketrains  # noqa: F401
@@ -94,7 +95,7 @@ def mnist(files: dict[str, bytes], verify: bool = False) -> dict:
 
 def _events_summary(ev: np.ndarray) -> dict:
     return {"n": len(ev), "x_max": int(ev["x"].max(initial=0)), "y_max": int(ev["y"].max(
-        initial=0)), "t_sorted": bool(np.all(np.diff(ev["t_us"]) >= 0)),
+        initial=0)), "t_sorted": bool(np.all(np.diff(ev["t"]) >= 0)),
         "p": sorted(set(ev["p"].tolist())), "sha": _digest(ev)}
 
 
@@ -116,6 +117,20 @@ def nmnist_archive(data: bytes, time_steps: int = 3) -> dict:
     return {"x_train": x_tr.shape, "x_test": x_te.shape, "y_train": y_tr.tolist(),
             "y_test": y_te.tolist(), "events": float(x_tr.sum() + x_te.sum()),
             "sha": _digest(x_tr)}
+
+
+def nmnist_zip(data: bytes) -> dict:
+    """Every recording of a ``Train.zip`` read by :class:`NMNISTDataset`."""
+    from spikewave.data.nmnist_full import NMNISTDataset
+
+    path = _fresh() / "Train.zip"
+    path.write_bytes(data)
+    ds = NMNISTDataset(path, "train")
+    try:
+        summaries = [_events_summary(ds[i][0]) for i in range(len(ds))]
+    finally:
+        ds.close()
+    return {"labels": ds.labels.tolist(), "events": summaries}
 
 
 def _shd_summary(path: Path) -> dict:

@@ -6,7 +6,9 @@ The files are made at test time: a gzip stream of a gigabyte of zeros is about a
 
 import gzip
 import io
+import struct
 import tarfile
+import zlib
 from functools import cache
 
 import pytest
@@ -149,3 +151,40 @@ def test_shd_corrupt_variable_length_datatype_is_refused(data_worker):
 def test_a_worker_that_dies_is_reported_as_a_crash(data_worker):
     outcome = data_worker.call("die")
     assert outcome.kind == "crash" and outcome.value == "the worker died"
+
+
+def _zip_of(name: str, deflated: bytes, crc: int, declared: int) -> bytes:
+    """A one-member zip archive: ``deflated`` (a raw deflate stream) stored under ``name``,
+    declaring ``declared`` bytes and the CRC-32 ``crc`` once inflated."""
+    n = name.encode()
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(deflated),
+                        declared, len(n), 0) + n
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc,
+                          len(deflated), declared, len(n), 0, 0, 0, 0, 0, 0) + n
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central),
+                      len(local) + len(deflated), 0)
+    return local + deflated + central + end
+
+
+@cache
+def zip_bomb_stream() -> tuple[bytes, int]:
+    """256 MiB of zeros (valid N-MNIST events) as a raw deflate stream, and its CRC-32."""
+    squeeze, crc, chunk = zlib.compressobj(9, zlib.DEFLATED, -15), 0, bytes(MB)
+    parts = []
+    for _ in range(256):
+        parts.append(squeeze.compress(chunk))
+        crc = zlib.crc32(chunk, crc)
+    parts.append(squeeze.flush())
+    return b"".join(parts), crc
+
+
+@pytest.mark.parametrize(("declared", "match"), [
+    (256 * MB, "max_recording_bytes"),  # honest: refused from the declaration, unread
+    (100, "CRC-32"),                    # lying: only the declared bytes are inflated
+])
+def test_nmnist_zip_bomb(data_worker, declared, match):
+    stream, crc = zip_bomb_stream()
+    bomb = _zip_of("Train/1/00001.bin", stream, crc, declared)
+    outcome = data_worker.call("nmnist_zip", bomb, reader="nmnist-zip")
+    assert outcome.kind == "own" and outcome.seconds < 10, outcome.describe()
+    assert "Train/1/00001.bin" in outcome.value and match in outcome.value

@@ -17,6 +17,7 @@ from fuzz_bases import (
     idx_file,
     mnist_files,
     nmnist_bin,
+    nmnist_zip,
     reference_events,
     reference_idx,
     shd_file,
@@ -132,6 +133,31 @@ def test_nmnist_archive_undamaged(data_worker):
         outcome = data_worker.call("nmnist_archive", base, 3, reader="nmnist-archive")
         assert outcome.kind == "ok", outcome.describe()
         assert outcome.value["y_train"] == [1, 2] and outcome.value["y_test"] == [7]
+
+
+ZIP = nmnist_zip()
+
+
+@fuzz_settings(quick=40)
+@given(data=st.data())
+def test_nmnist_zip(data_worker, data):
+    """The original layout's archive, damaged: the package's own error, or recordings that
+    are valid events with labels from their digit folders."""
+    damaged = data.draw(mutated(ZIP))
+    outcome = data_worker.call("nmnist_zip", damaged, reader="nmnist-zip")
+    _check(outcome)
+    if outcome.kind == "ok":
+        v = outcome.value
+        assert len(v["labels"]) == len(v["events"]) >= 1
+        assert all(0 <= y <= 9 for y in v["labels"])
+        assert all(e["x_max"] < 34 and e["y_max"] < 34 and e["t_sorted"] for e in v["events"])
+
+
+def test_nmnist_zip_undamaged(data_worker):
+    outcome = data_worker.call("nmnist_zip", ZIP, reader="nmnist-zip")
+    assert outcome.kind == "ok", outcome.describe()
+    assert outcome.value["labels"] == [0, 1, 2]
+    assert [e["n"] for e in outcome.value["events"]] == [12, 12, 12]
 
 
 @fuzz_settings(quick=40)

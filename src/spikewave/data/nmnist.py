@@ -5,6 +5,13 @@ and a 23-bit timestamp in microseconds (the rest of byte 2, then bytes 3 and 4)
 (Orchard et al. 2015). A recording is validated on decoding: whole events, coordinates on
 the 34x34 sensor, timestamps that never decrease.
 
+Events are the structured arrays of tonic (the event-data library most SNN code reads
+with): the fields ``x, y, t, p`` in that order, each a 64-bit integer (tonic's
+``NMNIST.dtype``), ``t`` in microseconds from the start of the recording and ``p`` 1 for ON,
+0 for OFF. Every tonic transform (``ToFrame``, ``Denoise``, ``DropEvent``, ...) applies to
+them as they are. Arrays of the older layout, with the time field named ``t_us``, are still
+accepted by :func:`events_to_frames` and :func:`encode_events` (see :func:`as_events`).
+
 :func:`load_slayer_archive` reads the 1,000/100 samples of SLAYER's ``NMNISTsmall``
 archive in one streamed pass with budgets: each recording at most
 :data:`MAX_RECORDING_BYTES`, the whole archive at most :data:`MAX_ARCHIVE_BYTES`
@@ -21,14 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from spikewave._validation import DataError, ParameterError, check_int, data_fail
+from spikewave._validation import DataError, ParameterError, check_int, data_fail, fail
 from spikewave.data import checksums
 from spikewave.data._stream import GZIP_MAGIC, GzipStream, open_checked
 
 SENSOR = 34
 N_CLASSES = 10
 EVENT_BYTES = 5
-EVENT_DTYPE = np.dtype([("x", np.int16), ("y", np.int16), ("p", np.int8), ("t_us", np.int64)])
+# tonic's N-MNIST event layout (``tonic.datasets.NMNIST.dtype``): field order and types
+EVENT_DTYPE = np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
+LEGACY_TIME_FIELD = "t_us"
 MAX_RECORDING_BYTES = 16 << 20   # 3.3 M events; N-MNIST's longest has about 7,000
 MAX_ARCHIVE_BYTES = 1 << 30      # the archive of 1,100 recordings holds 22.6 MB
 MAX_LISTING_BYTES = 1 << 20
@@ -39,7 +48,7 @@ LISTINGS = ("train1K.txt", "test100.txt")
 
 
 def decode_events(raw: bytes, name: str = "recording") -> np.ndarray:
-    """Decode N-MNIST bytes into a structured array ``(x, y, p, t_us)``.
+    """Decode N-MNIST bytes into a structured array of :data:`EVENT_DTYPE` (``x, y, t, p``).
 
     Raises :class:`DataError` naming ``name`` and the event at fault for a length that is
     not whole events, coordinates off the 34x34 sensor or a timestamp that goes back.
@@ -51,7 +60,7 @@ def decode_events(raw: bytes, name: str = "recording") -> np.ndarray:
     a = np.frombuffer(raw, np.uint8).reshape(-1, EVENT_BYTES).astype(np.int64)
     ev = np.empty(len(a), EVENT_DTYPE)
     ev["x"], ev["y"], ev["p"] = a[:, 0], a[:, 1], a[:, 2] >> 7
-    ev["t_us"] = ((a[:, 2] & 0x7F) << 16) | (a[:, 3] << 8) | a[:, 4]
+    ev["t"] = ((a[:, 2] & 0x7F) << 16) | (a[:, 3] << 8) | a[:, 4]
     if len(ev):
         off = (ev["x"] >= SENSOR) | (ev["y"] >= SENSOR)
         if off.any():
@@ -60,19 +69,41 @@ def decode_events(raw: bytes, name: str = "recording") -> np.ndarray:
                             f"coordinates on the {SENSOR}x{SENSOR} sensor (0..{SENSOR - 1})",
                             f"(x, y) = ({ev['x'][i]}, {ev['y'][i]}) (event coordinates up to "
                             f"({ev['x'].max()}, {ev['y'].max()}) exceed the sensor)")
-        back = np.diff(ev["t_us"]) < 0
+        back = np.diff(ev["t"]) < 0
         if back.any():
             i = int(np.argmax(back)) + 1
             raise data_fail(name, f"event {i} (byte {EVENT_BYTES * i})",
                             "timestamps that never decrease",
-                            f"{ev['t_us'][i]} us after {ev['t_us'][i - 1]} us")
+                            f"{ev['t'][i]} us after {ev['t'][i - 1]} us")
     return ev
+
+
+def as_events(ev: np.ndarray, name: str = "events") -> np.ndarray:
+    """``ev`` as an array of :data:`EVENT_DTYPE`: tonic's layout is returned as it is, an
+    array of the older layout (time named ``t_us``) or another integer layout with the
+    fields ``x, y, p`` and ``t`` or ``t_us`` is converted (a copy).
+
+    Raises :class:`ParameterError` naming ``name`` for anything else.
+    """
+    names = getattr(getattr(ev, "dtype", None), "names", None) or ()
+    if getattr(ev, "dtype", None) == EVENT_DTYPE:
+        return ev
+    time = "t" if "t" in names else LEGACY_TIME_FIELD
+    if not {"x", "y", "p", time} <= set(names):
+        got = f"an array with the fields {names}" if names else type(ev).__name__
+        raise fail(name, got, "a structured event array with the fields x, y, t, p "
+                   "(spikewave.data.nmnist.EVENT_DTYPE, tonic's N-MNIST layout)")
+    out = np.empty(len(ev), EVENT_DTYPE)
+    for field, src in (("x", "x"), ("y", "y"), ("t", time), ("p", "p")):
+        out[field] = ev[src]
+    return out
 
 
 def encode_events(ev: np.ndarray) -> bytes:
     """Inverse of :func:`decode_events` (for tests and tools)."""
+    ev = as_events(ev)
     out = np.empty((len(ev), EVENT_BYTES), np.uint8)
-    t = ev["t_us"].astype(np.int64)
+    t = ev["t"].astype(np.int64)
     out[:, 0], out[:, 1] = ev["x"], ev["y"]
     out[:, 2] = (ev["p"].astype(np.int64) << 7) | ((t >> 16) & 0x7F)
     out[:, 3], out[:, 4] = (t >> 8) & 0xFF, t & 0xFF
@@ -98,13 +129,26 @@ def read_events(path: str | os.PathLike[str],
 
 
 def events_to_frames(ev: np.ndarray, time_steps: int, duration_us: int = 300_000) -> np.ndarray:
-    """Bin events into ``[T, 2, 34, 34]`` spike counts (channel 0 OFF, 1 ON)."""
+    """Bin events into ``[T, 2, 34, 34]`` spike counts (channel 0 OFF, 1 ON; ``[t, p, y, x]``).
+
+    Event ``k`` goes to step ``floor(t_k T / D)`` for ``0 <= t_k < D`` (``D`` =
+    ``duration_us``); later events are left out. When ``D`` is a multiple of ``T`` these are
+    the frames of tonic's ``ToFrame(sensor_size=(34, 34, 2), time_window=D // T,
+    start_time=0, end_time=D)``: windows ``[k D/T, (k+1) D/T)``, counts per polarity and
+    pixel.
+    """
     t = check_int("time_steps", time_steps, 1)
     d = check_int("duration_us", duration_us, 1)
+    ev = as_events(ev)
     frames = np.zeros((t, 2, SENSOR, SENSOR), np.float32)
-    keep = ev["t_us"] < d
+    keep = (ev["t"] >= 0) & (ev["t"] < d)
     e = ev[keep]
-    b = (e["t_us"] * t // d).astype(np.int64)
+    if len(e) and (min(e["x"].min(), e["y"].min()) < 0
+                   or max(e["x"].max(), e["y"].max()) >= SENSOR
+                   or not np.isin(e["p"], (0, 1)).all()):
+        raise fail("ev", "events off the sensor", f"coordinates in 0..{SENSOR - 1} and "
+                   "polarities 0 or 1 (N-MNIST's 34x34 sensor)")
+    b = (e["t"] * t // d).astype(np.int64)
     np.add.at(frames, (b, e["p"].astype(np.int64), e["y"].astype(np.int64),
                        e["x"].astype(np.int64)), 1.0)
     return frames

@@ -25,6 +25,15 @@ EPSP-shaped IPSP (``--ipsp epsp``), which rises from zero, a competitor that fir
 within ~1 ms of the winner is not held back, and competitors converge onto the same
 pattern start. Initial weights are drawn in 0.475 +- 0.1 (identical neurons would stay
 identical). Input statistics and neuron as in 2008; 3 patterns share 1/3 of the slots.
+
+Several patterns: with as many neurons as patterns, two neurons often converge onto the
+same pattern during the search phase (nothing in the rule steers a neuron to a pattern
+that is still free); the one that fires later in each presentation then either learns a
+later part of that pattern (weak inhibition) or falls silent for good (strong
+inhibition), and a pattern is left without a neuron. The defaults for several patterns
+are therefore 3 neurons per pattern and alpha = 4 (:func:`default_neurons`,
+:func:`default_inhibition`); a run succeeds when every pattern has a selective neuron and
+no two of them code the same part (the losers that fell silent are reported).
 """
 
 from __future__ import annotations
@@ -97,13 +106,16 @@ def selectivity(spike_times_ms, spike_neurons, onsets_ms, pattern_ids, n_neurons
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--neurons", type=int, default=3, help="number of neurons K (default 3)")
+    parser.add_argument("--neurons", type=int, default=None,
+                        help="number of neurons K (default 3 for one pattern, 3 per pattern "
+                             "for several)")
     parser.add_argument("--patterns", type=int, default=1,
                         help="number of patterns P (default 1)")
     parser.add_argument("--duration-s", type=float, default=None,
                         help="simulated time (s, default 450; 225 with --quick)")
-    parser.add_argument("--inhibition", type=float, default=2.0,
-                        help="IPSP amplitude as a fraction of threshold, alpha (default 2)")
+    parser.add_argument("--inhibition", type=float, default=None,
+                        help="IPSP amplitude as a fraction of threshold, alpha (default 2 for "
+                             "one pattern, 4 for several)")
     parser.add_argument("--pattern-freq", type=float, default=None,
                         help="fraction of slots holding a pattern (default 0.25 for one "
                              "pattern, 1/3 for several)")
@@ -116,6 +128,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="runs on seeds seed .. seed+runs-1, spread over the cores; adds "
                              "success_rate and the per-run records (the figure: first seed)")
     add_scheduler_argument(parser)
+
+
+def default_neurons(n_patterns: int) -> int:
+    """K: 3 neurons for one pattern (the distributed code of successive parts); 3 per pattern
+    for several (MicroSpike's P3N9 and P4N15 runs, docs/references.md section 2), so that
+    the neurons that lose the competition for a pattern during the search phase -- they fall
+    silent or settle on a later part of a pattern already taken -- leave every pattern a
+    neuron of its own."""
+    return 3 if n_patterns == 1 else 3 * n_patterns
+
+
+def default_inhibition(n_patterns: int) -> float:
+    """alpha: 2 for one pattern (Masquelier's 2016 code), 4 for several -- beyond the values
+    of the sources (0.25-2): an IPSP of 4 thresholds still holds a competitor 25 ms into the
+    winner's pattern, so that it does not learn that pattern's later part and stays free
+    for another pattern."""
+    return 2.0 if n_patterns == 1 else 4.0
 
 
 def simulate(seed: int, n_k: int, n_p: int, duration_s: float, alpha: float, freq: float,
@@ -163,23 +192,27 @@ def judge(hit: np.ndarray, precision: np.ndarray, latency: np.ndarray) -> dict:
     n_selective = int(selective.any(axis=1).sum())
     return {"patterns_learned": learned, "distinct": distinct,
             "responsive_neurons": int(responsive.sum()), "selective_neurons": n_selective,
-            "success": bool(learned == 1.0 and distinct and n_selective == n_k),
+            # one pattern: every neuron codes a part of it; several: every pattern has a
+            # neuron (with more neurons than patterns the losers fall silent)
+            "success": bool(learned == 1.0 and distinct
+                            and (n_selective == n_k if n_p == 1 else True)),
             "latencies_ms": [float(latency[k, best[k]]) if responsive[k] else None
                              for k in range(n_k)],
             "preferred_pattern": pref, "hit_rate": hit, "precision": precision}
 
 
-def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float | None = None,
-        inhibition: float = 2.0, pattern_freq: float | None = None,
-        weight_spread: float = 0.1, ipsp: str = "step", runs: int = 1,
-        scheduler: str | None = None) -> Result:
+def run(ctx: RunContext, neurons: int | None = None, patterns: int = 1,
+        duration_s: float | None = None, inhibition: float | None = None,
+        pattern_freq: float | None = None, weight_spread: float = 0.1, ipsp: str = "step",
+        runs: int = 1, scheduler: str | None = None) -> Result:
     from spikewave.plot.stdp import competition_figure
 
-    n_k = check_int("neurons", neurons, 1, 1000)
     n_p = check_int("patterns", patterns, 1, 100)
+    n_k = check_int("neurons", default_neurons(n_p) if neurons is None else neurons, 1, 1000)
     n_runs = check_int("runs", runs, 1, 10_000)
     scheduler = check_scheduler(scheduler)
-    alpha = check_number("inhibition", inhibition, NON_NEGATIVE)
+    alpha = check_number("inhibition", default_inhibition(n_p) if inhibition is None
+                         else inhibition, NON_NEGATIVE)
     weight_spread = check_number("weight_spread", weight_spread, Interval(0.0, 0.475, "both"))
     check_choice("ipsp", ipsp, IPSP_SHAPES)
     default_s = 225.0 if ctx.quick else 450.0
@@ -209,8 +242,11 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
         Metric("responsive_neurons", float(first["responsive_neurons"]), float(n_k),
                "reported (fire in > 50 % of a pattern's presentations)", None),
         Metric("selective_neurons", float(first["selective_neurons"]), float(n_k),
-               "= K (1 pattern: each neuron codes a part; several: neurons spread)",
-               first["selective_neurons"] == n_k),
+               "= K (each neuron codes a part of the pattern)",
+               first["selective_neurons"] == n_k) if n_p == 1 else
+        Metric("selective_neurons", float(first["selective_neurons"]), float(n_p),
+               f"reported (at least one per pattern: see patterns_learned; with {n_k} neurons "
+               f"for {n_p} patterns those that lose the competition fall silent)", None),
     ]
     extra = {k: first[k] for k in ("latencies_ms", "preferred_pattern", "hit_rate",
                                    "precision", "n_output_spikes")}
@@ -218,8 +254,10 @@ def run(ctx: RunContext, neurons: int = 3, patterns: int = 1, duration_s: float 
         rate = float(np.mean([r["success"] for r in records]))
         metrics.append(Metric("success_rate", rate, None, "reported: runs where every check "
                               "above holds", None))
-        extra["runs"] = [{k: r[k] for k in ("seed", "success", "selective_neurons",
-                                            "responsive_neurons", "latencies_ms")}
+        extra["runs"] = [{**{k: r[k] for k in ("seed", "success", "selective_neurons",
+                                               "responsive_neurons", "latencies_ms",
+                                               "patterns_learned", "distinct")},
+                          "preferred_pattern": [int(q) for q in r["preferred_pattern"]]}
                          for r in records]
     return Result("masquelier2009", REPRODUCTION.title, metrics, [fig], extra=extra,
                   config={"neurons": n_k, "patterns": n_p, "duration_s": duration,

@@ -1,5 +1,5 @@
-"""Surrogate-gradient training: the loop (``fit``), losses, read-outs, models and the
-recipes of ``spikewave train``.
+"""Surrogate-gradient training: the loop (``fit``, on arrays, Datasets or DataLoaders),
+losses, read-outs, models and the recipes of ``spikewave train``.
 """
 
 from spikewave._lazy import exports
@@ -10,5 +10,5 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "mean_potential_ce": ".losses", "first_spike_ce": ".losses", "LinearReadout": ".readout",
     "SpikingSequential": ".models", "dense_snn": ".models", "conv_snn": ".models",
     "recurrent_snn": ".models", "delay_snn": ".models", "build": ".recipes",
-    "EProp": ".eprop", "OnlineStep": ".eprop",
+    "EProp": ".eprop", "OnlineStep": ".eprop", "TrainTest": ".datasets",
 })

@@ -49,6 +49,7 @@ from spikewave._validation import (
 from spikewave.kernels.registry import NonFiniteInput
 from spikewave.train import distributed as ddp
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
+from spikewave.train.datasets import ArrayBatches, Batches, readout, train_test
 
 Encoder = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
@@ -130,22 +131,22 @@ def _generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, encode: Encoder,
+def evaluate(model: nn.Module, x, y, encode: Encoder,
              batch_size: int, seed: int, device: str) -> tuple[float, float, float]:
-    """``(loss, accuracy, spikes per sample)`` on a dataset, without gradients."""
+    """``(loss, accuracy, spikes per sample)`` on a dataset, without gradients: arrays ``x``
+    and ``y``, or ``x`` a source of :mod:`spikewave.train.datasets` and ``y`` None."""
     model.eval()
     gen = _generator(seed, -1)
-    loss_sum, correct, spikes = 0.0, 0, 0.0
+    src: Batches = ArrayBatches(x, y) if y is not None else x
+    loss_sum, correct, spikes, n = 0.0, 0, 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            v, s = model(encode(xb, gen).to(device))
-            logits = v.mean(0)
+        for xb, yb in src.batches(batch_size):
+            logits, s = readout(model(encode(xb, gen).to(device)), len(yb))
             loss_sum += nn.functional.cross_entropy(logits, yb.to(device),
                                                     reduction="sum").item()
             correct += (logits.argmax(1).cpu() == yb).sum().item()
-            spikes += s.item() * len(xb)
-    n = len(x)
+            spikes += s * len(yb)
+            n += len(yb)
     return loss_sum / n, correct / n, spikes / n
 
 
@@ -158,8 +159,14 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
 
     Adam with a cosine learning-rate decay over ``cfg.epochs`` (:meth:`TrainConfig.lr_at`).
 
-    ``data`` has ``x_train, y_train, x_test, y_test`` arrays. Writes ``metrics.jsonl``,
-    ``checkpoint.pt`` (every epoch, atomically) and ``training_curve.png`` in ``out_dir``.
+    ``data`` has ``x_train, y_train, x_test, y_test`` arrays, or is
+    :class:`~spikewave.train.datasets.TrainTest` (or a pair) of any two map-style datasets
+    (a :class:`torch.utils.data.Dataset`, a tonic dataset) or
+    :class:`~torch.utils.data.DataLoader` s; their shuffles are drawn from the epoch's
+    generator as the arrays' are (:mod:`spikewave.train.datasets`). The model returns
+    ``(potentials [T, B, C], spike count)`` or plain logits ``[B, C]`` / ``[T, B, C]``
+    (spikes per sample are then 0). Writes ``metrics.jsonl``, ``checkpoint.pt`` (every
+    epoch, atomically) and ``training_curve.png`` in ``out_dir``.
     ``on_epoch_end`` is called with each epoch's metrics after its checkpoint is written
     (raise from it to stop early; ``resume=True`` then continues exactly). ``augment``, when
     given, transforms each training batch (drawing from the epoch's generator) before it is
@@ -224,8 +231,7 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
     model.to(device)
     net = ddp.wrap(model, ctx, device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    x_tr, y_tr = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
-    x_te, y_te = torch.as_tensor(data.x_test), torch.as_tensor(data.y_test)
+    train, test = train_test(data)
     history: list[dict] = []
     start_epoch = 0
     if resume:
@@ -240,31 +246,28 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
         if hasattr(model, "start_epoch"):  # schedules that depend on the epoch only
             model.start_epoch(epoch, cfg.epochs)
         gen = _generator(cfg.seed, epoch)
-        order = torch.randperm(len(x_tr), generator=gen)
         t0 = time.perf_counter()
-        bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False, disable=None if progress else True)
+        bar = tqdm(train.batches(cfg.batch_size, gen), total=train.n_batches(cfg.batch_size),
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=None if progress else True)
         loss_sum, correct, spikes, seen = 0.0, 0, 0.0, 0
         kept = (f"the last good checkpoint ({ckpt_path}, epoch {epoch}) is kept"
                 if epoch > 0 else "no checkpoint was written")
-        for batch, i in enumerate(bar, start=1):
-            idx = order[i:i + cfg.batch_size]
-            xb = x_tr[idx]
+        for batch, (xb, yb) in enumerate(bar, start=1):
             if xb.is_floating_point() and not bool(torch.isfinite(xb).all()):
                 raise TrainingDiverged(f"batch {batch} of epoch {epoch + 1} holds NaN or "
                                        f"infinite input values; {kept}")
             xb = xb if augment is None else augment(xb, gen)
-            xb, yb = encode(xb, gen), y_tr[idx]
-            xb, yb, n, weight = (xb, yb, len(idx), 1.0) if not ctx.active else \
+            xb, yb, n_global = encode(xb, gen), yb, len(yb)
+            xb, yb, n, weight = (xb, yb, n_global, 1.0) if not ctx.active else \
                 ddp.local_batch(xb, yb, ctx)
             xb, yb = xb.to(device), yb.to(device)
             try:
-                v, s = net(xb)
+                logits, s = readout(net(xb), len(yb))
             except NonFiniteInput as exc:
                 raise TrainingDiverged(f"values became nan or infinite inside the network at "
                                        f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
                                        "lower --lr, then --resume") from None
-            logits = v.mean(0)
             loss = (nn.functional.cross_entropy(logits, yb) if not ctx.active else
                     nn.functional.cross_entropy(logits, yb, reduction="sum") * weight)
             if not torch.isfinite(loss):
@@ -273,9 +276,9 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += loss.item() * (n if not ctx.active else len(idx) / ctx.world_size)
+            loss_sum += loss.item() * (n if not ctx.active else n_global / ctx.world_size)
             correct += (logits.argmax(1) == yb).sum().item() if n else 0
-            spikes += s.item() * n
+            spikes += s * n
             seen += n
             bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.3f}",
                             acc=f"{correct / max(seen, 1):.3f}",
@@ -286,7 +289,7 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
             loss_sum, correct, spikes, seen = ddp.all_sum([loss_sum, correct, spikes, seen],
                                                           ctx)
             ddp.sync_buffers(model, ctx)
-        te_loss, te_acc, te_spikes = _evaluate_shared(model, x_te, y_te, encode, cfg, ctx)
+        te_loss, te_acc, te_spikes = _evaluate_shared(model, test, encode, cfg, ctx)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_accuracy": correct / seen, "test_loss": te_loss,
                   "test_accuracy": te_acc, "spikes_per_sample": te_spikes,
@@ -308,7 +311,7 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
     total_s = sum(h["epoch_s"] for h in history)
     return TrainResult(last["test_accuracy"], len(history), total_s / len(history),
                        last["spikes_per_sample"], n_params, history, ctx.world_size,
-                       len(x_tr) * len(history) / total_s if total_s > 0 else 0.0)
+                       train.n * len(history) / total_s if total_s > 0 else 0.0)
 
 
 def epoch_line(record: dict, epochs: int) -> str:
@@ -330,18 +333,19 @@ def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConf
                            "model_signature": _signature(model)}, locked=locked)
 
 
-def _evaluate_shared(model: nn.Module, x: torch.Tensor, y: torch.Tensor, encode: Encoder,
-                     cfg: TrainConfig, ctx: ddp.Distributed) -> tuple[float, float, float]:
-    """:func:`evaluate` on the whole test set; in a data-parallel run each rank takes its
-    share and the sums are added up."""
-    if not ctx.active:
-        return evaluate(model, x, y, encode, cfg.batch_size, cfg.seed, cfg.device)
-    part = ddp.share(len(x), ctx)
+def _evaluate_shared(model: nn.Module, test: Batches, encode: Encoder, cfg: TrainConfig,
+                     ctx: ddp.Distributed) -> tuple[float, float, float]:
+    """:func:`evaluate` on the whole test set; in a data-parallel run with the test set in
+    arrays each rank takes its share and the sums are added up (a dataset or loader is
+    evaluated whole by every rank)."""
+    if not ctx.active or not isinstance(test, ArrayBatches):
+        return evaluate(model, test, None, encode, cfg.batch_size, cfg.seed, cfg.device)
+    part = ddp.share(test.n, ctx)
     n = part.stop - part.start
-    means = evaluate(model, x[part], y[part], encode, cfg.batch_size, cfg.seed,
+    means = evaluate(model, test.x[part], test.y[part], encode, cfg.batch_size, cfg.seed,
                      cfg.device) if n else (0.0, 0.0, 0.0)
     sums = ddp.all_sum([m * n for m in means], ctx)
-    return tuple(v / len(x) for v in sums)
+    return tuple(v / test.n for v in sums)
 
 
 def _resume_everywhere(path: Path, model: nn.Module, opt, cfg: TrainConfig,
