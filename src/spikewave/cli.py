@@ -276,7 +276,9 @@ def _add_train_parser(commands) -> None:
     _add_option(optim, "--epochs", type=int, default=30,
                 help="passes over the training set (the cosine learning-rate schedule spans "
                      "them)")
-    _add_option(optim, "--batch-size", type=int, default=64, help="samples per step")
+    _add_option(optim, "--batch-size", type=int, default=64,
+                help="samples per step (under torchrun: the global batch, split evenly "
+                     "over the processes)")
     _add_option(optim, "--lr", type=float, default=2e-3,
                 help="peak learning rate of Adam (decays to 0 along a cosine)")
     _add_option(optim, "--spike-reg", choices=TRAIN_SPIKE_REGS, default="none",
@@ -291,6 +293,12 @@ def _add_train_parser(commands) -> None:
     _add_option(run, "--seed", type=int, default=0,
                 help=f"seed of initialisation, shuffling and encoding, 0..{MAX_SEED}")
     _add_option(run, "--device", default="cpu", help="cpu, cuda or cuda:N")
+    _add_option(run, "--sync-batchnorm", action="store_true",
+                help="under torchrun with --device cuda: BatchNorm statistics over the "
+                     "global batch (conv model)")
+    _add_option(run, "--dist-timeout-s", type=float, default=600.0,
+                help="under torchrun: how long a process waits for the others before it "
+                     "stops with an error")
     _add_option(run, "--out", type=str, default="runs/train",
                 help="folder for the checkpoint, metrics and figure (locked while the run "
                      "writes)")
@@ -334,9 +342,22 @@ def _list() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from spikewave.train import distributed as ddp
+
+    ctx, device = ddp.from_environment(args.device, args.dist_timeout_s)
+    try:
+        return _train_process(args, ctx, device)
+    finally:
+        ddp.shutdown(ctx)
+
+
+def _train_process(args: argparse.Namespace, ctx, device: str) -> int:
+    """One process of ``spikewave train`` (rank ``ctx.rank`` of ``ctx.world_size``)."""
+    import contextlib
     from dataclasses import asdict
 
     from spikewave._io import check_output_dir
+    from spikewave.train import distributed as ddp
     from spikewave.train.loop import TrainConfig, fit, prepared_output
     from spikewave.train.recipes import build
 
@@ -346,29 +367,36 @@ def _train(args: argparse.Namespace) -> int:
         raise ParameterError(f"The 'spike_reg_weight' parameter must be above 0 with "
                              f"--spike-reg {args.spike_reg}. Got {args.spike_reg_weight!r}.")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, device=args.device, encoding=args.encoding,
+                      seed=args.seed, device=device, encoding=args.encoding,
                       spike_reg=args.spike_reg, spike_reg_weight=args.spike_reg_weight,
                       decision_reg_weight=args.decision_reg_weight)
     if args.method == "eprop" and cfg.penalty() is not None:
         raise ParameterError("The 'method' parameter must be 'bptt' with --spike-reg or "
                              "--decision-reg-weight (e-prop computes its own gradients of "
                              "the task loss only). Got 'eprop'.")
+    ddp.check_batch_size(args.batch_size, ctx)
+    if ctx.active and args.method == "eprop":
+        raise ParameterError("The 'method' parameter must be 'bptt' in a data-parallel run "
+                             "(e-prop computes its own gradients). Got 'eprop'.")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ParameterError(f"The 'data_dir' parameter must be an existing folder. Got "
                              f"{str(args.data_dir)!r}.")
     if args.method == "eprop" and args.model not in ("dense", "recurrent"):
         raise ParameterError(f"The 'model' parameter must be 'dense' or 'recurrent' with "
                              f"--method eprop. Got {args.model!r}.")
-    with prepared_output(out, resume=args.resume, lock=True):
+    with (prepared_output(out, resume=args.resume, lock=True) if ctx.is_main
+          else contextlib.nullcontext()):
         recipe = build(args.dataset, args.model, args.time_steps, args.seed, args.data_dir,
                        verify=args.verify, reset=args.reset, encoding=args.encoding)
-        model = recipe.model
+        model = ddp.prepare_model(recipe.model, ctx, device, args.sync_batchnorm)
         if args.method == "eprop":
             from spikewave.train.eprop import EProp
 
             model = EProp(model, seed=args.seed)
         result = fit(model, recipe.data, recipe.encode, cfg, out, resume=args.resume,
-                     augment=recipe.augment, lock=False)
+                     augment=recipe.augment, lock=False, dist=ctx)
+    if not ctx.is_main:
+        return 0
     summary = {"test_accuracy": result.test_accuracy, "epochs": result.epochs,
                "epoch_s": result.epoch_s, "spikes_per_sample": result.spikes_per_sample,
                "params": result.params, "dataset": args.dataset, "model": args.model,
@@ -376,7 +404,8 @@ def _train(args: argparse.Namespace) -> int:
                "reset": args.reset, "method": args.method, "encoding": args.encoding,
                "spike_reg": args.spike_reg, "spike_reg_weight": args.spike_reg_weight,
                "decision_reg_weight": args.decision_reg_weight,
-               "decision_step": _test_decision_step(recipe, args)}
+               "decision_step": _test_decision_step(recipe, args),
+               "world_size": result.world_size, "samples_per_s": result.samples_per_s}
     counts = _test_set_counts(recipe, args)
     summary |= counts.as_json()
     if args.json:
@@ -492,6 +521,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FloatingPointError as exc:
         loop = sys.modules.get("spikewave.train.loop")
         if loop is None or not isinstance(exc, loop.TrainingDiverged):
+            raise
+        print(f"spikewave: error: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        # a data-parallel peer or a cluster task failed: the message says which and why
+        known = [getattr(sys.modules.get(m), c, None) for m, c in (
+            ("spikewave.train.distributed", "PeerFailure"),
+            ("spikewave.experiments.seeds", "SeedsFailed"))]
+        if not isinstance(exc, tuple(k for k in known if k is not None)):
             raise
         print(f"spikewave: error: {exc}", file=sys.stderr)
         return 1

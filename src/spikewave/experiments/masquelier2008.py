@@ -18,10 +18,8 @@ last third of the run (150 s of 450 s): hit rate > 98 %, no false alarm, mean la
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -29,6 +27,7 @@ import numpy as np
 from spikewave._budget import check_budget
 from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
+from spikewave.experiments.seeds import check_scheduler, run_seeds
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
 from spikewave.sim.analysis import spike_latencies_ms
@@ -168,27 +167,9 @@ def check_run_budget(what: str, duration_s: float, p_in: PatternInputParams,
 
 def run_many(seeds, workers: int | None = None, progress=None, first_options=None,
              **kwargs) -> list[SingleRun]:
-    """:func:`simulate` on each seed, spread over threads (see :func:`run_seeds`)."""
+    """:func:`simulate` on each seed, spread over threads or a Dask cluster (a
+    ``scheduler=`` keyword; see :func:`~spikewave.experiments.seeds.run_seeds`)."""
     return run_seeds(simulate, seeds, workers, progress, first_options, **kwargs)
-
-
-def run_seeds(fn, seeds, workers: int | None = None, progress=None, first_options=None,
-              **kwargs) -> list:
-    """``fn(seed, **kwargs)`` for each seed in parallel threads (the compiled parts
-    release the GIL), results in seed order; ``first_options`` are extra keyword arguments
-    for the first seed only (recording)."""
-    workers = workers or os.cpu_count() or 1
-    seeds = [int(s) for s in seeds]
-    extra = [dict(first_options or {})] + [{}] * (len(seeds) - 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(fn, s, **kwargs, **more)
-                   for s, more in zip(seeds, extra, strict=True)]
-        results = []
-        for f in futures:
-            results.append(f.result())
-            if progress is not None:
-                progress.update()
-    return results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -207,12 +188,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fraction of pattern spikes deleted at each copy (default 0)")
     parser.add_argument("--sweep", choices=sorted(SWEEPS), default=None,
                         help="vary one parameter over the paper's values, --runs seeds each")
+    add_scheduler_argument(parser)
+
+
+def add_scheduler_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the seeds on a Dask cluster (dask.distributed scheduler "
+                             "address, e.g. tcp://10.0.0.1:8786; default: this machine's "
+                             "threads)")
 
 
 def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_ms: float = 1.0,
         pattern_freq: float = 0.25, pattern_fraction: float = 0.5,
         initial_weight: float | None = None, sweep: str | None = None,
-        spike_deletion: float = 0.0) -> Result:
+        spike_deletion: float = 0.0, scheduler: str | None = None) -> Result:
     from spikewave.plot.stdp import masquelier_figures
 
     duration = check_number("duration_s", 150.0 if ctx.quick and duration_s is None
@@ -220,6 +209,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     if duration < 3.0:
         raise fail("duration_s", duration_s, "at least 3 s (success is judged on the last third)")
     runs = check_int("runs", runs, 1, 100_000)
+    scheduler = check_scheduler(scheduler)
     w0 = None if initial_weight is None else check_number("initial_weight", initial_weight,
                                                           POSITIVE)
     p_in = PatternInputParams(jitter_ms=jitter_ms, pattern_freq=pattern_freq,
@@ -228,7 +218,7 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     config = {"duration_s": duration, "runs": runs, "seed": ctx.seed, "initial_weight": w0,
               "input": asdict(p_in), "stdp": asdict(STDPParams())}
     if sweep is not None:
-        return _run_sweep(ctx, sweep, duration, runs, p_in, w0, config)
+        return _run_sweep(ctx, sweep, duration, runs, p_in, w0, config, scheduler)
 
     windows = [(0.0, 500.0), (min(12_000.0, duration * 1000 / 3), min(12_500.0, duration
                                                                       * 1000 / 3 + 500)),
@@ -236,7 +226,8 @@ def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_
     bar = ctx.progress_bar(total=runs * duration, desc="masquelier2008, simulated s")
     all_runs = run_many(range(ctx.seed, ctx.seed + runs), duration_s=duration,
                         input_params=p_in, initial_weight=w0, on_progress_s=bar.update,
-                        first_options={"record_windows_ms": windows, "keep_input": True})
+                        first_options={"record_windows_ms": windows, "keep_input": True},
+                        scheduler=scheduler)
     bar.close()
     first = all_runs[0]
     figures = masquelier_figures(first, windows, ctx.out_dir)
@@ -300,7 +291,7 @@ def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(centre - half), float(centre + half)
 
 
-def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config) -> Result:
+def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config, scheduler=None) -> Result:
     from spikewave.plot.stdp import sweep_figure
 
     field_name, values, paper = SWEEPS[sweep]
@@ -312,7 +303,8 @@ def _run_sweep(ctx, sweep, duration, runs, p_in, w0, config) -> Result:
             kwargs["initial_weight"] = value
         else:
             kwargs["input_params"] = p_in.replace(**{field_name: value})
-        res = run_many(range(ctx.seed, ctx.seed + runs), progress=bar, **kwargs)
+        res = run_many(range(ctx.seed, ctx.seed + runs), progress=bar, scheduler=scheduler,
+                       **kwargs)
         rate = float(np.mean([r.evaluation.success for r in res]))
         rates.append(rate)
         table.append({"value": value, "success_rate": rate})

@@ -53,7 +53,11 @@ from spikewave._validation import (
     check_number,
     fail,
 )
-from spikewave.experiments.masquelier2008 import check_run_budget, run_seeds, simulated_seconds
+from spikewave.experiments.masquelier2008 import (
+    add_scheduler_argument,
+    check_run_budget,
+    simulated_seconds,
+)
 from spikewave.experiments.registry import (
     KnownPartial,
     Metric,
@@ -61,6 +65,7 @@ from spikewave.experiments.registry import (
     Result,
     RunContext,
 )
+from spikewave.experiments.seeds import check_scheduler, run_seeds
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
 from spikewave.sim.eventdriven import (
@@ -122,6 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=1,
                         help="runs on seeds seed .. seed+runs-1, spread over the cores; adds "
                              "success_rate and the per-run records (the figure: first seed)")
+    add_scheduler_argument(parser)
 
 
 def default_neurons(n_patterns: int) -> int:
@@ -198,12 +204,13 @@ def judge(hit: np.ndarray, precision: np.ndarray, latency: np.ndarray) -> dict:
 def run(ctx: RunContext, neurons: int | None = None, patterns: int = 1,
         duration_s: float | None = None, inhibition: float | None = None,
         pattern_freq: float | None = None, weight_spread: float = 0.1, ipsp: str = "step",
-        runs: int = 1) -> Result:
+        runs: int = 1, scheduler: str | None = None) -> Result:
     from spikewave.plot.stdp import competition_figure
 
     n_p = check_int("patterns", patterns, 1, 100)
     n_k = check_int("neurons", default_neurons(n_p) if neurons is None else neurons, 1, 1000)
     n_runs = check_int("runs", runs, 1, 10_000)
+    scheduler = check_scheduler(scheduler)
     alpha = check_number("inhibition", default_inhibition(n_p) if inhibition is None
                          else inhibition, NON_NEGATIVE)
     weight_spread = check_number("weight_spread", weight_spread, Interval(0.0, 0.475, "both"))
@@ -220,7 +227,8 @@ def run(ctx: RunContext, neurons: int | None = None, patterns: int = 1,
                    weight_spread=weight_spread, ipsp=ipsp)
     bar = ctx.progress_bar(total=n_runs * duration, desc="masquelier2009, simulated s")
     records = run_seeds(simulate, range(ctx.seed, ctx.seed + n_runs),
-                        first_options={"record": True}, on_progress_s=bar.update, **options)
+                        first_options={"record": True}, on_progress_s=bar.update,
+                        scheduler=scheduler, **options)
     bar.close()
     first = records[0]
     out, onsets, ids, rec, threshold = first.pop("_figure")

@@ -49,6 +49,7 @@ from spikewave._validation import (
     fail,
 )
 from spikewave.kernels.registry import NonFiniteInput
+from spikewave.train import distributed as ddp
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
 from spikewave.train.datasets import ArrayBatches, Batches, readout, train_test
 from spikewave.train.encodings import ENCODINGS
@@ -149,6 +150,8 @@ class TrainResult:
     spikes_per_sample: float
     params: int
     history: list[dict] = field(default_factory=list)
+    world_size: int = 1
+    samples_per_s: float = 0.0
 
 
 def _generator(seed: int, epoch: int) -> torch.Generator:
@@ -178,7 +181,7 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
         resume: bool = False, progress: bool = True,
         on_epoch_end: Callable[[dict], None] | None = None,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-        lock: bool = True) -> TrainResult:
+        lock: bool = True, dist: ddp.Distributed | None = None) -> TrainResult:
     """Train with cross-entropy on the time-averaged readout potential, plus ``cfg``'s
     activity penalties when it has any (:meth:`TrainConfig.penalty`,
     :mod:`spikewave.train.penalties`); returns the result.
@@ -205,14 +208,22 @@ def fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out_dir: Path
     when the caller holds the lock already (the command line takes it with
     :func:`prepared_output` before it reads the data), and for the processes of a
     data-parallel run other than rank 0, which write nothing.
+    ``dist``: this process's place in a data-parallel run (:mod:`spikewave.train.distributed`;
+    default one process): ``cfg.batch_size`` is the global batch, rank 0 alone writes.
     A run that fails before its first checkpoint leaves no output folder behind. With
     ``progress``, a bar runs during each epoch and one line per epoch stays on standard
     error (:func:`epoch_line`).
     """
-    with prepared_output(out_dir, resume, lock) as out, \
+    ctx = dist or ddp.SINGLE
+    ddp.check_batch_size(cfg.batch_size, ctx)
+    if not ctx.is_main:
+        with ddp.collective_errors(ctx), recording(model, cfg.penalty()) as penalty:
+            return _fit(model, data, encode, cfg, Path(out_dir), resume, False, on_epoch_end,
+                        augment, False, ctx, penalty)
+    with prepared_output(out_dir, resume, lock) as out, ddp.collective_errors(ctx), \
             recording(model, cfg.penalty()) as penalty:
         return _fit(model, data, encode, cfg, out, resume, progress, on_epoch_end, augment,
-                    lock, penalty)
+                    lock, ctx, penalty)
 
 
 @contextlib.contextmanager
@@ -244,16 +255,17 @@ def prepared_output(out_dir: str | os.PathLike[str], resume: bool = False,
 
 def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, resume: bool,
          progress: bool, on_epoch_end, augment, locked: bool,
-         penalty: Penalty | None = None) -> TrainResult:
+         ctx: ddp.Distributed = ddp.SINGLE, penalty: Penalty | None = None) -> TrainResult:
     device = cfg.device
     ckpt_path = out / CHECKPOINT
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    net = ddp.wrap(model, ctx, device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     train, test = train_test(data)
     history: list[dict] = []
     start_epoch = 0
     if resume:
-        start_epoch, history = _resume(ckpt_path, model, opt, cfg)
+        start_epoch, history = _resume_everywhere(ckpt_path, model, opt, cfg, ctx)
         if progress and start_epoch < cfg.epochs:
             _say(f"resuming {ckpt_path} after epoch {start_epoch} of {cfg.epochs}")
     n_params = sum(p.numel() for p in model.parameters())
@@ -276,35 +288,43 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
                 raise TrainingDiverged(f"batch {batch} of epoch {epoch + 1} holds NaN or "
                                        f"infinite input values; {kept}")
             xb = xb if augment is None else augment(xb, gen)
-            xb, yb = encode(xb, gen).to(device), yb.to(device)
+            xb, yb, n_global = encode(xb, gen), yb, len(yb)
+            xb, yb, n, weight = (xb, yb, n_global, 1.0) if not ctx.active else \
+                ddp.local_batch(xb, yb, ctx)
+            xb, yb = xb.to(device), yb.to(device)
             try:
-                output = model(xb)
+                output = net(xb)
                 logits, s = readout(output, len(yb))
             except NonFiniteInput as exc:
                 raise TrainingDiverged(f"values became nan or infinite inside the network at "
                                        f"batch {batch} of epoch {epoch + 1} ({exc}); {kept}: "
                                        "lower --lr, then --resume") from None
-            loss = nn.functional.cross_entropy(logits, yb)
-            if penalty is not None:
-                loss = loss + penalty.loss(output[0] if isinstance(output, (tuple, list))
-                                           else output, yb)
+            loss = (nn.functional.cross_entropy(logits, yb) if not ctx.active else
+                    nn.functional.cross_entropy(logits, yb, reduction="sum") * weight)
+            if penalty is not None:  # a mean per sample, weighted as the loss is
+                extra = penalty.loss(output[0] if isinstance(output, (tuple, list))
+                                     else output, yb)
+                loss = loss + (extra if not ctx.active else extra * n * weight)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at batch {batch} of "
                                        f"epoch {epoch + 1}; {kept}: lower --lr, then --resume")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            n = len(yb)
-            loss_sum += loss.item() * n
-            correct += (logits.argmax(1) == yb).sum().item()
+            loss_sum += loss.item() * (n if not ctx.active else n_global / ctx.world_size)
+            correct += (logits.argmax(1) == yb).sum().item() if n else 0
             spikes += s * n
             seen += n
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            spikes=f"{spikes / seen:.0f}")
+            bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.3f}",
+                            acc=f"{correct / max(seen, 1):.3f}",
+                            spikes=f"{spikes / max(seen, 1):.0f}")
         bar.close()
         epoch_s = time.perf_counter() - t0
-        te_loss, te_acc, te_spikes = evaluate(model, test, None, encode, cfg.batch_size,
-                                              cfg.seed, device)
+        if ctx.active:
+            loss_sum, correct, spikes, seen = ddp.all_sum([loss_sum, correct, spikes, seen],
+                                                          ctx)
+            ddp.sync_buffers(model, ctx)
+        te_loss, te_acc, te_spikes = _evaluate_shared(model, test, encode, cfg, ctx)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_accuracy": correct / seen, "test_loss": te_loss,
                   "test_accuracy": te_acc, "spikes_per_sample": te_spikes,
@@ -312,20 +332,23 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
                   "spike_reg": cfg.spike_reg, "spike_reg_weight": cfg.spike_reg_weight,
                   "decision_reg_weight": cfg.decision_reg_weight}
         history.append(record)
-        _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg, locked)
-        atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history),
-                          locked)
+        if ctx.is_main:
+            _save_checkpoint(ckpt_path, model, opt, epoch, history, cfg, locked)
+            atomic_write_text(out / METRICS, "".join(json.dumps(h) + "\n" for h in history),
+                              locked)
         if progress:
             _say(epoch_line(record, cfg.epochs))
         if on_epoch_end is not None:
             on_epoch_end(record)
     if not history:
         raise fail("epochs", cfg.epochs, "more than the 0 epochs already made")
-    _training_curve(history, out / "training_curve.png")
+    if ctx.is_main:
+        _training_curve(history, out / "training_curve.png")
     last = history[-1]
-    return TrainResult(last["test_accuracy"], len(history),
-                       sum(h["epoch_s"] for h in history) / len(history),
-                       last["spikes_per_sample"], n_params, history)
+    total_s = sum(h["epoch_s"] for h in history)
+    return TrainResult(last["test_accuracy"], len(history), total_s / len(history),
+                       last["spikes_per_sample"], n_params, history, ctx.world_size,
+                       train.n * len(history) / total_s if total_s > 0 else 0.0)
 
 
 def epoch_line(record: dict, epochs: int) -> str:
@@ -345,6 +368,39 @@ def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConf
     save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                            "epoch": epoch, "history": history, "config": asdict(cfg),
                            "model_signature": _signature(model)}, locked=locked)
+
+
+def _evaluate_shared(model: nn.Module, test: Batches, encode: Encoder, cfg: TrainConfig,
+                     ctx: ddp.Distributed) -> tuple[float, float, float]:
+    """:func:`evaluate` on the whole test set; in a data-parallel run with the test set in
+    arrays each rank takes its share and the sums are added up (a dataset or loader is
+    evaluated whole by every rank)."""
+    if not ctx.active or not isinstance(test, ArrayBatches):
+        return evaluate(model, test, None, encode, cfg.batch_size, cfg.seed, cfg.device)
+    part = ddp.share(test.n, ctx)
+    n = part.stop - part.start
+    means = evaluate(model, test.x[part], test.y[part], encode, cfg.batch_size, cfg.seed,
+                     cfg.device) if n else (0.0, 0.0, 0.0)
+    sums = ddp.all_sum([m * n for m in means], ctx)
+    return tuple(v / test.n for v in sums)
+
+
+def _resume_everywhere(path: Path, model: nn.Module, opt, cfg: TrainConfig,
+                       ctx: ddp.Distributed) -> tuple[int, list[dict]]:
+    """:func:`_resume` on rank 0; the model and optimiser state it loaded sent to every
+    rank (the others need no copy of the checkpoint)."""
+    if not ctx.active:
+        return _resume(path, model, opt, cfg)
+
+    def load():
+        epoch, history = _resume(path, model, opt, cfg)
+        return epoch, history, model.state_dict(), opt.state_dict()
+
+    epoch, history, weights, opt_state = ddp.run_on_main(load, ctx)
+    if not ctx.is_main:
+        model.load_state_dict(weights)
+        opt.load_state_dict(opt_state)
+    return epoch, history
 
 
 # settings that may change between a run and its resumption

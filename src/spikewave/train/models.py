@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -41,6 +43,32 @@ class SpikingSequential(nn.Module):
             if isinstance(layer, SPIKING):
                 spikes = spikes + x.detach().sum(dim=(0, *range(2, x.dim()))).mean()
         return self.readout(x), spikes
+
+
+def initialise(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Draw the synaptic weights of ``model`` from ``generator``, in place; returns it.
+
+    Every module that owns a ``weight`` of two or more dimensions (dense, convolutional
+    and delay layers; not BatchNorm) gets PyTorch's default initialisation of
+    ``nn.Linear`` and ``nn.Conv2d``, ``kaiming_uniform_(w, a=sqrt(5))``, i.e.
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, and its ``bias`` ``U(-1/sqrt(fan_in),
+    1/sqrt(fan_in))``, in the order of ``model.modules()`` -- the values the layers'
+    constructors draw from the global generator, here from an explicit one.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            weight = module._parameters.get("weight")
+            if weight is None or weight.dim() < 2:
+                continue
+            fresh = torch.empty(weight.shape, dtype=weight.dtype)
+            nn.init.kaiming_uniform_(fresh, a=math.sqrt(5), generator=generator)
+            weight.copy_(fresh)
+            bias = module._parameters.get("bias")
+            if bias is not None:
+                fan_in = fresh[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                bias.uniform_(-bound, bound, generator=generator)
+    return model
 
 
 def dense_snn(n_in: int, n_hidden: tuple[int, ...], n_out: int, tau_steps: float = 10.0,

@@ -16,7 +16,7 @@ from spikewave.data.augment import random_shift
 from spikewave.data.digits import Split
 from spikewave.neurons.specs import RESET_MODES
 from spikewave.train.encodings import ENCODINGS, encode_images
-from spikewave.train.models import conv_snn, delay_snn, dense_snn, recurrent_snn
+from spikewave.train.models import conv_snn, delay_snn, dense_snn, initialise, recurrent_snn
 
 DATASETS = ("digits", "mnist", "fashion", "nmnist", "shd")
 MODELS = ("dense", "conv", "recurrent", "delay")
@@ -83,7 +83,8 @@ def load_shd_frames(time_steps: int, data_dir: str | os.PathLike[str] | None) ->
 def build(dataset: str, model: str, time_steps: int, seed: int,
           data_dir: str | os.PathLike[str] | None = None, verify: bool = True,
           reset: str = "subtract", encoding: str = "direct") -> Recipe:
-    """The data, encoder and network for a dataset/model pair (seeded initialisation).
+    """The data, encoder and network for a dataset/model pair; the weights are drawn from
+    a ``torch.Generator`` seeded with ``seed`` (:func:`~spikewave.train.models.initialise`).
     ``reset`` is the reset of every LIF layer: ``"subtract"`` (the default) or ``"zero"``,
     the reset NIR's neurons have (:func:`spikewave.nir.export` refuses the other).
     ``encoding`` turns images into input (:mod:`spikewave.train.encodings`: ``"direct"``
@@ -99,7 +100,6 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
                              f"images). Got {encoding!r}.")
     t = check_int("time_steps", time_steps, 1, 10_000)
     data = load_dataset(dataset, t, seed, data_dir, verify)
-    torch.manual_seed(seed)
     if dataset == "shd" and model == "conv":
         raise ParameterError("The 'model' parameter must be 'dense', 'recurrent' or 'delay' "
                              "for shd (700 channels, no image). Got 'conv'.")
@@ -138,6 +138,7 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
     else:
         net = conv_snn(shape[0], shape[1], shape[2], data.n_classes, reset=reset)
         arch = f"conv 32-64 (3x3, BN, maxpool, LIF) - 256 LIF - {data.n_classes}"
+    initialise(net, torch.Generator().manual_seed(seed))
     source = "event frames" if events else {"direct": "direct current", "rate": "Bernoulli "
                                             "rate spikes", "latency": "latency spikes"}[encoding]
     augment = None
