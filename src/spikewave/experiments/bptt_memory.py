@@ -231,7 +231,7 @@ def run(ctx: RunContext, steps: list[int] | None = None, batch_size: int | None 
     points = []
     bar = ctx.progress_bar(total=len(ts) * len(METHODS), desc="bptt-memory")
     # each method in a fresh process: the heap that the caller's earlier work left behind
-    # (a test session, the other reproductions of ``reproduce all``) stays out of the peaks
+    # (a test run, the other reproductions of ``reproduce all``) stays out of the peaks
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(1, maxtasksperchild=1) as pool:
         for method in METHODS:
