@@ -423,17 +423,19 @@ def _train_process(args: argparse.Namespace, ctx, device: str) -> int:
 def _test_decision_step(recipe, args: argparse.Namespace) -> float:
     """The mean decision step of the trained model on the test set
     (:mod:`spikewave.train.decision`)."""
+    from spikewave.train.datasets import inputs_of_test_set
     from spikewave.train.decision import decision_step
 
-    return decision_step(recipe.model, recipe.data.x_test, recipe.encode,
+    return decision_step(recipe.model, inputs_of_test_set(recipe.data), recipe.encode,
                          batch_size=args.batch_size, seed=args.seed, device=args.device)
 
 
 def _test_set_counts(recipe, args: argparse.Namespace):
     """NeuroBench's counts of the trained model on the test set, per sample."""
     from spikewave.metrics import measure_dataset
+    from spikewave.train.datasets import inputs_of_test_set
 
-    return measure_dataset(recipe.model, recipe.data.x_test, recipe.encode,
+    return measure_dataset(recipe.model, inputs_of_test_set(recipe.data), recipe.encode,
                            batch_size=args.batch_size, seed=args.seed, device=args.device)
 
 

@@ -481,9 +481,12 @@ def measure_dataset(model: nn.Module, x: Any, encode: Callable[[torch.Tensor,
                     torch.Generator], torch.Tensor], *, batch_size: int = 256, seed: int = 0,
                     device: str = "cpu") -> Counts:
     """The counts per sample of ``model`` in evaluation mode over a dataset ``x`` (e.g. a
-    test set), each batch encoded by ``encode(x_batch, generator)`` into ``[T, B, ...]`` as
+    test set: an array, or a :class:`~spikewave.train.datasets.SampleView`), each batch
+    encoded by ``encode(x_batch, generator)`` into ``[T, B, ...]`` as
     :func:`spikewave.train.loop.fit` encodes it (the generator seeded with ``seed``)."""
-    x = torch.as_tensor(x)
+    from spikewave.train.datasets import SampleView
+
+    x = x if isinstance(x, SampleView) else torch.as_tensor(x)
     batch_size = check_int("batch_size", batch_size, 1, owner="measure_dataset")
     if len(x) == 0:
         raise fail("x", "an empty dataset", "at least one sample", "measure_dataset")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spikewave.experiments.registry import RunContext
+from spikewave.train.datasets import inputs_of_test_set
 from spikewave.train.decision import decision_step
 from spikewave.train.loop import TrainConfig, fit
 from spikewave.train.recipes import build
@@ -35,7 +36,8 @@ def train_dense(ctx: RunContext, dataset: str, data_dir: str | None, time_steps:
     penalties, then its decision step on the test set."""
     recipe = build(dataset, "dense", time_steps, cfg.seed, data_dir, encoding=cfg.encoding)
     res = fit(recipe.model, recipe.data, recipe.encode, cfg, out, progress=ctx.progress)
-    step = decision_step(recipe.model, recipe.data.x_test, recipe.encode, 256, cfg.seed)
+    step = decision_step(recipe.model, inputs_of_test_set(recipe.data), recipe.encode, 256,
+                         cfg.seed)
     return Trained(res.test_accuracy, res.spikes_per_sample, step, time_steps, res.epochs,
                    recipe.description)
 

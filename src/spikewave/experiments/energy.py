@@ -43,6 +43,7 @@ from torch import nn
 from spikewave._validation import check_int
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext, below
 from spikewave.metrics import HOROWITZ_45NM, Counts, measure_dataset
+from spikewave.train.datasets import inputs_of_test_set
 from spikewave.train.loop import TrainConfig, fit
 from spikewave.train.recipes import Recipe, build
 
@@ -140,7 +141,7 @@ def _train(recipe: Recipe, cfg: TrainConfig, out: Path, time_steps: int,
            ctx: RunContext) -> Trained:
     res = fit(recipe.model, recipe.data, recipe.encode, cfg, out, progress=ctx.progress,
               augment=recipe.augment)
-    counts = measure_dataset(recipe.model, recipe.data.x_test, recipe.encode,
+    counts = measure_dataset(recipe.model, inputs_of_test_set(recipe.data), recipe.encode,
                              batch_size=256, seed=ctx.seed)
     return Trained(res.test_accuracy, counts, res.epochs, time_steps)
 

@@ -43,6 +43,36 @@ class TrainTest(NamedTuple):
     test: Any
 
 
+class SampleView:
+    """The inputs of a dataset's samples as one sequence that slices like an array:
+    ``view[i:j]`` stacks the inputs of samples ``i .. j-1`` into a tensor (read when asked
+    for), for the evaluations that take a test set as an array
+    (:func:`spikewave.metrics.measure_dataset`, :func:`spikewave.train.decision.decision_step`)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int | slice) -> torch.Tensor:
+        if isinstance(index, slice):
+            rows = range(*index.indices(len(self)))
+            return torch.stack([torch.as_tensor(self.dataset[i][0]) for i in rows])
+        return torch.as_tensor(self.dataset[index][0])
+
+
+def inputs_of_test_set(data: Any) -> Any:
+    """The inputs of the test set of ``data`` (arrays ``x_test`` or a :class:`TrainTest`):
+    the array, or a :class:`SampleView` of the test dataset."""
+    if isinstance(data, TrainTest):
+        if isinstance(data.test, DataLoader):
+            raise fail("data", "a DataLoader test set", "a dataset or arrays (the test "
+                       "inputs are read by index)")
+        return SampleView(data.test)
+    return data.x_test
+
+
 class Batches(Protocol):
     """Batches ``(x, y)`` of one set of ``n`` samples."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from spikewave._validation import ParameterError, check_choice, check_int
 from spikewave.data.augment import random_shift
 from spikewave.data.digits import Split
 from spikewave.neurons.specs import RESET_MODES
+from spikewave.train.datasets import TrainTest
 from spikewave.train.encodings import ENCODINGS, encode_images
 from spikewave.train.models import conv_snn, delay_snn, dense_snn, initialise, recurrent_snn
 
@@ -24,7 +26,7 @@ MODELS = ("dense", "conv", "recurrent", "delay")
 
 @dataclass
 class Recipe:
-    data: Split
+    data: Split | TrainTest
     model: nn.Module
     encode: Callable[[torch.Tensor, torch.Generator], torch.Tensor]
     description: str
@@ -32,8 +34,12 @@ class Recipe:
 
 
 def load_dataset(dataset: str, time_steps: int, seed: int,
-                 data_dir: str | os.PathLike[str] | None, verify: bool = True) -> Split:
-    """Images ``[N, H, W]`` (digits, MNIST, Fashion) or event frames ``[N, T, 2, 34, 34]``.
+                 data_dir: str | os.PathLike[str] | None, verify: bool = True
+                 ) -> Split | TrainTest:
+    """Images ``[N, H, W]`` (digits, MNIST, Fashion) or event frames ``[N, T, 2, 34, 34]``;
+    for N-MNIST the SLAYER subset's archive, or -- where ``data_dir`` (or its ``nmnist``
+    folder) holds the full dataset in its original layout -- that, read as it is used
+    (:func:`load_full_nmnist`).
 
     ``verify=False`` skips the published-checksum check of MNIST, Fashion-MNIST and
     N-MNIST files (for custom data in their formats)."""
@@ -50,6 +56,9 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
     from spikewave.data.nmnist import load_slayer_archive
 
     base = Path(data_dir or os.environ.get("SPIKEWAVE_DATA") or ".")
+    full = next((f for f in (base, base / "nmnist") if _full_nmnist(f)), None)
+    if full is not None:
+        return load_full_nmnist(full, time_steps)
     cands = [base / "nmnist_small_slayer.tar.gz", base / "nmnist" / "nmnist_small_slayer.tar.gz"]
     archive = next((c for c in cands if c.exists()), None)
     if archive is None:
@@ -57,6 +66,33 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
                              f"{' or '.join(str(c.parent) for c in cands)}: give --data-dir")
     x_tr, y_tr, x_te, y_te = load_slayer_archive(archive, time_steps, verify=verify)
     return Split(x_tr, y_tr, x_te, y_te, 10)
+
+
+def _full_nmnist(folder: Path) -> bool:
+    """Whether ``folder`` holds N-MNIST in its original layout: ``Train`` and ``Test``
+    folders, or ``Train.zip`` and ``Test.zip`` (names matched without regard to case)."""
+    try:
+        names = {p.name.lower() for p in folder.iterdir()}
+    except OSError:
+        return False
+    return all(split in names or f"{split}.zip" in names for split in ("train", "test"))
+
+
+def _frames(events: np.ndarray, time_steps: int) -> torch.Tensor:
+    from spikewave.data.nmnist import events_to_frames
+
+    return torch.from_numpy(events_to_frames(events, time_steps))
+
+
+def load_full_nmnist(folder: str | os.PathLike[str], time_steps: int) -> TrainTest:
+    """The full N-MNIST in its original layout (:class:`~spikewave.data.NMNISTDataset`),
+    each recording binned into ``[T, 2, 34, 34]`` frames when it is read: 60,000 training
+    and 10,000 test recordings are read from disk at every pass, never held in memory."""
+    from spikewave.data import NMNISTDataset
+
+    to_frames = functools.partial(_frames, time_steps=time_steps)
+    return TrainTest(NMNISTDataset(folder, "train", transform=to_frames),
+                     NMNISTDataset(folder, "test", transform=to_frames))
 
 
 def load_shd_frames(time_steps: int, data_dir: str | os.PathLike[str] | None) -> Split:
@@ -106,11 +142,12 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
     if model == "delay" and t < 4:
         raise ParameterError("The 'time_steps' parameter must be at least 4 for the delay "
                              f"model (delays of up to a quarter of the sequence). Got {t}.")
-    events = data.x_train.ndim == 5 or dataset == "shd"  # [N, T, C, H, W] or [N, T, 700]
-    if events:
-        shape = data.x_train.shape[2:]
+    if isinstance(data, TrainTest):  # the full N-MNIST, read as it is used
+        events, shape, n_classes = True, tuple(data.train[0][0].shape[1:]), 10
     else:
-        shape = (1, *data.x_train.shape[1:])
+        events = data.x_train.ndim == 5 or dataset == "shd"  # [N, T, C, H, W] or [N, T, 700]
+        shape = data.x_train.shape[2:] if events else (1, *data.x_train.shape[1:])
+        n_classes = data.n_classes
     n_in = int(torch.tensor(shape).prod())
     flat = model in ("dense", "recurrent", "delay")
 
@@ -123,21 +160,21 @@ def build(dataset: str, model: str, time_steps: int, seed: int,
 
     if model == "recurrent":
         width = 128 if dataset == "digits" else 256
-        net = recurrent_snn(n_in, width, data.n_classes, seed=seed, reset=reset)
-        arch = f"{n_in}-{width} recurrent LIF-{data.n_classes}"
+        net = recurrent_snn(n_in, width, n_classes, seed=seed, reset=reset)
+        arch = f"{n_in}-{width} recurrent LIF-{n_classes}"
     elif model == "delay":
         width = 128 if dataset == "digits" else 256
         max_delay = min(t // 4, 25)
-        net = delay_snn(n_in, width, data.n_classes, max_delay, seed=seed, reset=reset)
-        arch = (f"{n_in}-{width}-{data.n_classes} LIF with learned synaptic delays of 0-"
+        net = delay_snn(n_in, width, n_classes, max_delay, seed=seed, reset=reset)
+        arch = (f"{n_in}-{width}-{n_classes} LIF with learned synaptic delays of 0-"
                 f"{max_delay} steps (DCLS, width {max_delay / 2:g} -> 0.1 steps)")
     elif flat:
         hidden = {"digits": (128,), "nmnist": (256,), "shd": (256,)}.get(dataset, (512, 512))
-        net = dense_snn(n_in, hidden, data.n_classes, reset=reset)
-        arch = f"{n_in}-{'-'.join(map(str, hidden))}-{data.n_classes} LIF"
+        net = dense_snn(n_in, hidden, n_classes, reset=reset)
+        arch = f"{n_in}-{'-'.join(map(str, hidden))}-{n_classes} LIF"
     else:
-        net = conv_snn(shape[0], shape[1], shape[2], data.n_classes, reset=reset)
-        arch = f"conv 32-64 (3x3, BN, maxpool, LIF) - 256 LIF - {data.n_classes}"
+        net = conv_snn(shape[0], shape[1], shape[2], n_classes, reset=reset)
+        arch = f"conv 32-64 (3x3, BN, maxpool, LIF) - 256 LIF - {n_classes}"
     initialise(net, torch.Generator().manual_seed(seed))
     source = "event frames" if events else {"direct": "direct current", "rate": "Bernoulli "
                                             "rate spikes", "latency": "latency spikes"}[encoding]
