@@ -1,27 +1,17 @@
 """The ``coding`` and ``regularization`` reproductions: one-epoch runs check what every run
 must show (the default suite); the quick runs must pass (slow)."""
 
-import json
 
 import pytest
+from reproduction_runs import run_quick
 
 from spikewave import ParameterError
 from spikewave.experiments import REPRODUCTIONS, RunContext
 from spikewave.experiments.regularization import WEIGHTS
 
 
-def _run(name, tmp_path, quick=True, **options):
-    ctx = RunContext(quick=quick, seed=0, out_dir=tmp_path / name, progress=False)
-    result = REPRODUCTIONS[name].execute(ctx, **options)
-    for fig in result.figures:
-        assert fig.exists() and fig.stat().st_size > 10_000, fig
-    js = result.to_json()
-    json.dumps(js)
-    return result, js
-
-
 def test_coding_one_epoch(tmp_path):
-    result, js = _run("coding", tmp_path, epochs=1)
+    result, js = run_quick("coding", tmp_path, epochs=1)
     assert js["config"]["codes"] == ["direct", "rate", "latency"]  # no events in quick
     runs = js["runs"]
     for code in ("direct", "rate", "latency"):
@@ -35,7 +25,7 @@ def test_coding_one_epoch(tmp_path):
 
 
 def test_regularization_one_epoch(tmp_path):
-    result, js = _run("regularization", tmp_path, epochs=1, weights=[1e-3, WEIGHTS[-1]])
+    result, js = run_quick("regularization", tmp_path, epochs=1, weights=[1e-3, WEIGHTS[-1]])
     curve = js["curve"]
     assert [c["spike_reg_weight"] for c in curve] == [0.0, 1e-3, WEIGHTS[-1]]
     spikes = [c["spikes_per_sample"] for c in curve]
@@ -61,5 +51,5 @@ def test_full_sweep_has_at_least_six_weights():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["coding", "regularization"])
 def test_quick_passes(tmp_path, name):
-    result, js = _run(name, tmp_path)
+    result, js = run_quick(name, tmp_path)
     assert result.status == "pass", result.failed_checks

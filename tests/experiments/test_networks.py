@@ -1,14 +1,13 @@
 """The network reproductions (quick) and the CUBA network against Brian2 over seeds."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reproduction_runs import run_quick
 
-from spikewave.experiments import REPRODUCTIONS, RunContext
 from spikewave.sim.population_stats import firing_rates_hz, isi_cv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -16,16 +15,6 @@ sys.path.insert(0, str(REPO / "tests" / "sim"))
 from test_network_brian2 import SCRIPT, peers_python  # noqa: E402
 
 REQUIRED = ("rate_hz", "cv_isi", "synaptic_events", "events_per_s", "simulation_s")
-
-
-def run_quick(name, tmp_path, **options):
-    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path / name, progress=False)
-    result = REPRODUCTIONS[name].execute(ctx, **options)
-    for fig in result.figures:
-        assert fig.exists() and fig.stat().st_size > 10_000, fig
-    js = result.to_json()
-    json.dumps(js)
-    return result, js
 
 
 def test_cuba_quick(tmp_path):

@@ -1,19 +1,10 @@
 """Each reproduction, quick version: the issue's numbers are checked here."""
 
-import json
 
 import pytest
+from reproduction_runs import run_quick
 
-from spikewave.experiments import REPRODUCTIONS, RunContext
-
-
-def run_quick(name, tmp_path, **options):
-    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path / name, progress=False)
-    result = REPRODUCTIONS[name].execute(ctx, **options)
-    for fig in result.figures:
-        assert fig.exists() and fig.stat().st_size > 10_000, fig
-    json.dumps(result.to_json())  # serialisable
-    return result, result.to_json()
+from spikewave.experiments import REPRODUCTIONS
 
 
 def test_lif_fi_curve(tmp_path):

@@ -2,18 +2,11 @@
 
 import numpy as np
 import pytest
+from reproduction_runs import run_quick
 
 from spikewave.experiments import REPRODUCTIONS, RunContext
 from spikewave.experiments.masquelier2008 import evaluate, spike_latencies_ms
 from spikewave.experiments.masquelier2009 import selectivity
-
-
-def run_quick(name, tmp_path, **options):
-    ctx = RunContext(quick=True, seed=0, out_dir=tmp_path / name, progress=False)
-    result = REPRODUCTIONS[name].execute(ctx, **options)
-    for fig in result.figures:
-        assert fig.exists() and fig.stat().st_size > 10_000, fig
-    return result, result.to_json()
 
 
 def test_stdp_window_recovers_bi_and_poo_time_constants(tmp_path):
