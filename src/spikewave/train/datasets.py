@@ -58,8 +58,8 @@ class SampleView:
     def __getitem__(self, index: int | slice) -> torch.Tensor:
         if isinstance(index, slice):
             rows = range(*index.indices(len(self)))
-            return torch.stack([torch.as_tensor(self.dataset[i][0]) for i in rows])
-        return torch.as_tensor(self.dataset[index][0])
+            return collate([self.dataset[i] for i in rows], "data.test")[0]
+        return collate([self.dataset[index]], "data.test")[0][0]
 
 
 def inputs_of_test_set(data: Any) -> Any:
@@ -208,9 +208,16 @@ def readout(output: Any, batch: int) -> tuple[torch.Tensor, float]:
     logits ``[B, C]`` are taken as they are, ``[T, B, C]`` averaged over ``T``.
     """
     if isinstance(output, (tuple, list)) and len(output) == 2:
-        v, s = output
-        return _logits(v, batch), float(s.item() if isinstance(s, torch.Tensor) else s)
+        s = output[1]
+        return (_logits(potentials(output), batch),
+                float(s.item() if isinstance(s, torch.Tensor) else s))
     return _logits(output, batch), 0.0
+
+
+def potentials(output: Any) -> Any:
+    """The readout of a model's output: the potentials of ``(potentials, spike count)``, or
+    the output itself (plain logits)."""
+    return output[0] if isinstance(output, (tuple, list)) and len(output) == 2 else output
 
 
 def _logits(out: Any, batch: int) -> torch.Tensor:

@@ -51,7 +51,7 @@ from spikewave._validation import (
 from spikewave.kernels.registry import NonFiniteInput
 from spikewave.train import distributed as ddp
 from spikewave.train.checkpoint import check_finite, expect, load_checkpoint, save_checkpoint
-from spikewave.train.datasets import ArrayBatches, Batches, readout, train_test
+from spikewave.train.datasets import ArrayBatches, Batches, potentials, readout, train_test
 from spikewave.train.encodings import ENCODINGS
 from spikewave.train.penalties import SPIKE_REGS, Penalty, recording
 
@@ -302,8 +302,7 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
             loss = (nn.functional.cross_entropy(logits, yb) if not ctx.active else
                     nn.functional.cross_entropy(logits, yb, reduction="sum") * weight)
             if penalty is not None:  # a mean per sample, weighted as the loss is
-                extra = penalty.loss(output[0] if isinstance(output, (tuple, list))
-                                     else output, yb)
+                extra = penalty.loss(potentials(output), yb)
                 loss = loss + (extra if not ctx.active else extra * n * weight)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at batch {batch} of "
