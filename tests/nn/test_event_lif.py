@@ -285,7 +285,7 @@ def test_narrow_gather_and_weight_gradient_equal_the_dense_products(n_out, dtype
     g = torch.randn(301, n_out, generator=gen, dtype=s.dtype)
     ptr, idx = spike_scan.active_inputs(s)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(spike_gather.gather_narrow((ptr, idx), w, b.numpy()),
+    np.testing.assert_allclose(spike_gather.gather_weight((ptr, idx), w, b.numpy()),
                                torch.nn.functional.linear(s, w, b).numpy(), rtol=tol, atol=tol)
     got = spike_wgrad.weight_grad_narrow(ptr, idx, g.numpy(), 37)
     np.testing.assert_allclose(got, (g.T @ s).numpy(), rtol=tol, atol=10 * tol)
@@ -327,17 +327,9 @@ def test_rows_written_with_streaming_stores_hold_the_same_bits(dtype, steps, n_o
         assert torch.equal(a, b)
 
 
-def _force_blocks(monkeypatch, n_in: int, itemsize: int, width: int) -> None:
-    """Every gather from then on takes its weight ``width`` neurons at a time."""
-    monkeypatch.setattr(spike_gather, "GATHER_MAX_WEIGHT_BYTES", 0)
-    monkeypatch.setattr(spike_gather, "GATHER_BLOCK_BYTES", n_in * itemsize * width)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype,steps", [(torch.float32, 20), (torch.float64, 10)])
-@pytest.mark.parametrize("n_out", [256, 260])  # streaming stores / the plain loop
-def test_a_weight_taken_a_block_of_neurons_at_a_time_gives_the_same_bits(
-        threads, dtype, steps, n_out, monkeypatch):
+@pytest.mark.parametrize("n_out", [256, 260, 12])  # whole panels / a short last one / one
+def test_one_thread_or_two_give_the_same_bits_for_any_width(dtype, steps, n_out):
     torch.manual_seed(14)
     layer = LinearLIF(100, n_out, threshold=0.3, learn_beta=True).to(dtype)
     with torch.no_grad():  # a time constant of its own for each neuron
@@ -348,45 +340,52 @@ def test_a_weight_taken_a_block_of_neurons_at_a_time_gives_the_same_bits(
     g = torch.randn(steps, 64, n_out, generator=torch.Generator().manual_seed(15), dtype=dtype)
     state = LIFState(torch.rand(64, n_out, generator=torch.Generator().manual_seed(16),
                                 dtype=dtype).requires_grad_(True))
-    with kernels.use(threads=threads):
-        whole = _spikes_and_grads(layer, x, g, _layer, state)
-        # blocks of 40 neurons: 6 x 40 + 16 (or + 20); the last not a multiple of 8 for 260
-        _force_blocks(monkeypatch, 100, x.element_size(), 40)
-        assert spike_gather.column_blocks(100, n_out, x.element_size())[-1] == (240, n_out)
-        blocked = _spikes_and_grads(layer, x, g, _layer, state)
-    assert 0.02 < blocked[0].mean() < 0.5
-    for a, b in zip(blocked, whole, strict=True):
-        assert torch.equal(a, b)
+    with kernels.use(threads=1):
+        one = _spikes_and_grads(layer, x, g, _layer, state)
+    with kernels.use(threads=2):
+        two = _spikes_and_grads(layer, x, g, _layer, state)
+        composed = _spikes_and_grads(layer, x, g, _composed, state)
+    assert 0.02 < one[0].mean() < 0.5
+    assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])  # the forward pass
+    for a, b, c in zip(one, two, composed, strict=True):
+        assert torch.equal(b, c)
+        torch.testing.assert_close(a, b)  # sums over the batch split by thread count
+    ref = _spikes_and_grads(layer, x, g, _reference, state)
+    assert torch.equal(one[0], ref[0])
 
 
 @pytest.mark.parametrize("chunk_steps", [None, 4])
-def test_the_event_linear_layer_and_the_chunked_layer_take_blocks_too(chunk_steps,
-                                                                      monkeypatch):
+def test_the_event_linear_layer_and_the_chunked_layer_take_a_short_last_panel(chunk_steps):
     torch.manual_seed(16)
     x = (torch.rand(9, 6, 50, generator=torch.Generator().manual_seed(16)) < 0.15).double()
-    weight = torch.randn(70, 50, dtype=torch.float64)
+    weight = torch.randn(70, 50, dtype=torch.float64)  # panels of 16 + 16 + 16 + 16 + 6
     bias = torch.randn(70, dtype=torch.float64)
     layer = LinearLIF(50, 70, threshold=0.5, chunk_steps=chunk_steps,
                       max_density=0.3).double()
     assert layer.kernel_choice(x).path == ("event" if chunk_steps is None else "chunked")
-    whole_current = sl.spike_linear(x, weight, bias)
-    whole_spikes = layer(x)
-    _force_blocks(monkeypatch, 50, 8, 16)  # 16 + 16 + 16 + 16 + 6
-    assert len(spike_gather.column_blocks(50, 70, 8)) == 5
-    assert torch.equal(sl.spike_linear(x, weight, bias), whole_current)
-    assert torch.equal(layer(x), whole_spikes) and whole_spikes.sum() > 10
-    torch.testing.assert_close(whole_current, torch.nn.functional.linear(x, weight, bias),
+    with kernels.use(max_density=0.0):
+        dense_spikes = layer(x)
+    assert torch.equal(layer(x), dense_spikes) and dense_spikes.sum() > 10
+    torch.testing.assert_close(sl.spike_linear(x, weight, bias),
+                               torch.nn.functional.linear(x, weight, bias),
                                rtol=1e-12, atol=1e-12)
 
 
-def test_column_blocks_follow_the_cache_rule():
-    # W.T of 1024 x 1024 float32 is 4 MiB: one block; 4096 x 4096: 64 MiB, blocks of 256
-    assert spike_gather.column_blocks(1024, 1024, 4) == [(0, 1024)]
-    blocks = spike_gather.column_blocks(4096, 4096, 4)
-    assert len(blocks) == 16 and blocks[0] == (0, 256) and blocks[-1] == (3840, 4096)
-    # 2048 inputs, 3000 outputs float64 (48 MiB): 256 columns take 4 MiB; the last is short
-    blocks = spike_gather.column_blocks(2048, 3000, 8)
-    assert blocks[0] == (0, 256) and blocks[-1] == (2816, 3000)
-    assert all(b[0] % 8 == 0 for b in blocks)
-    # a very wide input: at least 8 columns a block
-    assert spike_gather.column_blocks(2**20, 16, 4)[0] == (0, 8)
+def test_panels_hold_the_transposed_weight_padded_with_zeros():
+    w_t = np.arange(3 * 37, dtype=np.float32).reshape(3, 37)
+    p = spike_gather.panels(w_t)
+    assert p.shape == (3, 3, 16)
+    np.testing.assert_array_equal(np.concatenate(list(p), axis=1)[:, :37], w_t)
+    assert not p[2, :, 5:].any()  # 37 = 16 + 16 + 5
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("n_blocks,n_rows", [(32, 1280), (1, 50), (3, 7), (2, 1)])
+def test_block_items_cover_every_block_and_row_once(threads, n_blocks, n_rows):
+    with kernels.use(threads=threads):
+        items = spike_gather.block_items(n_blocks, n_rows)
+    seen = np.zeros((n_blocks, n_rows), int)
+    for k0, k1, r0, r1 in items:
+        seen[k0:k1, r0:r1] += 1
+    assert (seen == 1).all()
+    assert len(items) == 1 if threads == 1 else len(items) > 1 or n_blocks * n_rows == 2

@@ -436,3 +436,36 @@ def test_graded_input_to_the_event_product_is_one_clear_error():
         pytest.xfail("bug in src: kernels.spike_linear.spike_linear refuses non-binary "
                      "input with a plain ValueError, not a ParameterError naming 'spikes'")
     assert "'spikes'" in str(error.value)
+
+
+@pytest.mark.parametrize("input_major", [False, True])
+@pytest.mark.parametrize("layer_kind", ["linear", "linear_lif"])
+def test_the_weight_gradient_is_summed_over_active_inputs_or_dense_by_density(
+        input_major, layer_kind, monkeypatch):
+    from spikewave.kernels import registry, spike_linear, spike_wgrad
+
+    summed = []
+    original = spike_wgrad.weight_grad
+    monkeypatch.setattr(spike_linear, "weight_grad",
+                        lambda *a, **k: summed.append(1) or original(*a, **k))
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(6, 9, 70, generator=gen) < 0.15).double()
+    if layer_kind == "linear":
+        layer = SpikeLinear(70, 80, input_major=input_major, max_density=0.5).double()
+    else:
+        layer = LinearLIF(70, 80, threshold=0.3, max_density=0.5).double()
+        if input_major:
+            layer.weight = torch.nn.Parameter(spike_gather.input_major_copy(layer.weight))
+    assert layer.kernel_choice(x).path == "event"
+    grads = []
+    for limit in (1.0, 0.0):  # summed over the active inputs, then the dense product
+        monkeypatch.setattr(registry, "WEIGHT_GRAD_DENSITY", limit)
+        out = layer(x)
+        g_w, g_b = torch.autograd.grad((out * torch.linspace(-1, 1, 80, dtype=out.dtype))
+                                       .sum(), [layer.weight, layer.bias])
+        assert g_w.stride() == layer.weight.stride()  # in the weight's own layout
+        grads.append((g_w, g_b))
+    assert summed == [1]  # only the first took the sums over active inputs
+    assert grads[0][0].abs().sum() > 0
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -19,8 +19,8 @@ gradients); an array whose length follows the spikes would match no later reques
 only fill the pool: :func:`empty_prefix` gives those as the first entries of a pooled
 array whose length is the next power of two (the lengths of a few steps share one).
 :func:`clear` lets every free array go. Contents are undefined, as with ``np.empty``: the
-kernels that use it write every element. Pooled arrays start on a 64-byte boundary (for the
-non-temporal vector stores of :mod:`spikewave.kernels.event_lif`); the pool holds the
+kernels that use it write every element. Pooled arrays start on a 64-byte boundary (a
+cache line: the 16-value rows of the panel kernels then fill whole lines); the pool holds the
 arrays that own their memory and counts their references, as numpy points every view, and
 every view of a view, at the owner.
 """
@@ -73,8 +73,8 @@ def _view(entry: tuple[np.ndarray, tuple[int, ...], np.dtype, int]) -> np.ndarra
 def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     """An uninitialised C-contiguous array, reused from the pool when one of this shape
     and dtype is free (see the module's text). Pooled arrays start on a 64-byte boundary
-    (numpy guarantees 16): the non-temporal vector stores of
-    :func:`spikewave.kernels._simd.membrane_row_streamed` need aligned rows."""
+    (numpy guarantees 16): a cache line, which a 16-value float32 row of the panel
+    kernels (:mod:`spikewave.kernels.spike_gather`) then fills whole."""
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     nbytes = dtype.itemsize * math.prod(shape)

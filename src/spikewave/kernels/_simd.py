@@ -5,7 +5,9 @@
 comparison and writes their positions with one table lookup (the "left-pack" of SIMD
 stream compaction): no branch on the data and no per-entry loop. LLVM lowers the
 eight-lane vectors to whatever the CPU has (two SSE or one AVX2 register of float32, or
-AVX2 pairs for float64; NEON on ARM), so the IR is portable.
+AVX2 pairs for float64; NEON on ARM), so the IR is portable. :func:`sum_panel_rows` and
+:func:`panel_lif_step` sum 16-value rows of a weight panel in four running vector sums (and
+step 16 LIF neurons from the total) without a value leaving the registers.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def compress_active(typingctx, row, start, table, out, n, one):
     return sig, codegen
 
 
-NARROW = 16  # values per row of the narrow-row kernels (a padded row of a narrow layer)
+NARROW = 16  # values per row of the panel and narrow-row kernels (16 float32: 64 bytes)
 
 
 def _narrow_args_ok(table, row, idx) -> bool:
@@ -121,7 +123,7 @@ def _vector_pointer(context, builder, array_type, array_value):
 def _table_rows(context, builder, signature, args, table_pos):
     """Emits ``for j in j0..j1`` (arguments 2 and 3; ``idx`` is argument 1) and yields,
     inside the loop, a vector pointer to the table's row ``idx[j]`` (``args[table_pos]``,
-    ``[n, 16]``): what both narrow-row kernels loop over."""
+    ``[n, 16]``): what the narrow-row kernel loops over."""
     table_t, idx_t, j0_t, j1_t = (signature.args[table_pos], *signature.args[1:4])
     table_p = context.make_array(table_t)(context, builder, args[table_pos]).data
     idx_p = context.make_array(idx_t)(context, builder, args[1]).data
@@ -134,23 +136,102 @@ def _table_rows(context, builder, signature, args, table_pos):
         yield builder.bitcast(at, vector_t.as_pointer())
 
 
+PANEL_SUMS = 4  # independent running sums of sum_panel_rows (hides the add's latency)
+
+
+def _panel_sum(context, builder, signature, args):
+    """The IR of ``init + ((s0 + s1) + (s2 + s3))`` of :func:`sum_panel_rows` (arguments
+    ``src, idx, j0, j1, init`` first), as one 16-lane vector value."""
+    src_t, idx_t, j0_t, j1_t = signature.args[:4]
+    init_ptr, align = _vector_pointer(context, builder, signature.args[4], args[4])
+    real = context.get_value_type(src_t.dtype)
+    vector_t = ir.VectorType(real, NARROW)
+    i64 = ir.IntType(64)
+    src_p = context.make_array(src_t)(context, builder, args[0]).data
+    idx_p = context.make_array(idx_t)(context, builder, args[1]).data
+    first = context.cast(builder, args[2], j0_t, types.int64)
+    stop = context.cast(builder, args[3], j1_t, types.int64)
+    zero = ir.Constant(vector_t, [ir.Constant(real, 0.0)] * NARROW)
+    sums = [cgutils.alloca_once_value(builder, zero) for _ in range(PANEL_SUMS)]
+
+    def row(j):
+        entry = builder.load(builder.gep(idx_p, [j]))
+        at = builder.gep(src_p, [builder.mul(entry, ir.Constant(i64, NARROW))])
+        return builder.load(builder.bitcast(at, vector_t.as_pointer()), align=align)
+
+    count = builder.sub(stop, first)
+    rounds = builder.sdiv(count, ir.Constant(i64, PANEL_SUMS))
+    with cgutils.for_range(builder, rounds) as loop:
+        base = builder.add(first, builder.mul(loop.index, ir.Constant(i64, PANEL_SUMS)))
+        for k, total in enumerate(sums):
+            value = row(builder.add(base, ir.Constant(i64, k)))
+            builder.store(builder.fadd(builder.load(total), value), total)
+    tail = builder.add(first, builder.mul(rounds, ir.Constant(i64, PANEL_SUMS)))
+    with cgutils.for_range(builder, builder.sub(stop, tail)) as loop:
+        for k, total in enumerate(sums[:PANEL_SUMS - 1]):  # j - j0 is 0, 1 or 2 mod 4
+            with builder.if_then(builder.icmp_signed("==", loop.index, ir.Constant(i64, k))):
+                value = row(builder.add(tail, loop.index))
+                builder.store(builder.fadd(builder.load(total), value), total)
+    s0, s1, s2, s3 = (builder.load(total) for total in sums)
+    both = builder.fadd(builder.fadd(s0, s1), builder.fadd(s2, s3))
+    return builder.fadd(builder.load(init_ptr, align=align), both), vector_t, align
+
+
 @intrinsic
-def sum_narrow_rows(typingctx, src, idx, j0, j1, acc):
-    """``acc[:16] += src[idx[j0]] + ... + src[idx[j1 - 1]]`` for ``src[n, 16]``: the 16
-    values kept in vector registers over the whole sum (one load of ``acc`` and one store),
-    added in order of ``j``. ``src`` and ``acc`` (one float dtype, C-contiguous; ``src``
-    exactly 16 wide, ``acc`` at least 16 long) and ``idx`` (int64) are not bounds-checked."""
-    if not _narrow_args_ok(src, acc, idx):
+def sum_panel_rows(typingctx, src, idx, j0, j1, init, out):
+    """``out[:16] = init[:16] + ((s0 + s1) + (s2 + s3))`` for ``src[n, 16]``, where ``s_k``
+    is the sum of the rows ``src[idx[j]]`` with ``(j - j0) % 4 == k``, each added in order
+    of ``j``: four running sums in vector registers, so that an addition need not wait for
+    the one before it. ``src`` and ``init``, ``out`` (one float dtype, C-contiguous; ``src``
+    exactly 16 wide, ``init`` and ``out`` at least 16 long) and ``idx`` (int64) are not
+    bounds-checked."""
+    if not (_narrow_args_ok(src, out, idx) and _narrow_args_ok(src, init, idx)):
         return None
-    sig = types.none(src, idx, j0, j1, acc)
+    sig = types.none(src, idx, j0, j1, init, out)
 
     def codegen(context, builder, signature, args):
-        acc_ptr, align = _vector_pointer(context, builder, signature.args[4], args[4])
-        total = cgutils.alloca_once_value(builder, builder.load(acc_ptr, align=align))
-        with _table_rows(context, builder, signature, args, 0) as at:
-            values = builder.load(at, align=align)
-            builder.store(builder.fadd(builder.load(total), values), total)
-        builder.store(builder.load(total), acc_ptr, align=align)
+        total, _, align = _panel_sum(context, builder, signature, args)
+        out_ptr, _ = _vector_pointer(context, builder, signature.args[5], args[5])
+        builder.store(total, out_ptr, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def panel_lif_step(typingctx, src, idx, j0, j1, init, beta, vr, u_row, s_row, thr, subtract):
+    """One LIF step of 16 neurons driven by :func:`sum_panel_rows`'s sum ``x`` (not
+    stored): ``V = beta Vr + x``, ``U = V - thr`` into ``u_row[:16]``, ``S = [U >= 0]``
+    into ``s_row[:16]``, and the reset potential ``U`` (``subtract``) or 0 where it
+    spiked, else ``V``, into ``vr[:16]`` -- the operations of
+    :func:`spikewave.kernels.lif_fused._membrane_row` in its order, so the same bits, with
+    every value in vector registers. Arrays as :func:`sum_panel_rows` (``beta``, ``vr``,
+    ``u_row``, ``s_row`` 1-D, at least 16 long, of ``src``'s dtype)."""
+    rows = (init, beta, vr, u_row, s_row)
+    if not all(_narrow_args_ok(src, a, idx) for a in rows):
+        return None
+    sig = types.none(src, idx, j0, j1, init, beta, vr, u_row, s_row, thr, subtract)
+
+    def codegen(context, builder, signature, args):
+        x, vector_t, align = _panel_sum(context, builder, signature, args)
+        beta_p, vr_p, u_p, s_p = (_vector_pointer(context, builder, signature.args[k],
+                                                  args[k])[0] for k in (5, 6, 7, 8))
+        real = vector_t.element
+        thr_v = context.cast(builder, args[9], signature.args[9], signature.args[0].dtype)
+        subtract_v = context.cast(builder, args[10], signature.args[10], types.boolean)
+        thr_s = ir.Constant(vector_t, ir.Undefined)
+        for k in range(NARROW):
+            thr_s = builder.insert_element(thr_s, thr_v, ir.Constant(ir.IntType(32), k))
+        zero = ir.Constant(vector_t, [ir.Constant(real, 0.0)] * NARROW)
+        one = ir.Constant(vector_t, [ir.Constant(real, 1.0)] * NARROW)
+        v = builder.fadd(builder.fmul(builder.load(beta_p, align=align),
+                                      builder.load(vr_p, align=align)), x)
+        u = builder.fsub(v, thr_s)
+        spiked = builder.fcmp_ordered(">=", u, zero)
+        builder.store(u, u_p, align=align)
+        builder.store(builder.select(spiked, one, zero), s_p, align=align)
+        reset_to = builder.select(subtract_v, builder.fsub(v, thr_s), zero)
+        builder.store(builder.select(spiked, reset_to, v), vr_p, align=align)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -159,9 +240,10 @@ def sum_narrow_rows(typingctx, src, idx, j0, j1, acc):
 @intrinsic
 def add_to_narrow_rows(typingctx, row, idx, j0, j1, acc):
     """``acc[idx[j]] += row[:16]`` for j in ``j0..j1``, ``acc[n, 16]``: the row kept in
-    vector registers (one read-modify-write of 16 values per j). Types and bounds as
-    :func:`sum_narrow_rows`; the ``idx[j]`` are distinct within one call (the active
-    inputs of one row), so no two updates of a call chain through memory."""
+    vector registers (one read-modify-write of 16 values per j). ``acc`` and ``row`` (one
+    float dtype, C-contiguous) and ``idx`` (int64) are not bounds-checked; the ``idx[j]``
+    are distinct within one call (the active inputs of one row), so no two updates of a
+    call chain through memory."""
     if not _narrow_args_ok(acc, row, idx):
         return None
     sig = types.none(row, idx, j0, j1, acc)
@@ -172,91 +254,6 @@ def add_to_narrow_rows(typingctx, row, idx, j0, j1, acc):
         with _table_rows(context, builder, signature, args, 4) as at:
             builder.store(builder.fadd(builder.load(at, align=align), values), at,
                           align=align)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def membrane_row_streamed(typingctx, beta, vr, x_row, u_row, s_row, s_copy, thr, subtract):
-    """One LIF step over a row, eight neurons per vector, exactly as
-    :func:`spikewave.kernels.lif_fused._membrane_row` computes it (``V = beta Vr + x``,
-    ``U = V - thr``, ``S = [U >= 0]``, ``Vr = U or 0`` where it spiked, else ``V``; the
-    same operations, so the same bits), but ``U`` and ``S`` are written with non-temporal
-    stores: straight to memory, without first reading the lines they fill into the cache.
-    For outputs read much later (the
-    potentials, for the backward pass) or not by this core. ``S`` is also stored the usual
-    way into ``s_copy`` (a short row that stays in cache, for the caller to read back at
-    once). ``u_row`` and ``s_row`` must start on 32-byte boundaries and the row length be a
-    multiple of 8 (the caller checks); all six are 1-D C-contiguous arrays of one float
-    dtype. The stores are weakly ordered: call :func:`store_fence` before another thread
-    reads them."""
-    arrays = (beta, vr, x_row, u_row, s_row, s_copy)
-    if not all(isinstance(a, types.Array) and a.layout == "C" and a.ndim == 1
-               for a in arrays):
-        return None
-    if len({a.dtype for a in arrays}) != 1 or beta.dtype not in (types.float32,
-                                                                 types.float64):
-        return None
-    sig = types.none(beta, vr, x_row, u_row, s_row, s_copy, thr, subtract)
-
-    def codegen(context, builder, signature, args):
-        ptrs = [context.make_array(t)(context, builder, v).data
-                for t, v in zip(signature.args[:6], args[:6], strict=True)]
-        beta_p, vr_p, x_p, u_p, s_p, copy_p = ptrs
-        vr_array = context.make_array(signature.args[1])(context, builder, args[1])
-        n = builder.extract_value(vr_array.shape, 0)
-        real = context.get_value_type(signature.args[0].dtype)
-        lanes = 8
-        vector_t = ir.VectorType(real, lanes)
-        width = context.get_abi_sizeof(real)
-        thr_v = context.cast(builder, args[6], signature.args[6], signature.args[0].dtype)
-        subtract_v = context.cast(builder, args[7], signature.args[7], types.boolean)
-
-        def splat(value):
-            vector = ir.Constant(vector_t, ir.Undefined)
-            for k in range(lanes):
-                vector = builder.insert_element(vector, value, ir.Constant(ir.IntType(32), k))
-            return vector
-
-        thr_s, zero_s = splat(thr_v), ir.Constant(vector_t, [ir.Constant(real, 0.0)] * lanes)
-        one_s = ir.Constant(vector_t, [ir.Constant(real, 1.0)] * lanes)
-        stream = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
-        count = builder.udiv(n, ir.Constant(n.type, lanes))
-        with cgutils.for_range(builder, count) as loop:
-            at = builder.mul(loop.index, ir.Constant(n.type, lanes))
-
-            def at_ptr(p):
-                return builder.bitcast(builder.gep(p, [at]), vector_t.as_pointer())
-
-            b = builder.load(at_ptr(beta_p), align=width)
-            r = builder.load(at_ptr(vr_p), align=width)
-            x = builder.load(at_ptr(x_p), align=width)
-            v = builder.fadd(builder.fmul(b, r), x)
-            u = builder.fsub(v, thr_s)
-            spiked = builder.fcmp_ordered(">=", u, zero_s)
-            reset_to = builder.select(subtract_v, builder.fsub(v, thr_s), zero_s)
-            spikes = builder.select(spiked, one_s, zero_s)
-            store_u = builder.store(u, at_ptr(u_p), align=32)
-            store_s = builder.store(spikes, at_ptr(s_p), align=32)
-            builder.store(spikes, at_ptr(copy_p), align=width)
-            store_u.set_metadata("nontemporal", stream)
-            store_s.set_metadata("nontemporal", stream)
-            builder.store(builder.select(spiked, reset_to, v), at_ptr(vr_p), align=width)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def store_fence(typingctx):
-    """A full memory fence: orders the non-temporal stores before it (of
-    :func:`membrane_row_streamed`) before anything after it, so that another thread that
-    later synchronises with this one reads their values."""
-    sig = types.none()
-
-    def codegen(context, builder, signature, args):
-        builder.fence("seq_cst")
         return context.get_dummy_value()
 
     return sig, codegen

@@ -27,7 +27,7 @@ import torch
 from spikewave.kernels._surrogate import OWN, derivative_rows
 from spikewave.kernels._threads import parallel_for, split_range
 from spikewave.kernels.lif_fused import _backward, _forward, as_tensor, spec_args
-from spikewave.kernels.spike_gather import gather_into, transposed
+from spikewave.kernels.spike_gather import gather_into, weight_panels
 from spikewave.kernels.spike_wgrad import add_weight_grad_t
 from spikewave.neurons.specs import LIFSpec
 
@@ -44,14 +44,14 @@ class _Chunks:
         self.bias = (bias.detach().numpy() if bias is not None
                      else np.zeros(self.n_out, self.weight.numpy().dtype))
         self.active = active  # binary input's active entries (event path), or None
-        self.w_t = transposed(weight) if active is not None else None
+        self.panels = weight_panels(weight) if active is not None else None
 
     def current(self, t0: int, t1: int, out: np.ndarray) -> None:
         r0, r1 = t0 * self.b, t1 * self.b
         if self.active is not None:
             ptr, idx = self.active
             chunk_ptr = ptr[r0:r1 + 1]
-            gather_into(chunk_ptr, idx, self.w_t, self.bias, out, split_range(r1 - r0, 1))
+            gather_into(chunk_ptr, idx, self.panels, self.bias, out)
         else:
             x2 = self.x[t0:t1].reshape(-1, self.n_in)
             torch.addmm(torch.from_numpy(self.bias), x2, self.weight.T,

@@ -3,13 +3,11 @@
 ``I[t] = s[t] @ W.T + b`` for binary spikes ``s`` feeds the LIF of
 :mod:`spikewave.kernels.lif_fused`. Composed as two layers (:mod:`spikewave.kernels.spike_linear`
 then the fused LIF), the forward pass writes the current ``I[T, B, N]`` to memory and the
-LIF reads it back; here each thread takes a range of batch rows and, step by step, sums the
-weight rows of a row's active inputs into one buffer row that stays in the core's cache and
-steps the row's neurons from it (``V = beta Vr + I``, spike, reset) before the next row:
-the current is never stored. The potentials (kept for the backward pass) and the spikes are
-written with non-temporal stores where the rows are aligned (the pooled arrays are;
-:func:`~spikewave.kernels._simd.membrane_row_streamed`): straight to memory, without reading
-the lines first.
+LIF reads it back; here each thread takes blocks of 16 neurons and, for each batch row and
+step, sums the 16-value rows of the weight panel of the active inputs in vector registers
+(:func:`~spikewave.kernels.spike_gather.panels`; the block's panel stays in the core's
+first-level cache) and steps the block's neurons from that sum (``V = beta Vr + I``,
+spike, reset): the current is never stored.
 
 The values are those of the composition to the bit (same current, summed in the same
 order; same recurrence), and the backward pass is the composition's: the LIF backward over
@@ -24,9 +22,9 @@ import torch
 
 from spikewave._numba import njit
 from spikewave.kernels import _buffers as buffers
-from spikewave.kernels._simd import membrane_row_streamed, store_fence
+from spikewave.kernels._simd import NARROW, panel_lif_step, sum_panel_rows
 from spikewave.kernels._surrogate import OWN, derivative_rows
-from spikewave.kernels._threads import balanced_split, parallel_for
+from spikewave.kernels._threads import parallel_for
 from spikewave.kernels.lif_fused import (
     _backward_impl,
     _membrane_row,
@@ -34,49 +32,67 @@ from spikewave.kernels.lif_fused import (
     as_tensor,
     spec_args,
 )
-from spikewave.kernels.spike_gather import _sum_rows, column_blocks, copied_columns, transposed
+from spikewave.kernels.spike_gather import block_items, padded_row, weight_panels
 from spikewave.kernels.spike_linear import linear_grads
 from spikewave.neurons.specs import LIFSpec
 
 
 @njit
-def _gather_and_step(ptr, idx, w_t, bias, beta, thr, reset, b0, b1, n_batch, u_out, s_out,
-                     v, cur, c0):  # pragma: no cover - compiled
-    """For t = 0, 1, ... and batch rows b0..b1: ``cur = bias + sum of the W.T rows of the
-    inputs active in row (t, b)`` (CSR row ``t n_batch + b``), then one LIF step of that
-    row's neurons from ``cur`` (:func:`~spikewave.kernels.lif_fused._membrane_row`, or
-    its copy with non-temporal stores, :func:`~spikewave.kernels._simd.membrane_row_streamed`,
-    where the rows are 32-byte aligned and a multiple of 8 long):
-    ``u_out[t]`` (or its single row) and ``s_out[t]`` written, ``v`` (the reset potentials,
-    ``[n_batch x N]``, holding the state before the first step) updated in place. ``beta``
-    is ``[n_batch, N]``, or ``[1, N]`` when the same for every batch row. Only the neurons
-    ``c0 .. c0 + w_t.shape[1]`` of each row when ``w_t`` (and ``bias``) hold just their
-    columns (a block of a weight too large for the cache,
-    :func:`~spikewave.kernels.spike_gather.column_blocks`)."""
-    n = w_t.shape[1]
-    n_all = v.shape[0] // n_batch  # neurons per batch row
-    thr = w_t.dtype.type(thr)
-    streamed = False
-    spare = np.empty(n, w_t.dtype)
-    for t in range(s_out.shape[0]):
-        u_row = _step_row(u_out, t)
-        s_row = s_out[t]
-        for b in range(b0, b1):
+def _gather_and_step(ptr, idx, panel_of, bias_pad, beta, thr, reset, k0, k1, b0, b1,
+                     n_batch, u_out, s_out, v, cur):  # pragma: no cover - compiled
+    """For the neurons of blocks k0..k1 (16 each) of batch rows b0..b1, step by step:
+    ``cur = bias + sum of the panel rows of the inputs active in row (t, b)`` (CSR row
+    ``t n_batch + b``), then one LIF step of those neurons from it, all in vector
+    registers (:func:`~spikewave.kernels._simd.panel_lif_step`; a short last block by
+    :func:`~spikewave.kernels._simd.sum_panel_rows` into ``cur``, then
+    :func:`~spikewave.kernels.lif_fused._membrane_row`): ``u_out[t]`` (or its single
+    row) and ``s_out[t]`` written, ``v`` (the reset potentials, ``[n_batch x N]``, holding
+    the state before the first step) updated in place. ``beta`` is ``[n_batch, N]``, or
+    ``[1, N]`` when the same for every batch row."""
+    n = v.shape[0] // n_batch  # neurons per batch row
+    thr = v.dtype.type(thr)
+    subtract = reset == 0
+    for k in range(k0, k1):
+        c0 = k * NARROW
+        if n - c0 >= NARROW:
+            _step_block(ptr, idx, panel_of[k], bias_pad[c0:c0 + NARROW], beta, thr, subtract,
+                        c0, b0, b1, n_batch, u_out, s_out, v)
+        else:  # a short last block
+            _step_short_block(ptr, idx, panel_of[k], bias_pad[c0:c0 + NARROW], beta, thr,
+                              reset, c0, n - c0, b0, b1, n_batch, u_out, s_out, v, cur)
+
+
+@njit
+def _step_block(ptr, idx, panel, init, beta, thr, subtract, c0, b0, b1, n_batch, u_out,
+                s_out, v):  # pragma: no cover - compiled
+    """:func:`_gather_and_step` of one whole block of 16 neurons."""
+    n = v.shape[0] // n_batch
+    for b in range(b0, b1):
+        m0 = b * n + c0
+        vr = v[m0:m0 + NARROW]
+        beta_seg = _step_row(beta, b)[c0:c0 + NARROW]
+        for t in range(s_out.shape[0]):
             r = t * n_batch + b
-            cur[:] = bias
-            _sum_rows(w_t, idx, ptr[r], ptr[r + 1], cur)
-            m0 = b * n_all + c0
-            m1 = m0 + n
-            u_seg, s_seg = u_row[m0:m1], s_row[m0:m1]
-            beta_seg = _step_row(beta, b)[c0:c0 + n]
-            if n % 8 == 0 and u_seg.ctypes.data % 32 == 0 and s_seg.ctypes.data % 32 == 0:
-                membrane_row_streamed(beta_seg, v[m0:m1], cur, u_seg, s_seg, spare, thr,
-                                      reset == 0)
-                streamed = True
-            else:
-                _membrane_row(beta_seg, v[m0:m1], cur, u_seg, s_seg, thr, reset)
-    if streamed:
-        store_fence()
+            panel_lif_step(panel, idx, ptr[r], ptr[r + 1], init, beta_seg, vr,
+                           _step_row(u_out, t)[m0:m0 + NARROW], s_out[t, m0:m0 + NARROW],
+                           thr, subtract)
+
+
+@njit
+def _step_short_block(ptr, idx, panel, init, beta, thr, reset, c0, width, b0, b1, n_batch,
+                      u_out, s_out, v, cur):  # pragma: no cover - compiled
+    """:func:`_gather_and_step` of a last block of ``width`` < 16 neurons."""
+    n = v.shape[0] // n_batch
+    for b in range(b0, b1):
+        m0 = b * n + c0
+        m1 = m0 + width
+        vr = v[m0:m1]
+        beta_seg = _step_row(beta, b)[c0:c0 + width]
+        for t in range(s_out.shape[0]):
+            r = t * n_batch + b
+            sum_panel_rows(panel, idx, ptr[r], ptr[r + 1], init, cur)
+            _membrane_row(beta_seg, vr, cur, _step_row(u_out, t)[m0:m1], s_out[t, m0:m1],
+                          thr, reset)
 
 
 def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.ndarray],
@@ -84,37 +100,29 @@ def _forward_arrays(x_shape: tuple[int, int, int], active: tuple[np.ndarray, np.
                     v0: torch.Tensor, threshold: float, reset: int, keep_u: bool
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(spikes[T, B N], U[T or 1, B N], v_last[B N])`` of the layer from the reset
-    potentials ``v0``, batch rows split over threads so that each gets about the same
-    number of active inputs (plus a fixed cost per row for its neuron step). A weight too
-    large for the cache is taken a block of neurons at a time
-    (:func:`~spikewave.kernels.spike_gather.column_blocks`, the same values)."""
+    potentials ``v0``, the blocks of 16 neurons (and the batch rows, for a narrow layer)
+    shared among the threads (:func:`~spikewave.kernels.spike_gather.block_items`)."""
     t, b, _ = x_shape
     n = weight.shape[0]
     ptr, idx = active
-    w_t = transposed(weight)
-    bias_np = (bias.detach().numpy() if bias is not None else np.zeros(n, w_t.dtype))
+    panel_of = weight_panels(weight)
+    bias_np = (bias.detach().numpy() if bias is not None else np.zeros(n, panel_of.dtype))
+    bias_pad = padded_row(bias_np, panel_of.shape[0])
     beta = beta_full.detach()
     if beta.stride(0) == 0:  # the same for every batch row (expanded): one row, in cache
         beta = beta[:1]
     beta = beta.contiguous().numpy()
-    s = buffers.empty((t, b * n), w_t.dtype)
-    u = buffers.empty((t, b * n), w_t.dtype) if keep_u else np.empty((1, b * n), w_t.dtype)
+    s = buffers.empty((t, b * n), panel_of.dtype)
+    u = (buffers.empty((t, b * n), panel_of.dtype) if keep_u
+         else np.empty((1, b * n), panel_of.dtype))
     v = v0.detach().reshape(-1).to(weight.dtype).numpy().copy()
-    per_batch_row = np.diff(ptr).reshape(t, b).sum(0)
-    offsets = np.zeros(b + 1, np.int64)
-    np.cumsum(per_batch_row, out=offsets[1:])
-    parts = balanced_split(offsets, 3.0 * t)  # + bias copy and neuron step of T rows
-    for c0, c1 in column_blocks(w_t.shape[0], n, w_t.itemsize):
-        whole = c1 - c0 == n
-        w_block = w_t if whole else copied_columns(w_t, c0, c1)
-        bias_block = bias_np if whole else np.ascontiguousarray(bias_np[c0:c1])
 
-        def run(k: int, c0=c0, w_block=w_block, bias_block=bias_block) -> None:
-            _gather_and_step(ptr, idx, w_block, bias_block, beta, threshold, reset,
-                             parts[k][0], parts[k][1], b, u, s, v,
-                             np.empty(w_block.shape[1], w_t.dtype), c0)
+    def run(item: tuple[int, int, int, int]) -> None:
+        k0, k1, b0, b1 = item
+        _gather_and_step(ptr, idx, panel_of, bias_pad, beta, threshold, reset, k0, k1, b0,
+                         b1, b, u, s, v, np.empty(NARROW, panel_of.dtype))
 
-        parallel_for(run, range(len(parts)))
+    parallel_for(run, block_items(panel_of.shape[0], b))
     return s, u, v
 
 
@@ -127,18 +135,17 @@ class _EventLinearLIF(torch.autograd.Function):
         t, b, _ = x.shape
         n = weight.shape[0]
         u_t = torch.from_numpy(u).reshape(len(u), b, n)
-        ctx.save_for_backward(weight, u_t, beta_full, v0)
+        ctx.save_for_backward(weight, u_t, beta_full, v0, x)
         ctx.active = active
         ctx.cfg = (threshold, reset, detach, kind, scale)
         ctx.surrogate = surrogate
         ctx.has_bias = bias is not None
-        ctx.in_shape = x.shape
         ctx.set_materialize_grads(False)
         return torch.from_numpy(s.reshape(t, b, n)), torch.from_numpy(v.reshape(b, n))
 
     @staticmethod
     def backward(ctx, g_spikes, g_v):
-        weight, u, beta_full, v0 = ctx.saved_tensors
+        weight, u, beta_full, v0, x = ctx.saved_tensors
         need_x, need_w, need_b, need_beta, need_v0 = ctx.needs_input_grad[:5]
         if g_spikes is None:
             g_spikes = u.new_zeros((1, *u.shape[1:]))
@@ -150,7 +157,7 @@ class _EventLinearLIF(torch.autograd.Function):
         g_cur, g_beta, g_v0 = _backward_impl(g_spikes, g_v, u, beta_full, v0, *ctx.cfg,
                                              need_beta=bool(need_beta), **extra)
         g_x, g_w, g_b = linear_grads(g_cur.reshape(-1, g_cur.shape[-1]), weight, ctx.active,
-                                     ctx.in_shape, need_x, need_w, ctx.has_bias and need_b)
+                                     x, need_x, need_w, ctx.has_bias and need_b)
         return (g_x, g_w, g_b, g_beta if need_beta else None, g_v0 if need_v0 else None,
                 None, None, None, None, None, None, None, None)
 

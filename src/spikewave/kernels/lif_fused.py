@@ -102,12 +102,13 @@ def _forward(x, beta, thr, reset, m0, m1, u_out, s_out, v_last):  # pragma: no c
     zeros for a fresh start), which holds the state after the last step on return.
     Computed in the arrays' precision (float32 stays float32, as in the reference), one
     :func:`_membrane_row` per step (1-D slices, branch-free: LLVM vectorises it).
-    ``u_out`` has ``T`` rows, or one row
-    rewritten at every step when no backward pass needs the potentials."""
+    ``x`` has ``T`` rows, or one row for an input that is the same at every step; ``u_out``
+    has ``T`` rows, or one row rewritten at every step when no backward pass needs the
+    potentials. ``s_out`` has ``T`` rows."""
     thr = x.dtype.type(thr)
-    for t in range(x.shape[0]):
-        _membrane_row(beta[m0:m1], v_last[m0:m1], x[t, m0:m1], _step_row(u_out, t)[m0:m1],
-                      s_out[t, m0:m1], thr, reset)
+    for t in range(s_out.shape[0]):
+        _membrane_row(beta[m0:m1], v_last[m0:m1], _step_row(x, t)[m0:m1],
+                      _step_row(u_out, t)[m0:m1], s_out[t, m0:m1], thr, reset)
 
 
 @njit
@@ -146,10 +147,12 @@ def _forward_impl(x: torch.Tensor, beta_full: torch.Tensor, v0: torch.Tensor,
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The body of :func:`lif_forward_op`."""
     t = x.shape[0]
-    x2 = x.detach().reshape(t, -1).contiguous().numpy()
+    same = t > 1 and x.stride(0) == 0  # the same input at every step: read one row
+    x2 = x.detach()[:1 if same else t].reshape(1 if same else t, -1).contiguous().numpy()
     b = beta_full.detach().reshape(-1).contiguous().numpy()
-    u = buffers.empty_like(x2) if keep_u else np.empty((1, x2.shape[1]), x2.dtype)
-    s = buffers.empty_like(x2)
+    cols = x2.shape[1]
+    u = buffers.empty((t, cols), x2.dtype) if keep_u else np.empty((1, cols), x2.dtype)
+    s = buffers.empty((t, cols), x2.dtype)
     v_last = v0.detach().reshape(-1).to(x.dtype).numpy().copy()
     parallel_for(lambda r: _forward(x2, b, threshold, reset, r[0], r[1], u, s, v_last),
                  _blocks(x2.shape[1]))

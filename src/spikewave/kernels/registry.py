@@ -27,7 +27,9 @@ Users steer it with one context manager, or set the process default once::
 and :func:`explain` says what a layer (or a whole network) runs on an input, and why. The
 choice is reproducible: the density up to which the event-driven products are used is
 ``EVENT_DENSITY`` (measured with ``benchmarks/run.py``), or a calibration stored on disk for
-this machine by :func:`spikewave.kernels.calibrate` -- never a timing taken at a first call.
+this machine by :func:`spikewave.kernels.calibrate` -- never a timing taken at a first call;
+the weight gradient of an event-driven layer is summed over the active inputs up to
+``WEIGHT_GRAD_DENSITY``, above it by the dense product.
 Under ``torch.compile`` one fixed path is taken (the fused custom operators; the event paths
 read data to decide, so they are left out), and under ``torch.func`` transforms the
 reference.
@@ -55,6 +57,10 @@ EVENT_DTYPES = (torch.float32, torch.float64)
 # between 0.15 (a CPU with AVX-512 and a fast sgemm) and 0.5 (AVX2); below it the event path
 # is faster, above it at most ~1.5x slower. kernels.calibrate() measures it for a machine.
 EVENT_DENSITY = 0.2
+# Input density up to which the weight gradient of an event-driven layer, g.T @ s, is summed
+# over the active inputs; above it, the dense product (on a CPU with AVX-512 the crossover
+# measured with benchmarks/run.py is about 0.1 at 512 x 512 and 0.17 at 1024 x 1024).
+WEIGHT_GRAD_DENSITY = 0.1
 # Layers with fewer outputs take the dense product: finding the active inputs would cost
 # more than the product itself.
 MIN_EVENT_OUTPUTS = 64

@@ -1,15 +1,13 @@
 """Event-driven forward product of a dense layer: for binary spikes ``s[R, in]`` the current
 ``s @ W.T + b`` of row ``r`` is ``b`` plus the rows of ``W.T`` of the inputs active in it
 (:mod:`spikewave.kernels.spike_scan`), ``(active inputs) x out`` additions instead of ``R x
-in x out`` multiply-adds. The weight is read transposed (``W.T[in, out]``), each active
-input adding one contiguous row; a weight too large for the cache is read a block of
-output columns at a time. Also the weight layouts: a weight stored input by input
-(``input_major``) is its own ``W.T``.
+in x out`` multiply-adds. The weight is read transposed (``W.T[in, out]``) and cut into
+panels of 16 output columns (:func:`panels`): a block of 16 neurons sums the 16-value rows
+of its panel, which stays in the core's first-level cache, in vector registers. Also the
+weight layouts: a weight stored input by input (``input_major``) is its own ``W.T``.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import torch
@@ -18,9 +16,9 @@ from spikewave._numba import njit
 from spikewave.kernels import _buffers as buffers
 from spikewave.kernels._simd import (
     NARROW,
-    sum_narrow_rows,
+    sum_panel_rows,
 )
-from spikewave.kernels._threads import balanced_split, parallel_for, split_range
+from spikewave.kernels._threads import parallel_for, split_range
 
 
 @njit
@@ -42,59 +40,112 @@ def _sum_rows(src, sel, j0, j1, acc):  # pragma: no cover - compiled
 
 
 @njit
-def _gather_rows(idx_ptr, idx, w_t, bias, r0, r1, out, c0):  # pragma: no cover - compiled
-    """``out[r] = bias + sum of W.T rows of the inputs active in row r``, rows r0..r1;
-    only columns ``c0 .. c0 + w_t.shape[1]`` of ``out`` when ``w_t`` and ``bias`` hold just
-    those columns (a block of a weight too large for the cache, :func:`column_blocks`)."""
-    n = w_t.shape[1]
-    for r in range(r0, r1):
-        acc = out[r][c0:c0 + n]
-        acc[:] = bias
-        _sum_rows(w_t, idx, idx_ptr[r], idx_ptr[r + 1], acc)
+def _fill_panels(w_t, k0, k1, out):  # pragma: no cover - compiled
+    """``out[k] = w_t[:, 16 k : 16 k + 16]`` for blocks k0..k1, zeros past the last
+    column."""
+    n_in, n = w_t.shape
+    for k in range(k0, k1):
+        c0 = k * NARROW
+        width = min(NARROW, n - c0)
+        panel = out[k]
+        for i in range(n_in):
+            row = panel[i]
+            row[:] = 0.0
+            row[:width] = w_t[i, c0:c0 + width]
 
 
-# The gathers (gather_into, the one-pass LIF layer) take a weight W.T larger than
-# GATHER_MAX_WEIGHT_BYTES a block of output columns at a time, each block's columns copied
-# to an array of about GATHER_BLOCK_BYTES: the rows every batch row reads then come from
-# the cache (a shared L3 of a few MiB), not from memory. Narrower blocks lose to the work
-# per active input, wider ones to the cache (the sizes come from benchmarks/run.py).
-GATHER_MAX_WEIGHT_BYTES = 2**22
-GATHER_BLOCK_BYTES = 2**22
+@njit
+def _fill_panels_from_rows(w, k0, k1, out):  # pragma: no cover - compiled
+    """:func:`_fill_panels` from ``w[out, in]`` itself (not transposed)."""
+    n, n_in = w.shape
+    for k in range(k0, k1):
+        c0 = k * NARROW
+        width = min(NARROW, n - c0)
+        panel = out[k]
+        if width < NARROW:
+            panel[:, width:] = 0.0
+        for m in range(width):
+            row = w[c0 + m]
+            for i in range(n_in):
+                panel[i, m] = row[i]
 
 
-def column_blocks(n_in: int, n_out: int, itemsize: int) -> list[tuple[int, int]]:
-    """The ranges of output columns a gather from ``W.T[n_in, n_out]`` takes one after the
-    other: all at once while ``W.T`` takes at most ``GATHER_MAX_WEIGHT_BYTES``; beyond,
-    blocks of a multiple of 8 columns that take about ``GATHER_BLOCK_BYTES`` of it."""
-    if n_in * n_out * itemsize <= GATHER_MAX_WEIGHT_BYTES:
-        return [(0, n_out)]
-    width = max(8, GATHER_BLOCK_BYTES // max(n_in * itemsize, 1) // 8 * 8)
-    return [(c, min(c + width, n_out)) for c in range(0, n_out, width)]
-
-
-def copied_columns(a: np.ndarray, c0: int, c1: int) -> np.ndarray:
-    """``a[:, c0:c1]`` as a pooled C-contiguous array, its rows split over the threads."""
-    out = buffers.empty((a.shape[0], c1 - c0), a.dtype)
-    parallel_for(lambda q: np.copyto(out[q[0]:q[1]], a[q[0]:q[1], c0:c1]),
-                 split_range(a.shape[0], 64))
+def panels(w_t: np.ndarray) -> np.ndarray:
+    """``W.T[in, out]`` cut into panels of 16 output columns, ``[ceil(out / 16), in,
+    16]`` (pooled; the last padded with zeros): the rows one block of neurons adds up, 64
+    contiguous bytes per input (float32), a block's whole panel small enough for the
+    core's first-level cache."""
+    n_in, n = w_t.shape
+    n_blocks = -(-n // NARROW)
+    out = buffers.empty((n_blocks, n_in, NARROW), w_t.dtype)
+    parallel_for(lambda q: _fill_panels(w_t, q[0], q[1], out), split_range(n_blocks))
     return out
 
 
-def gather_into(ptr: np.ndarray, idx: np.ndarray, w_t: np.ndarray, bias: np.ndarray,
-                out: np.ndarray, parts: list[tuple[int, int]]) -> None:
-    """``out[r] = bias + the rows of w_t of the inputs active in row r`` (CSR ``(ptr,
-    idx)``), the row ranges ``parts`` on separate threads; by :func:`column_blocks`."""
-    blocks = column_blocks(w_t.shape[0], w_t.shape[1], w_t.itemsize)
-    for c0, c1 in blocks:
-        w_block = w_t if len(blocks) == 1 else copied_columns(w_t, c0, c1)
-        bias_block = np.ascontiguousarray(bias[c0:c1])
-        parallel_for(functools.partial(_gather_part, ptr, idx, w_block, bias_block, out, c0),
-                     parts)
+def weight_panels(weight: torch.Tensor) -> np.ndarray:
+    """:func:`panels` of ``weight[out, in]``'s transpose, read from the weight as it is
+    stored (no transposed copy first)."""
+    if input_major(weight):
+        return panels(weight.detach().T.numpy())
+    w = weight.detach().contiguous().numpy()
+    n_blocks = -(-w.shape[0] // NARROW)
+    out = buffers.empty((n_blocks, w.shape[1], NARROW), w.dtype)
+    parallel_for(lambda q: _fill_panels_from_rows(w, q[0], q[1], out), split_range(n_blocks))
+    return out
 
 
-def _gather_part(ptr, idx, w_block, bias_block, out, c0, part):
-    """One thread's rows ``part`` of one block of :func:`gather_into`."""
-    _gather_rows(ptr, idx, w_block, bias_block, part[0], part[1], out, c0)
+def padded_row(a: np.ndarray, n_blocks: int) -> np.ndarray:
+    """``a[n]`` followed by zeros up to ``16 n_blocks`` values."""
+    out = np.zeros(n_blocks * NARROW, a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+def block_items(n_blocks: int, n_rows: int) -> list[tuple[int, int, int, int]]:
+    """Work items ``(k0, k1, r0, r1)`` (blocks of 16 columns x rows) for the threads: the
+    blocks split among them, and the rows too when there are fewer blocks than items
+    (a narrow layer)."""
+    by_blocks = split_range(n_blocks)
+    wanted = len(split_range(1 << 20))  # the items the threads share
+    k = max(1, min(n_rows, wanted // len(by_blocks)))
+    return [(k0, k1, n_rows * i // k, n_rows * (i + 1) // k)
+            for k0, k1 in by_blocks for i in range(k)]
+
+
+@njit
+def _gather_panel_rows(ptr, idx, panel_of, bias_pad, k0, k1, r0, r1, out, spare
+                       ):  # pragma: no cover - compiled
+    """``out[r, c] = bias[c] + sum of W.T[i, c] over the inputs i active in row r`` for
+    the columns of blocks k0..k1 and rows r0..r1, by
+    :func:`~spikewave.kernels._simd.sum_panel_rows` (16 sums in registers per block)."""
+    n = out.shape[1]
+    for k in range(k0, k1):
+        c0 = k * NARROW
+        width = min(NARROW, n - c0)
+        panel = panel_of[k]
+        init = bias_pad[c0:c0 + NARROW]
+        for r in range(r0, r1):
+            if width == NARROW:
+                sum_panel_rows(panel, idx, ptr[r], ptr[r + 1], init, out[r, c0:c0 + NARROW])
+            else:
+                sum_panel_rows(panel, idx, ptr[r], ptr[r + 1], init, spare)
+                out[r, c0:c0 + width] = spare[:width]
+
+
+def gather_into(ptr: np.ndarray, idx: np.ndarray, panel_of: np.ndarray, bias: np.ndarray,
+                out: np.ndarray) -> None:
+    """``out[r] = bias + the rows of W.T of the inputs active in row r`` (CSR ``(ptr,
+    idx)``; ``panel_of``: :func:`panels` of W.T), blocks of columns (and rows, for a
+    narrow layer) shared among the threads."""
+    n_blocks = panel_of.shape[0]
+    bias_pad = padded_row(bias, n_blocks)
+
+    def run(item: tuple[int, int, int, int]) -> None:
+        k0, k1, r0, r1 = item
+        _gather_panel_rows(ptr, idx, panel_of, bias_pad, k0, k1, r0, r1, out,
+                           np.empty(NARROW, out.dtype))
+
+    parallel_for(run, block_items(n_blocks, out.shape[0]))
 
 
 @njit
@@ -126,21 +177,22 @@ def gather_linear(active: tuple[np.ndarray, np.ndarray], w_t: np.ndarray, bias: 
                   ) -> np.ndarray:
     """``[R, out]``: row r is ``bias`` plus the rows of ``w_t`` (``W.T``, ``[in, out]``)
     of the inputs active in row r (``active``: CSR of :func:`active_inputs`)."""
+    return _gather(active, panels(w_t), bias, w_t.shape[1])
+
+
+def gather_weight(active: tuple[np.ndarray, np.ndarray], weight: torch.Tensor,
+                  bias: np.ndarray) -> np.ndarray:
+    """:func:`gather_linear` of ``weight[out, in]`` as it is stored
+    (:func:`weight_panels`)."""
+    return _gather(active, weight_panels(weight), bias, weight.shape[0])
+
+
+def _gather(active: tuple[np.ndarray, np.ndarray], panel_of: np.ndarray, bias: np.ndarray,
+            n_out: int) -> np.ndarray:
     ptr, idx = active
-    out = buffers.empty((len(ptr) - 1, w_t.shape[1]), w_t.dtype)
-    gather_into(ptr, idx, w_t, bias, out, balanced_split(ptr, 1.0))  # + the bias copy
+    out = buffers.empty((len(ptr) - 1, n_out), panel_of.dtype)
+    gather_into(ptr, idx, panel_of, bias, out)
     return out
-
-
-@njit
-def _gather_narrow_rows(ptr, idx, w_pad, bias_pad, r0, r1, out):  # pragma: no cover
-    """``out[r] = bias_pad + sum of the rows of w_pad (``[in, 16]``, a narrow layer's
-    W.T padded with zeros) of the inputs active in row r``, rows r0..r1, by
-    :func:`~spikewave.kernels._simd.sum_narrow_rows` (the 16 sums in registers)."""
-    for r in range(r0, r1):
-        acc = out[r]
-        acc[:] = bias_pad
-        sum_narrow_rows(w_pad, idx, ptr[r], ptr[r + 1], acc)
 
 
 def _padded(a: np.ndarray) -> np.ndarray:
@@ -148,22 +200,6 @@ def _padded(a: np.ndarray) -> np.ndarray:
     out = np.zeros((a.shape[0], NARROW), a.dtype)
     out[:, :a.shape[1]] = a
     return out
-
-
-def gather_narrow(active: tuple[np.ndarray, np.ndarray], weight: torch.Tensor,
-                  bias: np.ndarray) -> np.ndarray:
-    """:func:`gather_linear` for a layer of at most 16 outputs (a read-out): each active
-    input adds its weights, padded to 16 values, to 16 sums held in vector registers --
-    where the row-by-row gather pays a loop per 40-byte row."""
-    ptr, idx = active
-    n_out = weight.shape[0]
-    w_pad = _padded(transposed(weight))
-    bias_pad = np.zeros(NARROW, w_pad.dtype)
-    bias_pad[:n_out] = bias
-    out = np.empty((len(ptr) - 1, NARROW), w_pad.dtype)
-    parallel_for(lambda r: _gather_narrow_rows(ptr, idx, w_pad, bias_pad, r[0], r[1], out),
-                 balanced_split(ptr, 1.0))
-    return np.ascontiguousarray(out[:, :n_out])
 
 
 def input_major(weight: torch.Tensor) -> bool:

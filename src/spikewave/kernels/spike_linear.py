@@ -13,15 +13,14 @@ import numpy as np
 import torch
 
 from spikewave._validation import fail
+from spikewave.kernels import registry
 from spikewave.kernels._simd import (
     NARROW,
 )
 from spikewave.kernels.spike_gather import (
     _NUMPY_TYPES,
-    gather_linear,
-    gather_narrow,
+    gather_weight,
     input_major,
-    transposed,
 )
 from spikewave.kernels.spike_scan import active_inputs
 from spikewave.kernels.spike_wgrad import weight_grad, weight_grad_narrow
@@ -32,11 +31,8 @@ class _SpikeLinear(torch.autograd.Function):
     def forward(ctx, spikes, weight, bias, active):
         b = (bias.detach().numpy() if bias is not None
              else np.zeros(weight.shape[0], _NUMPY_TYPES[weight.dtype]))
-        if weight.shape[0] <= NARROW:
-            out = gather_narrow(active, weight, b)
-        else:
-            out = gather_linear(active, transposed(weight), b)
-        ctx.save_for_backward(weight)
+        out = gather_weight(active, weight, b)
+        ctx.save_for_backward(weight, spikes)
         ctx.active = active
         ctx.has_bias = bias is not None
         ctx.in_shape = spikes.shape
@@ -44,28 +40,35 @@ class _SpikeLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
-        (weight,) = ctx.saved_tensors
+        weight, spikes = ctx.saved_tensors
         g2 = grad_out.reshape(-1, grad_out.shape[-1]).contiguous()
-        g_in, g_w, g_b = linear_grads(g2, weight, ctx.active, ctx.in_shape,
+        g_in, g_w, g_b = linear_grads(g2, weight, ctx.active, spikes,
                                       *ctx.needs_input_grad[:2],
                                       ctx.has_bias and ctx.needs_input_grad[2])
         return g_in, g_w, g_b, None
 
 
 def linear_grads(g2: torch.Tensor, weight: torch.Tensor,
-                 active: tuple[np.ndarray, np.ndarray], in_shape: torch.Size,
+                 active: tuple[np.ndarray, np.ndarray], spikes: torch.Tensor,
                  need_input: bool, need_weight: bool, need_bias: bool
                  ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """The gradients ``(input, weight, bias)`` of ``s @ weight.T + b`` from the output's
-    gradient ``g2[R, out]`` (contiguous), for spikes ``s`` whose active inputs are
-    ``active``: the input's by the dense product (shaped ``in_shape``), the weight's summed
-    over the active inputs (:func:`weight_grad`, or :func:`weight_grad_narrow` for a
-    layer of at most 16 outputs) in the weight's layout, the bias's beside it; None for
-    each one not needed."""
+    gradient ``g2[R, out]`` (contiguous), for ``spikes`` ``s[..., in]`` whose active
+    inputs are ``active``: the input's by the dense product (shaped as ``spikes``), the
+    weight's summed over the active inputs (:func:`weight_grad`, or
+    :func:`weight_grad_narrow` for a layer of at most 16 outputs) in the weight's layout
+    -- by the dense product ``g2.T @ s`` where more than
+    :data:`~spikewave.kernels.registry.WEIGHT_GRAD_DENSITY` of the inputs are active --,
+    the bias's beside it; None for each one not needed."""
     g_in = g_w = g_b = None
     if need_input:
-        g_in = (g2 @ weight).reshape(in_shape)
-    if need_weight and weight.shape[0] <= NARROW:
+        g_in = (g2 @ weight).reshape(spikes.shape)
+    density = len(active[1]) / max(spikes.numel(), 1)
+    if (need_weight and weight.shape[0] > NARROW
+            and density > registry.WEIGHT_GRAD_DENSITY):
+        s2 = spikes.detach().reshape(-1, spikes.shape[-1])
+        g_w = (s2.T @ g2).T if input_major(weight) else g2.T @ s2
+    elif need_weight and weight.shape[0] <= NARROW:
         ptr, idx = active
         g_w = torch.from_numpy(weight_grad_narrow(ptr, idx, g2.detach().numpy(),
                                                   weight.shape[1], input_major(weight)))

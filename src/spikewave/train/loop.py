@@ -253,6 +253,16 @@ def prepared_output(out_dir: str | os.PathLike[str], resume: bool = False,
                 folder_lock.release()
 
 
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Adam over ``params``: PyTorch's fused implementation (one kernel for every
+    parameter's update instead of a few per parameter) where every parameter is a float
+    tensor on the CPU or a GPU, else the default."""
+    params = list(params)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                                 for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, resume: bool,
          progress: bool, on_epoch_end, augment, locked: bool,
          ctx: ddp.Distributed = ddp.SINGLE, penalty: Penalty | None = None) -> TrainResult:
@@ -260,7 +270,7 @@ def _fit(model: nn.Module, data, encode: Encoder, cfg: TrainConfig, out: Path, r
     ckpt_path = out / CHECKPOINT
     model.to(device)
     net = ddp.wrap(model, ctx, device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    opt = _adam(net.parameters(), cfg.lr)
     train, test = train_test(data)
     history: list[dict] = []
     start_epoch = 0
