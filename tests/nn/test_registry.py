@@ -116,6 +116,20 @@ def test_check_finite_refuses_nan_input_unless_turned_off():
     assert out.shape == x.shape
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_an_input_the_same_at_every_step_is_checked_once_and_still_refused(bad):
+    from spikewave.coding.rate import direct_current
+    from spikewave.nn import LinearLIF
+
+    image = torch.rand(2, 30, generator=torch.Generator().manual_seed(0))
+    x = direct_current(image, 7)  # a stride-0 view over time
+    assert x.stride(0) == 0
+    assert LinearLIF(30, 8)(x).shape == (7, 2, 8)
+    image[1, 4] = bad
+    with pytest.raises(ParameterError, match=f"'x'.*finite.*containing {bad}"):
+        LinearLIF(30, 8)(x)
+
+
 def test_the_thread_count_follows_the_configuration():
     from spikewave.kernels._threads import ITEMS_PER_THREAD, split_range, thread_count
 

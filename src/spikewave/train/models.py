@@ -40,8 +40,8 @@ class SpikingSequential(nn.Module):
         spikes = x.new_zeros(())
         for layer in self.layers:
             x = layer(x)
-            if isinstance(layer, SPIKING):
-                spikes = spikes + x.detach().sum(dim=(0, *range(2, x.dim()))).mean()
+            if isinstance(layer, SPIKING):  # all spikes of the batch over its samples
+                spikes = spikes + x.detach().sum() / x.shape[1]
         return self.readout(x), spikes
 
 
