@@ -460,6 +460,9 @@ def test_the_weight_gradient_is_summed_over_active_inputs_or_dense_by_density(
     grads = []
     for limit in (1.0, 0.0):  # summed over the active inputs, then the dense product
         monkeypatch.setattr(registry, "WEIGHT_GRAD_DENSITY", limit)
+        reason = layer.kernel_choice(x).reason  # what explain says
+        assert ("weight gradient summed over them" in reason) == (limit == 1.0)
+        assert ("weight gradient the dense product" in reason) == (limit == 0.0)
         out = layer(x)
         g_w, g_b = torch.autograd.grad((out * torch.linspace(-1, 1, 80, dtype=out.dtype))
                                        .sum(), [layer.weight, layer.bias])

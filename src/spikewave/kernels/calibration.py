@@ -74,7 +74,10 @@ def probe_rows(n_in: int, n_out: int) -> int:
 
 def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     """``p*`` of the forward product alone, or (``train``) of the forward product and the
-    weight gradient together -- the two paths' input gradient is the same dense product."""
+    weight gradient together -- the two paths' input gradient is the same dense product;
+    the event path's weight gradient is the dense one above ``WEIGHT_GRAD_DENSITY``, as in
+    :func:`~spikewave.kernels.spike_linear.linear_grads`."""
+    from spikewave.kernels.registry import WEIGHT_GRAD_DENSITY
     from spikewave.kernels.spike_gather import gather_linear
     from spikewave.kernels.spike_scan import active_inputs
     from spikewave.kernels.spike_wgrad import add_weight_grad_t
@@ -91,12 +94,14 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     for p in PROBE_DENSITIES:
         x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
 
-        def event(x=x) -> None:
+        def event(x=x, p=p) -> None:
             active = active_inputs(x, 1.0)
             assert active is not None
             gather_linear(active, w_t, b)
-            if train:
+            if train and p <= WEIGHT_GRAD_DENSITY:
                 add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
+            elif train:  # the event layer's weight gradient above this density
+                torch.mm(grad.T, x)
         event_ms.append(_best_ms(event, PROBE_REPEATS))
 
     def dense() -> None:

@@ -238,15 +238,18 @@ def event_choice(x: torch.Tensor, weight: torch.Tensor, max_density: float | Non
     return Choice("event", f"binary input at most {limit:g} active"), limit
 
 
-def scan_choice(active, limit: float) -> Choice:
+def scan_choice(active, limit: float, n_in: int) -> Choice:
     """The choice after the scan (:func:`~spikewave.kernels.spike_scan.active_inputs`
-    gives None when the input is not binary or denser than ``limit``)."""
+    gives None when the input is not binary or denser than ``limit``) of an input of
+    ``n_in`` features; the reason says how the weight gradient will be taken."""
     if active is None:
         return Choice("dense", f"input not binary, or more than {limit:g} of it active")
     ptr, _ = active
     rows = max(len(ptr) - 1, 1)
+    wgrad = ("summed over them" if int(ptr[-1]) <= WEIGHT_GRAD_DENSITY * rows * n_in
+             else f"the dense product (over {WEIGHT_GRAD_DENSITY:g} active)")
     return Choice("event", f"binary input, {int(ptr[-1]) / rows:.1f} active per row "
-                  f"(limit {limit:g} of the inputs)")
+                  f"(limit {limit:g} of the inputs); weight gradient {wgrad}")
 
 
 def check_sequence(x: torch.Tensor, owner: str, *, dims: int | None = None,
