@@ -35,7 +35,6 @@ class _SpikeLinear(torch.autograd.Function):
         ctx.save_for_backward(weight, spikes)
         ctx.active = active
         ctx.has_bias = bias is not None
-        ctx.in_shape = spikes.shape
         return torch.from_numpy(out).reshape(*spikes.shape[:-1], weight.shape[0])
 
     @staticmethod
