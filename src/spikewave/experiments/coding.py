@@ -30,7 +30,6 @@ few epochs on the digits (no events) with the same check.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +56,9 @@ QUICK = Config(8, 3, 64)
 
 def nmnist_available(data_dir: str | None) -> bool:
     """Whether SLAYER's N-MNIST archive is in ``data_dir`` (or $SPIKEWAVE_DATA)."""
-    base = Path(data_dir or os.environ.get("SPIKEWAVE_DATA") or ".")
-    return any(p.is_file() for p in (base / "nmnist_small_slayer.tar.gz",
-                                     base / "nmnist" / "nmnist_small_slayer.tar.gz"))
+    from spikewave.train.recipes import slayer_archive
+
+    return slayer_archive(data_dir) is not None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -75,10 +75,11 @@ def probe_rows(n_in: int, n_out: int) -> int:
 def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     """``p*`` of the forward product alone, or (``train``) of the forward product and the
     weight gradient together -- the two paths' input gradient is the same dense product;
-    the event path's weight gradient is the dense one above ``WEIGHT_GRAD_DENSITY``, as in
+    the event path's weight gradient is the dense one where
+    :func:`~spikewave.kernels.registry.dense_weight_grad` says so, as in
     :func:`~spikewave.kernels.spike_linear.linear_grads`."""
-    from spikewave.kernels.registry import WEIGHT_GRAD_DENSITY
-    from spikewave.kernels.spike_gather import gather_linear
+    from spikewave.kernels.registry import dense_weight_grad
+    from spikewave.kernels.spike_gather import gather_weight
     from spikewave.kernels.spike_scan import active_inputs
     from spikewave.kernels.spike_wgrad import add_weight_grad_t
 
@@ -87,21 +88,20 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     weight = torch.randn(n_out, n_in, generator=gen, dtype=dtype)
     bias = torch.zeros(n_out, dtype=dtype)
     grad = torch.randn(rows, n_out, generator=gen, dtype=dtype)
-    w_t = np.ascontiguousarray(weight.numpy().T)
     b, g_np = bias.numpy(), grad.numpy()
-    g_w_t = np.empty_like(w_t)
+    g_w_t = np.empty((n_in, n_out), weight.numpy().dtype)
     event_ms = []
     for p in PROBE_DENSITIES:
         x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
 
-        def event(x=x, p=p) -> None:
+        def event(x=x) -> None:
             active = active_inputs(x, 1.0)
             assert active is not None
-            gather_linear(active, w_t, b)
-            if train and p <= WEIGHT_GRAD_DENSITY:
-                add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
-            elif train:  # the event layer's weight gradient above this density
+            gather_weight(active, weight, b)
+            if train and dense_weight_grad(len(active[1]), x.numel()):
                 torch.mm(grad.T, x)
+            elif train:
+                add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
         event_ms.append(_best_ms(event, PROBE_REPEATS))
 
     def dense() -> None:

@@ -238,6 +238,12 @@ def event_choice(x: torch.Tensor, weight: torch.Tensor, max_density: float | Non
     return Choice("event", f"binary input at most {limit:g} active"), limit
 
 
+def dense_weight_grad(n_active: int, n_entries: int) -> bool:
+    """Whether the weight gradient of an event-driven layer is the dense product: more
+    than ``WEIGHT_GRAD_DENSITY`` of the input's ``n_entries`` entries are active."""
+    return n_active > WEIGHT_GRAD_DENSITY * n_entries
+
+
 def scan_choice(active, limit: float, n_in: int) -> Choice:
     """The choice after the scan (:func:`~spikewave.kernels.spike_scan.active_inputs`
     gives None when the input is not binary or denser than ``limit``) of an input of
@@ -246,8 +252,8 @@ def scan_choice(active, limit: float, n_in: int) -> Choice:
         return Choice("dense", f"input not binary, or more than {limit:g} of it active")
     ptr, _ = active
     rows = max(len(ptr) - 1, 1)
-    wgrad = ("summed over them" if int(ptr[-1]) <= WEIGHT_GRAD_DENSITY * rows * n_in
-             else f"the dense product (over {WEIGHT_GRAD_DENSITY:g} active)")
+    wgrad = (f"the dense product (over {WEIGHT_GRAD_DENSITY:g} active)"
+             if dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in) else "summed over them")
     return Choice("event", f"binary input, {int(ptr[-1]) / rows:.1f} active per row "
                   f"(limit {limit:g} of the inputs); weight gradient {wgrad}")
 

@@ -173,24 +173,14 @@ def transposed_copy(a: np.ndarray) -> np.ndarray:
 _NUMPY_TYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def gather_linear(active: tuple[np.ndarray, np.ndarray], w_t: np.ndarray, bias: np.ndarray
-                  ) -> np.ndarray:
-    """``[R, out]``: row r is ``bias`` plus the rows of ``w_t`` (``W.T``, ``[in, out]``)
-    of the inputs active in row r (``active``: CSR of :func:`active_inputs`)."""
-    return _gather(active, panels(w_t), bias, w_t.shape[1])
-
-
 def gather_weight(active: tuple[np.ndarray, np.ndarray], weight: torch.Tensor,
                   bias: np.ndarray) -> np.ndarray:
-    """:func:`gather_linear` of ``weight[out, in]`` as it is stored
-    (:func:`weight_panels`)."""
-    return _gather(active, weight_panels(weight), bias, weight.shape[0])
-
-
-def _gather(active: tuple[np.ndarray, np.ndarray], panel_of: np.ndarray, bias: np.ndarray,
-            n_out: int) -> np.ndarray:
+    """``[R, out]``: row r is ``bias`` plus the weights ``weight[:, i]`` of the inputs i
+    active in row r (``active``: CSR of :func:`active_inputs`), from the panels of the
+    weight as it is stored (:func:`weight_panels`)."""
     ptr, idx = active
-    out = buffers.empty((len(ptr) - 1, n_out), panel_of.dtype)
+    panel_of = weight_panels(weight)
+    out = buffers.empty((len(ptr) - 1, weight.shape[0]), panel_of.dtype)
     gather_into(ptr, idx, panel_of, bias, out)
     return out
 

@@ -59,13 +59,20 @@ def load_dataset(dataset: str, time_steps: int, seed: int,
     full = next((f for f in (base, base / "nmnist") if _full_nmnist(f)), None)
     if full is not None:
         return load_full_nmnist(full, time_steps)
-    cands = [base / "nmnist_small_slayer.tar.gz", base / "nmnist" / "nmnist_small_slayer.tar.gz"]
-    archive = next((c for c in cands if c.exists()), None)
+    archive = slayer_archive(data_dir)
     if archive is None:
         raise ParameterError("N-MNIST archive nmnist_small_slayer.tar.gz not found in "
-                             f"{' or '.join(str(c.parent) for c in cands)}: give --data-dir")
+                             f"{base} or {base / 'nmnist'}: give --data-dir")
     x_tr, y_tr, x_te, y_te = load_slayer_archive(archive, time_steps, verify=verify)
     return Split(x_tr, y_tr, x_te, y_te, 10)
+
+
+def slayer_archive(data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """SLAYER's N-MNIST archive in ``data_dir`` (or $SPIKEWAVE_DATA, else the current
+    folder) or its ``nmnist`` folder, or None when neither holds it."""
+    base = Path(data_dir or os.environ.get("SPIKEWAVE_DATA") or ".")
+    cands = (base / "nmnist_small_slayer.tar.gz", base / "nmnist" / "nmnist_small_slayer.tar.gz")
+    return next((c for c in cands if c.is_file()), None)
 
 
 def _full_nmnist(folder: Path) -> bool:
