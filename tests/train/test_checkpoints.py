@@ -96,6 +96,45 @@ def test_fewer_epochs_than_made_is_refused(tmp_path):
         train(tmp_path, 2, resume=True)
 
 
+
+class TinyLIF(nn.Module):
+    """:class:`Tiny`'s readout after a LIF layer of the given reset."""
+
+    def __init__(self, reset: str) -> None:
+        super().__init__()
+        from spikewave.nn import LIF
+
+        self.lif = LIF(reset=reset)
+        self.tiny = Tiny()
+
+    def forward(self, x):
+        return self.tiny(self.lif(3 * x))
+
+
+def _fit_lif(out, reset, epochs, resume=False):
+    return fit(TinyLIF(reset), _data(), _encode, TrainConfig(epochs=epochs, batch_size=16,
+                                                            lr=0.05, seed=3),
+               out, resume=resume, progress=False)
+
+
+def test_resume_with_other_neurons_is_refused(tmp_path):
+    """The weights alone do not show the neurons' reset: a run made with the zero reset
+    is not continued with the subtract reset."""
+    _fit_lif(tmp_path, "zero", 1)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["model_specs"][0][0] == "lif"
+    with pytest.raises(ParameterError, match="'resume'.*layer 'lif' has .*reset='zero'.*"
+                                             "reset='subtract'"):
+        _fit_lif(tmp_path, "subtract", 2, resume=True)
+    assert _fit_lif(tmp_path, "zero", 2, resume=True).epochs == 2
+
+
+def test_checkpoint_without_neuron_specs_still_resumes(tmp_path):
+    """A checkpoint of a version that did not record the specs resumes as before."""
+    _fit_lif(tmp_path, "zero", 1)
+    _rewrite(tmp_path / "checkpoint.pt", lambda s: s.pop("model_specs"))
+    assert _fit_lif(tmp_path, "zero", 2, resume=True).epochs == 2
+
+
 # ----------------------------------------------------------------------------- damaged files
 
 
@@ -148,6 +187,9 @@ DAMAGE = {
     "optimizer of another model": lambda p: _rewrite(p, lambda s: s["optimizer"].update(
         param_groups=[])),
     "config of another run": lambda p: _rewrite(p, lambda s: s["config"].update(seed=9)),
+    "specs not pairs": lambda p: _rewrite(p, lambda s: s.update(model_specs=[["fc", 3]])),
+    "specs of another model": lambda p: _rewrite(p, lambda s: s.update(
+        model_specs=[["fc", "LIFSpec()"]])),
 }
 
 

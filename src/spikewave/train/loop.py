@@ -376,7 +376,8 @@ def _save_checkpoint(path: Path, model, opt, epoch: int, history, cfg: TrainConf
                      locked: bool) -> None:
     save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                            "epoch": epoch, "history": history, "config": asdict(cfg),
-                           "model_signature": _signature(model)}, locked=locked)
+                           "model_signature": _signature(model),
+                           "model_specs": _specs(model)}, locked=locked)
 
 
 def _evaluate_shared(model: nn.Module, test: Batches, encode: Encoder, cfg: TrainConfig,
@@ -451,6 +452,8 @@ def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, l
     if signature != _signature(model):
         raise fail("resume", f"a checkpoint of another model ({path})",
                    "a checkpoint written by the same --dataset, --model and --time-steps")
+    if "model_specs" in state:  # absent from checkpoints of versions that did not record it
+        _check_specs(expect(state, "model_specs", list, path), _specs(model), path)
     own = model.state_dict()
     bad = [k for k, t in own.items() if not isinstance(weights.get(k), torch.Tensor)
            or weights[k].shape != t.shape or weights[k].dtype != t.dtype]
@@ -474,6 +477,32 @@ def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, l
 def _signature(model: nn.Module) -> list[list]:
     """The model's parameter and buffer names and shapes (plain lists: weights-only safe)."""
     return [[name, list(t.shape)] for name, t in model.state_dict().items()]
+
+
+def _check_specs(saved: list, own: list[list[str]], path: Path) -> None:
+    """Refuse a checkpoint whose layers' neuron specs (:func:`_specs`) differ from
+    ``own``, naming the first layer that differs."""
+    if not all(isinstance(e, list) and len(e) == 2 and all(isinstance(v, str) for v in e)
+               for e in saved):
+        raise DataError(f"{path}: field 'model_specs' should hold [layer, spec] pairs of "
+                        "strings")
+    if saved == own:
+        return
+    then, now = dict(map(tuple, saved)), dict(map(tuple, own))
+    name = next((n for n in [*now, *then] if then.get(n) != now.get(n)), None)
+    if name is None:  # the same pairs in another order
+        return
+    raise fail("resume", f"a checkpoint whose neurons differ ({path}: layer {name!r} has "
+               f"{then.get(name, 'no neuron spec')}, this run's "
+               f"{now.get(name, 'no neuron spec')})",
+               "a checkpoint made with the same neuron settings (--reset)")
+
+
+def _specs(model: nn.Module) -> list[list[str]]:
+    """The neuron spec of each layer that has one (threshold, reset, surrogate), by module
+    name: what the weights do not show but a resumed run must share."""
+    return [[name, repr(module.spec)] for name, module in model.named_modules()
+            if getattr(module, "spec", None) is not None]
 
 
 def _training_curve(history: list[dict], path: Path) -> None:
