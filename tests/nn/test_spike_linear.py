@@ -472,3 +472,25 @@ def test_the_weight_gradient_is_summed_over_active_inputs_or_dense_by_density(
     assert grads[0][0].abs().sum() > 0
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_a_narrow_layer_says_its_weight_gradient_is_summed_at_any_density(monkeypatch):
+    """A layer of at most 16 outputs on the event path sums its weight gradient over the
+    active inputs whatever the density, and explain says so."""
+    from spikewave import kernels
+    from spikewave.kernels import registry, spike_linear, spike_wgrad
+
+    narrow = []
+    original = spike_wgrad.weight_grad_narrow
+    monkeypatch.setattr(spike_linear, "weight_grad_narrow",
+                        lambda *a, **k: narrow.append(1) or original(*a, **k))
+    monkeypatch.setattr(registry, "WEIGHT_GRAD_DENSITY", 0.0)  # wide layers: dense product
+    x = (torch.rand(5, 4, 40, generator=torch.Generator().manual_seed(1)) < 0.3).double()
+    layer = SpikeLinear(40, 10, max_density=0.9).double()
+    with kernels.use(min_event_outputs=1):
+        reason = layer.kernel_choice(x).reason
+        assert "summed over them (at most 16 outputs: at any density)" in reason
+        g_w, = torch.autograd.grad(layer(x).sum(), [layer.weight])
+    assert narrow == [1]
+    expected = torch.ones(5 * 4, 10, dtype=x.dtype).T @ x.reshape(-1, 40)
+    torch.testing.assert_close(g_w, expected)

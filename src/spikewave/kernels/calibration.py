@@ -98,7 +98,7 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
             active = active_inputs(x, 1.0)
             assert active is not None
             gather_weight(active, weight, b)
-            if train and dense_weight_grad(len(active[1]), x.numel()):
+            if train and dense_weight_grad(len(active[1]), x.numel(), n_out):
                 torch.mm(grad.T, x)
             elif train:
                 add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)

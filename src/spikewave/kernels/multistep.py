@@ -149,7 +149,7 @@ def _scan(x: torch.Tensor, weight: torch.Tensor, max_density: float | None
     if choice.path != "event":
         return choice, None
     active = active_inputs(x.reshape(-1, x.shape[-1]), limit)
-    return registry.scan_choice(active, limit, x.shape[-1]), active
+    return registry.scan_choice(active, limit, x.shape[-1], weight.shape[0]), active
 
 
 def linear_choice(x: torch.Tensor, weight: torch.Tensor, max_density: float | None = None

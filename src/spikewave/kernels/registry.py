@@ -238,22 +238,33 @@ def event_choice(x: torch.Tensor, weight: torch.Tensor, max_density: float | Non
     return Choice("event", f"binary input at most {limit:g} active"), limit
 
 
-def dense_weight_grad(n_active: int, n_entries: int) -> bool:
-    """Whether the weight gradient of an event-driven layer is the dense product: more
-    than ``WEIGHT_GRAD_DENSITY`` of the input's ``n_entries`` entries are active."""
+def dense_weight_grad(n_active: int, n_entries: int, n_out: int | None = None) -> bool:
+    """Whether the weight gradient of an event-driven layer of ``n_out`` outputs is the
+    dense product: more than ``WEIGHT_GRAD_DENSITY`` of the input's ``n_entries`` entries
+    are active and the layer has more than 16 outputs (a narrower layer's is always summed
+    over the active inputs, a row's outputs in one vector)."""
+    from spikewave.kernels._simd import NARROW
+
+    if n_out is not None and n_out <= NARROW:
+        return False
     return n_active > WEIGHT_GRAD_DENSITY * n_entries
 
 
-def scan_choice(active, limit: float, n_in: int) -> Choice:
+def scan_choice(active, limit: float, n_in: int, n_out: int | None = None) -> Choice:
     """The choice after the scan (:func:`~spikewave.kernels.spike_scan.active_inputs`
     gives None when the input is not binary or denser than ``limit``) of an input of
-    ``n_in`` features; the reason says how the weight gradient will be taken."""
+    ``n_in`` features to a layer of ``n_out`` outputs; the reason says how the weight
+    gradient will be taken (:func:`dense_weight_grad`)."""
     if active is None:
         return Choice("dense", f"input not binary, or more than {limit:g} of it active")
     ptr, _ = active
     rows = max(len(ptr) - 1, 1)
-    wgrad = (f"the dense product (over {WEIGHT_GRAD_DENSITY:g} active)"
-             if dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in) else "summed over them")
+    if dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in, n_out):
+        wgrad = f"the dense product (over {WEIGHT_GRAD_DENSITY:g} active)"
+    elif n_out is not None and dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in):
+        wgrad = "summed over them (at most 16 outputs: at any density)"
+    else:
+        wgrad = "summed over them"
     return Choice("event", f"binary input, {int(ptr[-1]) / rows:.1f} active per row "
                   f"(limit {limit:g} of the inputs); weight gradient {wgrad}")
 

@@ -62,8 +62,8 @@ def linear_grads(g2: torch.Tensor, weight: torch.Tensor,
     g_in = g_w = g_b = None
     if need_input:
         g_in = (g2 @ weight).reshape(spikes.shape)
-    if (need_weight and weight.shape[0] > NARROW
-            and registry.dense_weight_grad(len(active[1]), spikes.numel())):
+    if need_weight and registry.dense_weight_grad(len(active[1]), spikes.numel(),
+                                                  weight.shape[0]):
         s2 = spikes.detach().reshape(-1, spikes.shape[-1])
         g_w = (s2.T @ g2).T if input_major(weight) else g2.T @ s2
     elif need_weight and weight.shape[0] <= NARROW:
