@@ -12,10 +12,21 @@ fastest CPU way (``benchmarks/_peer_train_epoch.py``: the conventions and which 
 per-neuron or per-layer time constants are in its docstring), each in its own process with
 ``--threads`` threads. With ``--rounds R`` the libraries take turns R times and each
 library's time is the median of its R epochs. ``--busy-cores N`` keeps N other processes
-spinning on a core each while timing (a machine with other work). ``--json``: the last line
-is one object with ``ours_s``, ``<peer>_s``, ``speedup_vs_fastest_peer``, ``fastest_peer``,
-``<library>_test_accuracy``, ``rounds``, ``threads`` and ``busy_cores``. Timings are never
-asserted.
+spinning on a core each while timing (a machine with other work).
+
+The hardware's floor is measured in the same run (``benchmarks/_epoch_floor.py``, same
+threads and load): the time of the work every implementation of BPTT for this network does
+-- the products with a dense operand on both sides (the first layer's forward product and
+weight gradient, the gradient to the first layer's spikes), one fused Adam step and one pass
+over the stored spikes and potentials -- each at the speed of PyTorch's dense kernels here,
+per batch, times the batches of the epoch. It bounds the time of an epoch from below, so
+``fastest peer / floor`` bounds any implementation's speed-up here from above.
+
+``--json``: the last line is one object with ``ours_s``, ``<peer>_s``,
+``speedup_vs_fastest_peer``, ``fastest_peer``, ``<library>_test_accuracy``, ``rounds``,
+``threads``, ``busy_cores``, and the floor's ``floor_s``, ``floor_batch_ms``,
+``floor_parts_ms`` (ms a batch for each part), ``ours_over_floor`` and
+``max_speedup_vs_fastest_peer``. Timings are never asserted.
 """
 
 from __future__ import annotations
@@ -80,6 +91,17 @@ def run_peer(python: str, lib: str, data_dir: Path, threads: int) -> dict | None
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_floor(threads: int) -> dict | None:
+    """The floor of the epoch (``_epoch_floor.py``) in a process of its own."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, str(HERE.parent / "_epoch_floor.py"), "--threads",
+                           str(threads)], capture_output=True, text=True, env=env, timeout=600)
+    if proc.returncode != 0:
+        sys.stderr.write(f"[floor] failed: {proc.stderr.strip()[-1500:]}\n")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=None)
@@ -88,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--busy-cores", type=int, default=0)
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the measurement of the hardware's floor")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     data_dir = args.data_dir or _default_data_dir()
@@ -109,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     res = None
                 if res is not None:
                     runs[lib].append(res)
+        floor = run_floor(args.threads) if args.floor else None
     finally:
         for p in spinners:
             p.terminate()
@@ -125,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         fastest = min(peers, key=peers.get)
         out["fastest_peer"] = fastest
         out["speedup_vs_fastest_peer"] = round(peers[fastest] / out["ours_s"], 3)
+    if floor is not None:
+        out |= {k: floor[k] for k in ("floor_s", "floor_batch_ms", "floor_parts_ms")}
+        if "ours_s" in out:
+            out["ours_over_floor"] = round(out["ours_s"] / floor["floor_s"], 3)
+        if peers:
+            out["max_speedup_vs_fastest_peer"] = round(min(peers.values()) / floor["floor_s"],
+                                                       3)
     for lib in libs:
         if f"{lib}_s" in out:
             print(f"{lib:13s} {out[f'{lib}_s']:8.2f} s   test accuracy "
@@ -132,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     if "speedup_vs_fastest_peer" in out:
         print(f"speed-up against the fastest peer ({out['fastest_peer']}): "
               f"{out['speedup_vs_fastest_peer']:.2f}x")
+    if "floor_s" in out:
+        print(f"{'floor':13s} {out['floor_s']:8.2f} s   ({out['floor_batch_ms']:.2f} ms a batch: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in out["floor_parts_ms"].items()) + ")")
+    if "max_speedup_vs_fastest_peer" in out:
+        print(f"the floor bounds any implementation's speed-up here to "
+              f"{out['max_speedup_vs_fastest_peer']:.2f}x the fastest peer")
     if args.json:
         print(json.dumps(out))
     return 0

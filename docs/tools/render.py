@@ -415,13 +415,24 @@ def _train_epoch_runs(runs: list[dict]) -> list[str]:
              "one epoch in seconds (test accuracy after it in brackets).", ""]
     for run in runs:
         res = run["result"]
+        floor = "floor_s" in res
         lines += ["```sh", run["command"], "```", "", run.get("note", ""), "",
-                  "| " + " | ".join(label for _, label in libs) + " | vs fastest peer |",
-                  "|---" * (len(libs) + 1) + "|",
+                  "| " + " | ".join(label for _, label in libs) + " | vs fastest peer |"
+                  + (" hardware floor | floor's bound on the speed-up |" if floor else ""),
+                  "|---" * (len(libs) + 1 + 2 * floor) + "|",
                   "| " + " | ".join(f"{_fmt(res.get(f'{k}_s'))} s "
                                     f"({100 * res.get(f'{k}_test_accuracy', 0):.2f} %)"
                                     for k, _ in libs)
-                  + f" | {_fmt(res.get('speedup_vs_fastest_peer'))}x |", ""]
+                  + f" | {_fmt(res.get('speedup_vs_fastest_peer'))}x |"
+                  + (f" {_fmt(res['floor_s'])} s | "
+                     f"{_fmt(res.get('max_speedup_vs_fastest_peer'))}x |" if floor else ""),
+                  ""]
+        if floor:
+            lines += ["The floor, ms a batch: " + ", ".join(
+                f"{name.replace('_', ' ')} {_fmt(ms)}"
+                for name, ms in res["floor_parts_ms"].items())
+                + f" (`benchmarks/_epoch_floor.py`); spikewave takes "
+                f"{_fmt(res.get('ours_over_floor'))}x the floor.", ""]
     return lines
 
 
