@@ -440,3 +440,45 @@ def test_figures_and_reports_have_the_usual_mode(tmp_path, capsys, umask):
     assert files
     for p in files:
         assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p
+
+
+def test_train_measures_the_test_set_in_one_pass_after_training(tmp_path, capsys,
+                                                                 monkeypatch):
+    """After the last epoch's evaluation, the counts and the decision step come from one
+    more pass over the test set (not one pass each), and the decision step is the mean of
+    decision_steps over the test samples."""
+    from spikewave.train import decision, recipes
+
+    passes = []
+    real_build = recipes.build
+
+    def counting_build(*args, **kwargs):
+        recipe = real_build(*args, **kwargs)
+        model = recipe.model
+        forward = model.forward
+
+        def counted(x):
+            passes.append(x.shape[1])
+            return forward(x)
+
+        model.forward = counted
+        return recipe
+
+    monkeypatch.setattr(recipes, "build", counting_build)
+    assert main(["train", "--dataset", "digits", "--model", "dense", "--epochs", "1",
+                 "--time-steps", "4", "--batch-size", "256", "--out", str(tmp_path),
+                 "--json"]) == 0
+    js = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    recipe = real_build("digits", "dense", 4, 0, None)
+    n_train, n_test = len(recipe.data.x_train), len(recipe.data.x_test)
+    assert sum(passes) == n_train + 2 * n_test  # training, evaluation, measures
+    steps = decision.decision_step(_trained(tmp_path, recipe), recipe.data.x_test,
+                                   recipe.encode, 256, 0)
+    assert js["decision_step"] == pytest.approx(steps, rel=1e-12)
+
+
+def _trained(out, recipe):
+    from spikewave.train.checkpoint import load_checkpoint
+
+    recipe.model.load_state_dict(load_checkpoint(out / "checkpoint.pt")["model"])
+    return recipe.model

@@ -404,9 +404,8 @@ def _train_process(args: argparse.Namespace, ctx, device: str) -> int:
                "reset": args.reset, "method": args.method, "encoding": args.encoding,
                "spike_reg": args.spike_reg, "spike_reg_weight": args.spike_reg_weight,
                "decision_reg_weight": args.decision_reg_weight,
-               "decision_step": _test_decision_step(recipe, args),
                "world_size": result.world_size, "samples_per_s": result.samples_per_s}
-    counts = _test_set_counts(recipe, args)
+    counts, summary["decision_step"] = _test_set_measures(recipe, args)
     summary |= counts.as_json()
     if args.json:
         _print_json(summary)
@@ -420,23 +419,21 @@ def _train_process(args: argparse.Namespace, ctx, device: str) -> int:
     return 0
 
 
-def _test_decision_step(recipe, args: argparse.Namespace) -> float:
-    """The mean decision step of the trained model on the test set
-    (:mod:`spikewave.train.decision`)."""
-    from spikewave.train.datasets import inputs_of_test_set
-    from spikewave.train.decision import decision_step
+def _test_set_measures(recipe, args: argparse.Namespace):
+    """NeuroBench's counts per sample of the trained model on the test set and its mean
+    decision step (:mod:`spikewave.train.decision`), in one pass over the test set."""
+    import torch
 
-    return decision_step(recipe.model, inputs_of_test_set(recipe.data), recipe.encode,
-                         batch_size=args.batch_size, seed=args.seed, device=args.device)
-
-
-def _test_set_counts(recipe, args: argparse.Namespace):
-    """NeuroBench's counts of the trained model on the test set, per sample."""
     from spikewave.metrics import measure_dataset
     from spikewave.train.datasets import inputs_of_test_set
+    from spikewave.train.decision import decision_steps
 
-    return measure_dataset(recipe.model, inputs_of_test_set(recipe.data), recipe.encode,
-                           batch_size=args.batch_size, seed=args.seed, device=args.device)
+    steps = []
+    x = inputs_of_test_set(recipe.data)
+    counts = measure_dataset(recipe.model, x, recipe.encode, batch_size=args.batch_size,
+                             seed=args.seed, device=args.device,
+                             on_output=lambda out: steps.append(decision_steps(out[0])))
+    return counts, float(torch.cat(steps).sum()) / len(x)
 
 
 def _reproduce(args: argparse.Namespace, option_names: dict[str, list[str]]) -> int:

@@ -479,11 +479,14 @@ def count(model: nn.Module, *inputs: Any, batch_dim: int = 1) -> Counts:
 
 def measure_dataset(model: nn.Module, x: Any, encode: Callable[[torch.Tensor,
                     torch.Generator], torch.Tensor], *, batch_size: int = 256, seed: int = 0,
-                    device: str = "cpu") -> Counts:
+                    device: str = "cpu", on_output: Callable[[Any], object] | None = None
+                    ) -> Counts:
     """The counts per sample of ``model`` in evaluation mode over a dataset ``x`` (e.g. a
     test set: an array, or a :class:`~spikewave.train.datasets.SampleView`), each batch
     encoded by ``encode(x_batch, generator)`` into ``[T, B, ...]`` as
-    :func:`spikewave.train.loop.fit` encodes it (the generator seeded with ``seed``)."""
+    :func:`spikewave.train.loop.fit` encodes it (the generator seeded with ``seed``).
+    ``on_output`` is called with the model's output of each batch, in order (whatever
+    else is measured on the same pass)."""
     from spikewave.train.datasets import SampleView
 
     x = x if isinstance(x, SampleView) else torch.as_tensor(x)
@@ -496,7 +499,9 @@ def measure_dataset(model: nn.Module, x: Any, encode: Callable[[torch.Tensor,
     try:
         with Counter(model) as counter:
             for i in range(0, len(x), batch_size):
-                counter.run(encode(x[i:i + batch_size], gen).to(device))
+                out = counter.run(encode(x[i:i + batch_size], gen).to(device))
+                if on_output is not None:
+                    on_output(out)
     finally:
         model.train(training)
     return counter.counts()
