@@ -47,7 +47,8 @@ instead of on whichever one was running. Peak memory figures are the largest of 
 With ``--settings`` each LIF-layer workload also times ours with one setting changed at a
 time (``SETTINGS``: the density limit, the weight layout, each surrogate -- one defined
 outside the package too --, the zero reset, learnt time constants, float64, chunks of 1,
-10 and 100 steps), each in its own process, and reports each against ours' default
+10 and 100 steps, the kernels on spikewave's own pool of threads instead of torch's OpenMP
+team), each in its own process, and reports each against ours' default
 (``settings`` in the JSON: ``{setting: {"ms": ..., "x_default": ...}}``). ``--busy-cores N``
 keeps N processes spinning on a core each for the whole run: the table under load.
 Timings are never asserted anywhere.
@@ -74,7 +75,7 @@ LABELS = {"ours_ckpt": "ours, ckpt", "gemm": "gemm limit"}
 SETTINGS = ("max_density=0", "max_density=1", "input_major=0", "surrogate=atan",
             "surrogate=sigmoid", "surrogate=triangle", "surrogate=boxcar", "surrogate=own",
             "reset=zero", "learn_beta=1", "dtype=float64", "chunk_steps=1", "chunk_steps=10",
-            "chunk_steps=100")
+            "chunk_steps=100", "threading=pool")
 
 
 def workload_params(name: str) -> dict:
@@ -156,6 +157,10 @@ def worker(lib: str, name: str, repeats: int) -> dict:
     x = _input(torch, p, gen)
     if key == "dtype":
         x = x.to(getattr(torch, value))
+    if key == "threading":  # the kernels' threads: spikewave's pool, not torch's team
+        from spikewave import kernels
+
+        kernels.configure(threading=value)
     if lib == "gemm":
         return _gemm_worker(torch, p, x, repeats)
     sizes = (p["N"], p["N"]) if p["kind"] == "lif" else p["sizes"]
@@ -270,7 +275,7 @@ def _layer_options(setting: tuple[str, str] | None) -> dict:
         return {key: bool(int(value))}
     if key == "reset":
         return {"reset": value}
-    return {}  # dtype: the input's and the layer's (see worker)
+    return {}  # dtype, threading: set in the worker
 
 
 def _ours_layers(torch, sizes, single: bool, chunk_steps: int | None, setting=None):

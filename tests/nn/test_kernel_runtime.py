@@ -1,5 +1,5 @@
-"""What the compiled kernels run on: the pool of threads that shares their work out and the
-pool of reused output arrays."""
+"""What the compiled kernels run on: the threads that share their work out (torch's OpenMP
+team or spikewave's pool) and the pool of reused output arrays."""
 
 import os
 import threading
@@ -20,11 +20,12 @@ from spikewave.neurons.specs import LIFSpec
 from spikewave.surrogate import FastSigmoid
 
 
-@pytest.fixture
-def two_threads():
-    """The kernels' work shared between the caller and one pool thread."""
-    with kernels.use(threads=2):
-        yield
+@pytest.fixture(params=["openmp", "pool"])
+def two_threads(request):
+    """The kernels' work shared between the caller and one other thread: of torch's OpenMP
+    team (where it can run; else the pool) or of spikewave's pool."""
+    with kernels.use(threads=2, threading=request.param):
+        yield request.param
 
 
 def test_every_item_runs_once_and_on_several_threads(two_threads):
@@ -134,6 +135,75 @@ def test_the_kernels_give_the_same_bits_on_one_thread_and_on_several():
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
+def test_the_kernels_give_the_same_bits_on_torchs_team_and_on_the_pool():
+    with kernels.use(threads=2, threading="openmp"):
+        team = _layer_run()
+    with kernels.use(threads=2, threading="pool"):
+        pool = _layer_run()
+    for a, b in zip(team, pool, strict=True):
+        assert torch.equal(a, b)
+
+
+def _openmp_in_torch() -> bool:
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+def test_auto_runs_on_torchs_openmp_team_where_torch_runs_on_openmp():
+    """Where torch runs on OpenMP (its Linux wheels) the OpenMP runtime is found among the
+    loaded libraries and the kernels' items run on the team's threads."""
+    if not _openmp_in_torch():
+        pytest.skip("this torch does not run on OpenMP")
+    assert _threads.openmp_runtime() is not None
+    threads, lock = set(), threading.Lock()
+
+    def work(item):
+        with lock:
+            threads.add(threading.get_ident())
+        time.sleep(0.01)
+
+    with kernels.use(threads=2):
+        assert _threads.threading_backend() == "openmp"
+        _threads.parallel_for(work, range(6))
+    assert len(threads) == 2
+    with kernels.use(threads=2):
+        from spikewave.nn import LIF
+
+        assert kernels.explain(LIF(), torch.zeros(2, 1, 3)).threads == (
+            "2 threads, torch's OpenMP team")
+
+
+@pytest.mark.parametrize("absent", ["another parallel backend", "no OpenMP library loaded"])
+def test_without_torchs_openmp_runtime_the_pool_runs_the_kernels(absent, monkeypatch):
+    """Another backend in torch (macOS builds, a native thread pool) or no OpenMP runtime
+    found (another name, a static link): the pool runs the items, with the same bits."""
+    with kernels.use(threads=2, threading="pool"):
+        expected = _layer_run()
+    monkeypatch.setattr(_threads._OpenMP, "pid", None)  # looked up again below
+    if absent == "another parallel backend":
+        monkeypatch.setattr(torch.__config__, "parallel_info",
+                            lambda: "ATen parallel backend: native thread pool")
+    else:
+        def no_library(*args, **kwargs):
+            raise OSError("not loaded")
+
+        monkeypatch.setattr(_threads.ctypes, "CDLL", no_library)
+    assert _threads.openmp_runtime() is None
+    for choice in ("auto", "openmp"):  # asked for, but absent: the pool
+        with kernels.use(threads=2, threading=choice):
+            assert _threads.threading_backend() == "pool"
+            got = _layer_run()
+        for a, b in zip(expected, got, strict=True):
+            assert torch.equal(a, b)
+    monkeypatch.undo()
+    _threads._OpenMP.pid = None  # the real runtime again for the tests after this one
+
+
+def test_a_bad_threading_choice_is_one_clear_error():
+    with pytest.raises(ParameterError, match="'threading'.*'auto', 'openmp', 'pool'"):
+        with kernels.use(threading="gomp"):
+            pass
+
+
 def test_a_forked_child_uses_its_own_threads(two_threads):
     if not hasattr(os, "fork"):
         pytest.skip("no fork here")
@@ -144,13 +214,13 @@ def test_a_forked_child_uses_its_own_threads(two_threads):
         try:
             out = []
             _threads.parallel_for(out.append, range(3))
-            os.write(write, f"{sorted(out)}".encode())
+            os.write(write, f"{sorted(out)} {_threads.threading_backend()}".encode())
         finally:
             os._exit(0)
     os.close(write)
     waited = subprocess_wait(pid, timeout_s=60)
     assert waited, "the forked child did not finish within 60 s"
-    assert os.read(read, 100).decode() == "[0, 1, 2]"
+    assert os.read(read, 100).decode() == "[0, 1, 2] pool"
 
 
 def subprocess_wait(pid, timeout_s):

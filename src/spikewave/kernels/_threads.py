@@ -1,27 +1,43 @@
 """Spreading a compiled kernel over threads, with the work shared as it goes.
 
 The kernels release the GIL (``nogil``), so threads running them on row (or column) ranges
-run in parallel. :func:`parallel_for` hands the items (ranges) of one call to a pool of
-threads kept for the process *and to the calling thread*, each taking the next item not yet
-taken until none is left; the call returns as soon as every item is done. A thread that a
-busy core keeps waiting takes fewer items, or none, and the call never waits for it to
-start: the work is not split in advance between threads that may not get a core (which is
-what a fork-join team -- OpenMP's -- does, waiting for its slowest member at every call).
-Idle pool threads sleep on a condition variable; nothing spins. :func:`split_range` and the
-kernels' own splits cut a call into a few items per thread (``ITEMS_PER_THREAD``), so that
-the sharing has room to even out; the cut depends only on the sizes and the thread count,
-never on timing, so results are the same from run to run.
+run in parallel. :func:`parallel_for` cuts a call into items (ranges) and every thread that
+takes part -- the calling one included -- takes the next item not yet taken until none is
+left, so a thread that a busy core keeps waiting takes fewer items, or none: the work is not
+split in advance. :func:`split_range` and the kernels' own splits cut a call into a few
+items per thread (``ITEMS_PER_THREAD``), so that the sharing has room to even out; the cut
+depends only on the sizes and the thread count, never on timing, and each item writes its
+own part of the outputs, so results are the same bits from run to run and for any thread
+count.
 
-The thread count is the kernels' configuration's ``threads``, else torch's intra-op thread
-count (``torch.get_num_threads()``).
+Which threads take part is the kernels' configuration's ``threading``:
+
+- ``"openmp"``: torch's own OpenMP team, where torch runs on OpenMP and its runtime is
+  among the libraries already loaded (:func:`openmp_runtime`: opened without loading a
+  second copy). The call opens a parallel region of that runtime (``GOMP_parallel``) whose
+  threads take the items. After each torch operation torch's idle OpenMP threads keep
+  their cores busy for a while, waiting for the next one; threads of our own would have to
+  take the cores from them first, so they would start late on every kernel that follows a
+  torch operation.
+- ``"pool"``: a pool of threads kept for the process, which sleep on a condition variable
+  between calls (nothing spins) and join the calling thread on each call; the call never
+  waits for a pool thread to start.
+- ``"auto"`` (the default): ``"openmp"`` where it can run, else ``"pool"`` (another
+  threading backend in torch, no OpenMP runtime found, a forked child -- whose OpenMP
+  threads were not inherited --, or a call made inside another parallel region).
+
+The thread count is the configuration's ``threads``, else torch's intra-op thread count
+(``torch.get_num_threads()``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,6 +148,76 @@ class _Pool:
                 self.job = None
 
 
+THREADINGS = ("auto", "openmp", "pool")
+_OPENMP_NAMES = ("libgomp.so.1", "libiomp5.so", "libomp.so", "libomp.dylib")
+_REGION = ctypes.CFUNCTYPE(None, ctypes.py_object)
+
+
+def _region(job: _Job) -> None:  # pragma: no cover - runs on OpenMP's threads
+    """The body of the parallel region, on every thread of the team: take items."""
+    job.work()
+
+
+_REGION_FN = _REGION(_region)
+
+
+def openmp_runtime() -> Any | None:
+    """torch's OpenMP runtime as a ctypes library (``GOMP_parallel``,
+    ``omp_in_parallel``), where torch's parallel backend is OpenMP and the runtime is one
+    of the libraries already loaded in this process -- in torch's own ``lib`` folder, else
+    by its usual name; opened with ``RTLD_NOLOAD``, so a second copy is never loaded.
+    None elsewhere (another backend, no such library loaded, no ``RTLD_NOLOAD``)."""
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None
+    noload = getattr(os, "RTLD_NOLOAD", None)
+    if noload is None:
+        return None
+    folder = Path(torch.__file__).parent / "lib"
+    names = [str(p) for pattern in ("libgomp*", "libiomp*", "libomp*")
+             for p in sorted(folder.glob(pattern))] + list(_OPENMP_NAMES)
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name, mode=noload | getattr(os, "RTLD_LAZY", 1))
+            lib.GOMP_parallel.argtypes = [_REGION, ctypes.py_object, ctypes.c_uint,
+                                          ctypes.c_uint]
+            lib.GOMP_parallel.restype = None
+            lib.omp_in_parallel.restype = ctypes.c_int
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+class _OpenMP:
+    """:func:`openmp_runtime`, looked up once per process (a forked child uses the pool:
+    its parent's OpenMP threads were not inherited)."""
+
+    pid: int | None = None
+    lib: Any = None
+
+    @classmethod
+    def get(cls) -> Any | None:
+        if cls.pid != os.getpid():
+            cls.lib = openmp_runtime() if cls.pid is None else None
+            cls.pid = os.getpid()
+        return cls.lib
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: setattr(_OpenMP, "pid", -1))
+
+
+def threading_backend() -> str:
+    """What :func:`parallel_for` runs on under the configuration in force: ``"openmp"``
+    (torch's OpenMP team) or ``"pool"``."""
+    from spikewave.kernels.registry import config
+
+    choice = config().threading
+    if choice == "pool" or _OpenMP.get() is None:
+        return "pool"
+    return "openmp"
+
+
 _POOLS: dict[int, _Pool] = {}
 _inside = threading.local()  # set while a thread runs an item: nested calls run inline
 
@@ -147,8 +233,9 @@ def _pool() -> _Pool:
 
 def parallel_for(fn: Callable[[Any], object], items: Iterable[Any]) -> None:
     """``fn(item)`` for every item, shared as it goes between the calling thread and
-    ``thread_count() - 1`` pool threads (inline with one thread, one item, or when called
-    from inside an item); the first exception of any item is raised once all are done."""
+    ``thread_count() - 1`` others -- torch's OpenMP threads or the pool's
+    (:func:`threading_backend`) -- (inline with one thread, one item, or when called from
+    inside an item); the first exception of any item is raised once all are done."""
     items = list(items)
     threads = thread_count()
     if len(items) <= 1 or threads <= 1 or getattr(_inside, "active", False):
@@ -164,6 +251,11 @@ def parallel_for(fn: Callable[[Any], object], items: Iterable[Any]) -> None:
             _inside.active = False
 
     job = _Job(guarded, items)
-    _pool().run(job, min(threads, len(items)) - 1)
+    team = min(threads, len(items))
+    omp = _OpenMP.get() if threading_backend() == "openmp" else None
+    if omp is not None and not omp.omp_in_parallel():
+        omp.GOMP_parallel(_REGION_FN, job, team, 0)  # returns when every item is done
+    else:
+        _pool().run(job, team - 1)
     if job.errors:
         raise job.errors[0]

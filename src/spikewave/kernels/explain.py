@@ -14,16 +14,21 @@ from spikewave.kernels.registry import Choice
 
 @dataclass(frozen=True)
 class Explanation:
-    """One row per spiking layer reached by the input: ``(name, layer class, choice)``."""
+    """One row per spiking layer reached by the input: ``(name, layer class, choice)``;
+    ``threads``: what the compiled kernels run on (their thread count and threads:
+    torch's OpenMP team or spikewave's pool, :mod:`spikewave.kernels._threads`)."""
 
     rows: tuple[tuple[str, str, Choice], ...]
+    threads: str = ""
 
     def __str__(self) -> str:
         if not self.rows:
             return "no spikewave layer in this module"
         width = max(len(name) for name, _, _ in self.rows)
-        return "\n".join(f"{name.ljust(width)}  {kind}: {choice.path} -- {choice.reason}"
-                         for name, kind, choice in self.rows)
+        lines = [f"{name.ljust(width)}  {kind}: {choice.path} -- {choice.reason}"
+                 for name, kind, choice in self.rows]
+        return "\n".join(lines + ([f"compiled kernels: {self.threads}"] if self.threads
+                                   else []))
 
     def paths(self) -> dict[str, str]:
         """``{layer name: path}``."""
@@ -54,4 +59,15 @@ def explain(module: nn.Module, x: torch.Tensor) -> Explanation:
     finally:
         for hook in hooks:
             hook.remove()
-    return Explanation(tuple(rows))
+    return Explanation(tuple(rows), _threads_in_force())
+
+
+def _threads_in_force() -> str:
+    from spikewave.kernels._threads import thread_count, threading_backend
+
+    count = thread_count()
+    if count == 1:
+        return "1 thread (the caller's)"
+    team = ("torch's OpenMP team" if threading_backend() == "openmp"
+            else "the caller and spikewave's pool")
+    return f"{count} threads, {team}"

@@ -47,7 +47,14 @@ from typing import Any
 
 import torch
 
-from spikewave._validation import NON_NEGATIVE, ParameterError, check_int, check_number, fail
+from spikewave._validation import (
+    NON_NEGATIVE,
+    ParameterError,
+    check_choice,
+    check_int,
+    check_number,
+    fail,
+)
 from spikewave.surrogate import NOT_A_STEP
 
 PATHS = ("auto", "reference")
@@ -83,6 +90,10 @@ class KernelConfig:
     - ``check_finite``: refuse NaN or infinite inputs with a clear error (one reduction
       over the input per layer call; turn it off to save it).
     - ``threads``: threads of the compiled kernels (None: ``torch.get_num_threads()``).
+    - ``threading``: which threads run them: ``"openmp"`` (torch's OpenMP team),
+      ``"pool"`` (threads of spikewave's own) or ``"auto"`` (the OpenMP team where torch
+      runs on OpenMP and its runtime is found, else the pool;
+      :mod:`spikewave.kernels._threads`).
     - ``buffer_pool_mb``: the most the kernels' pool of reused output arrays keeps.
     """
 
@@ -91,6 +102,7 @@ class KernelConfig:
     min_event_outputs: int = MIN_EVENT_OUTPUTS
     check_finite: bool = True
     threads: int | None = None
+    threading: str = "auto"
     buffer_pool_mb: float = 256.0
 
     def __post_init__(self) -> None:
@@ -104,6 +116,7 @@ class KernelConfig:
             raise fail("check_finite", self.check_finite, "True or False", owner)
         if self.threads is not None:
             check_int("threads", self.threads, 1, 1024, owner=owner)
+        check_choice("threading", self.threading, ("auto", "openmp", "pool"), owner)
         check_number("buffer_pool_mb", self.buffer_pool_mb, NON_NEGATIVE, owner)
 
 
