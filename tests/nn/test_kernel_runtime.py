@@ -144,6 +144,41 @@ def test_the_kernels_give_the_same_bits_on_torchs_team_and_on_the_pool():
         assert torch.equal(a, b)
 
 
+def _event_layers_run():
+    """A LinearLIF on sparse spikes (its weight gradient summed over the active inputs,
+    its bias gradient beside it) and a narrow SpikeLinear on the event path: outputs and
+    every gradient."""
+    from spikewave.nn import LinearLIF, SpikeLinear
+    from spikewave.train.models import initialise
+
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.rand(12, 7, 150, generator=gen) < 0.05).double()
+    hidden = LinearLIF(150, 90, threshold=0.2, max_density=0.5).double()
+    readout = SpikeLinear(90, 10, max_density=0.9).double()
+    initialise(torch.nn.Sequential(hidden, readout), gen)
+    with kernels.use(min_event_outputs=1):
+        s = hidden(x)
+        out = readout(s)
+        weights = torch.linspace(-1, 1, 10, dtype=out.dtype)
+        grads = torch.autograd.grad((out * weights).sum() + s.sum(),
+                                    [*hidden.parameters(), *readout.parameters()])
+    assert s.sum() > 0
+    return (s, out, *grads)
+
+
+@pytest.mark.parametrize("items", [1, 2, 4, 8])
+def test_the_event_layers_give_the_same_bits_for_any_thread_count_and_split(items,
+                                                                           monkeypatch):
+    with kernels.use(threads=1):
+        alone = _event_layers_run()
+    monkeypatch.setattr(_threads, "ITEMS_PER_THREAD", items)
+    for threads in (2, 3):
+        with kernels.use(threads=threads):
+            shared = _event_layers_run()
+        for a, b in zip(alone, shared, strict=True):
+            assert torch.equal(a, b)
+
+
 def _openmp_in_torch() -> bool:
     return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 

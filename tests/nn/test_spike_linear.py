@@ -152,8 +152,7 @@ def test_weight_gradient_in_the_weights_layout_equals_the_dense_product(n_in):
     s = (torch.rand(90, n_in, generator=gen) < 0.3).float()
     g = torch.randn(90, 23, generator=gen)
     ptr, idx = active_inputs(s)
-    got, no_bias = weight_grad(ptr, idx, g.numpy(), n_in)
-    assert no_bias is None
+    got = weight_grad(ptr, idx, g.numpy(), n_in)
     assert got.shape == (23, n_in) and got.flags.c_contiguous
     np.testing.assert_allclose(got, (g.double().T @ s.double()).numpy(), rtol=1e-5,
                                atol=1e-5)
@@ -177,10 +176,10 @@ def test_input_columns_keep_row_order_when_the_rows_are_split_over_threads(threa
 
 @pytest.mark.parametrize("tile_bytes", [None, 40 * 4 * 8])  # one tile; tiles of 8 rows
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_the_bias_gradient_summed_beside_the_weight_gradient_is_the_row_sum(
+def test_the_weight_gradient_over_tiles_and_threads_is_the_dense_product(
         tile_bytes, threads, monkeypatch):
-    # float32 over 5000 rows: summed 64 rows at a time, it stays within 1e-5 of the sum
-    # in float64 (the rows split over the threads; tiles of rows or one)
+    # float32 over 5000 rows stays within 1e-5 of the sum in float64 (the inputs split
+    # over the threads; tiles of rows or one)
     if tile_bytes is not None:
         for bound in ("WGRAD_TILE_MIN_BYTES", "WGRAD_TILE_MAX_BYTES"):
             monkeypatch.setattr(f"spikewave.kernels.spike_wgrad.{bound}", tile_bytes)
@@ -189,8 +188,7 @@ def test_the_bias_gradient_summed_beside_the_weight_gradient_is_the_row_sum(
     g = torch.rand(5000, 40, generator=gen) + 0.5
     with kernels.use(threads=threads):
         ptr, idx = active_inputs(s)
-        g_w, g_b = weight_grad(ptr, idx, g.numpy(), 31, with_bias=True)
-    np.testing.assert_allclose(g_b, g.double().sum(0).numpy(), rtol=1e-5)
+        g_w = weight_grad(ptr, idx, g.numpy(), 31)
     np.testing.assert_allclose(g_w, (g.double().T @ s.double()).numpy(), rtol=1e-5)
 
 
@@ -413,18 +411,15 @@ def test_a_weight_assigned_in_the_usual_layout_takes_a_transposed_copy():
     torch.testing.assert_close(layer.weight.grad, (torch.ones(25, 12, dtype=torch.float64).T @ x))
 
 
-@pytest.mark.parametrize("with_bias", [False, True])
-def test_the_weight_gradient_written_input_by_input_is_the_same_sums(with_bias):
+def test_the_weight_gradient_written_input_by_input_is_the_same_sums():
     gen = torch.Generator().manual_seed(5)
     s = (torch.rand(90, 37, generator=gen) < 0.3).float()
     g = torch.randn(90, 23, generator=gen)
     ptr, idx = active_inputs(s)
-    want, want_b = weight_grad(ptr, idx, g.numpy(), 37, with_bias=with_bias)
-    got, got_b = weight_grad(ptr, idx, g.numpy(), 37, with_bias=with_bias, input_major=True)
+    want = weight_grad(ptr, idx, g.numpy(), 37)
+    got = weight_grad(ptr, idx, g.numpy(), 37, input_major=True)
     assert got.shape == (23, 37) and got.T.flags.c_contiguous
     assert np.array_equal(got, want)
-    if with_bias:
-        assert np.array_equal(got_b, want_b)
 
 
 def test_graded_input_to_the_event_product_is_one_clear_error():

@@ -7,8 +7,8 @@ left, so a thread that a busy core keeps waiting takes fewer items, or none: the
 split in advance. :func:`split_range` and the kernels' own splits cut a call into a few
 items per thread (``ITEMS_PER_THREAD``), so that the sharing has room to even out; the cut
 depends only on the sizes and the thread count, never on timing, and each item writes its
-own part of the outputs, so results are the same bits from run to run and for any thread
-count.
+own part of the outputs (a sum across items is cut into a fixed number of parts, whatever
+the threads), so results are the same bits from run to run and for any thread count.
 
 Which threads take part is the kernels' configuration's ``threading``:
 
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-ITEMS_PER_THREAD = 4
+ITEMS_PER_THREAD = 2
 
 
 def thread_count() -> int:
@@ -65,15 +65,16 @@ def split_range(n: int, min_chunk: int = 1, threads: int | None = None
     return [(n * i // k, n * (i + 1) // k) for i in range(k)]
 
 
-def balanced_split(offsets: np.ndarray, fixed_cost: float) -> list[tuple[int, int]]:
-    """``[0, n)`` cut into ``ITEMS_PER_THREAD`` contiguous ranges per thread of about equal
-    work, for items
-    (rows of a CSR, columns of a CSC) whose entries are ``offsets[i]:offsets[i + 1]``: an
-    item costs its entries plus ``fixed_cost`` entries. The inputs of a hidden layer fire
-    at very different rates and its early time steps have fewer spikes than its later
-    ones, so equal numbers of items are not equal work."""
+def balanced_split(offsets: np.ndarray, fixed_cost: float, parts: int | None = None
+                   ) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into ``ITEMS_PER_THREAD`` contiguous ranges per thread (or into
+    ``parts`` ranges, whatever the thread count) of about equal work, for items (rows of a
+    CSR, columns of a CSC) whose entries are ``offsets[i]:offsets[i + 1]``: an item costs
+    its entries plus ``fixed_cost`` entries. The inputs of a hidden layer fire at very
+    different rates and its early time steps have fewer spikes than its later ones, so
+    equal numbers of items are not equal work."""
     n = offsets.shape[0] - 1
-    k = len(split_range(n))
+    k = len(split_range(n)) if parts is None else max(1, min(parts, n))
     if k <= 1:
         return [(0, n)]
     work = offsets - offsets[0] + fixed_cost * np.arange(n + 1)

@@ -150,7 +150,7 @@ def recurrent_lif_backward_op(g_s: torch.Tensor, g_v: torch.Tensor, u: torch.Ten
     g_v_after = g_x3[1:].reshape(-1, n)
     active = active_inputs(spikes_before, EVENT_DENSITY_LIMIT)  # None when denser
     if active is not None:  # for each presynaptic neuron j, the rows (t, b) where it spiked
-        g_w = torch.from_numpy(weight_grad(*active, g_v_after.numpy(), w.shape[1])[0])
+        g_w = torch.from_numpy(weight_grad(*active, g_v_after.numpy(), w.shape[1]))
     else:
         g_w = g_v_after.t() @ spikes_before
     return g_x3, g_w, torch.from_numpy(g_beta).reshape(beta_full.shape)

@@ -58,7 +58,7 @@ def linear_grads(g2: torch.Tensor, weight: torch.Tensor,
     :func:`weight_grad_narrow` for a layer of at most 16 outputs) in the weight's layout
     -- by the dense product ``g2.T @ s`` where more than
     :data:`~spikewave.kernels.registry.WEIGHT_GRAD_DENSITY` of the inputs are active --,
-    the bias's beside it; None for each one not needed."""
+    the bias's ``g2.sum(0)`` on every path; None for each one not needed."""
     g_in = g_w = g_b = None
     if need_input:
         g_in = (g2 @ weight).reshape(spikes.shape)
@@ -72,11 +72,9 @@ def linear_grads(g2: torch.Tensor, weight: torch.Tensor,
                                                   weight.shape[1], input_major(weight)))
     elif need_weight:
         ptr, idx = active
-        g_w_np, g_b_np = weight_grad(ptr, idx, g2.detach().numpy(), weight.shape[1],
-                                     with_bias=need_bias, input_major=input_major(weight))
-        g_w = torch.from_numpy(g_w_np)
-        g_b = torch.from_numpy(g_b_np) if need_bias else None
-    if need_bias and g_b is None:
+        g_w = torch.from_numpy(weight_grad(ptr, idx, g2.detach().numpy(), weight.shape[1],
+                                           input_major=input_major(weight)))
+    if need_bias:
         g_b = g2.sum(0)
     return g_in, g_w, g_b
 

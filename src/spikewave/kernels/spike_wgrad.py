@@ -18,35 +18,20 @@ from spikewave.kernels.spike_gather import _padded, _sum_rows, _transpose_rows
 
 
 @njit
-def _add_row_range(grad, a, b, acc, partial):  # pragma: no cover - compiled
-    """``acc += grad[a] + ... + grad[b - 1]``, summed 64 rows at a time into ``partial``
-    first (the rounding error of a float32 sum grows with the rows added one by one)."""
-    for r0 in range(a, b, 64):
-        partial[:] = 0.0
-        for r in range(r0, min(r0 + 64, b)):
-            row = grad[r]
-            for o in range(partial.shape[0]):
-                partial[o] += row[o]
-        for o in range(partial.shape[0]):
-            acc[o] += partial[o]
-
-
-@njit
-def _gather_cols(col_ptr, rows, grad, i0, i1, accumulate, g_w_t, n_rows, tile,
-                 bias_part, part, n_parts):  # pragma: no cover - compiled
+def _gather_cols(col_ptr, rows, grad, i0, i1, accumulate, g_w_t, n_rows, tile
+                 ):  # pragma: no cover - compiled
     """``g_w_t[i] (+)= sum of grad rows of the batch rows where input i was active``, for
     inputs i0..i1: the weight gradient ``(g.T @ s).T``, one contiguous row per input.
 
     The ``n_rows`` batch rows are taken ``tile`` at a time (every input's rows in the first
     tile, then in the next, ...), so that a tile of ``grad`` stays in the core's cache while
     all the inputs read it; ``rows`` is ascending per input, so a cursor per input walks it.
-    When ``bias_part`` is not empty, this call (``part`` of ``n_parts``) also adds its share
-    of each tile's rows into it -- the bias gradient, summed while the tile is cached."""
+    Each input's sum runs over its rows in ascending order whatever the split of the inputs
+    among threads: the same bits for any thread count."""
     if not accumulate:
         for i in range(i0, i1):
             g_w_t[i, :] = 0.0
     cursor = col_ptr[i0:i1].copy()
-    partial = np.empty(bias_part.shape[0], grad.dtype)
     for stop in range(tile, n_rows + tile, tile):
         for i in range(i0, i1):
             j0 = cursor[i - i0]
@@ -57,10 +42,6 @@ def _gather_cols(col_ptr, rows, grad, i0, i1, accumulate, g_w_t, n_rows, tile,
             if j1 > j0:
                 _sum_rows(grad, rows, j0, j1, g_w_t[i])
             cursor[i - i0] = j1
-        if bias_part.shape[0] > 0:
-            start, last = stop - tile, min(stop, n_rows)
-            _add_row_range(grad, start + part * (last - start) // n_parts,
-                           start + (part + 1) * (last - start) // n_parts, bias_part, partial)
 
 
 @njit
@@ -111,6 +92,9 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
 # rows per input on average (rows / density), within WGRAD_TILE_MIN_BYTES (a core's L2)
 # and WGRAD_TILE_MAX_BYTES (half a shared L3: the tile shares it with the inputs' rows
 # being summed); the constants come from benchmarks/run.py's wide layers.
+# rows of a narrow layer's weight gradient are cut into this many parts, summed apart
+# then added up: a count fixed whatever the threads, so the result is too
+NARROW_PARTS = 8
 WGRAD_ROWS_PER_INPUT = 40.0
 WGRAD_TILE_MIN_BYTES = 2**19
 
@@ -142,27 +126,23 @@ def _columns_and_tile(ptr: np.ndarray, idx: np.ndarray, n_in: int, row_bytes: in
 
 
 def weight_grad(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in: int,
-                with_bias: bool = False, input_major: bool = False
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(grad.T @ s, grad.sum(0) or None)``: the weight gradient ``[out, in]`` for the
-    spikes ``s`` whose active inputs are the CSR ``(ptr, idx)``, and, ``with_bias``, the
-    bias gradient. Each input's row of ``g_w_t = (grad.T @ s).T`` is summed by
-    :func:`_gather_cols`; with ``input_major`` the result is the view ``g_w_t.T`` (the
-    layout of a weight stored input by input, :func:`input_major`), else each thread
-    writes its inputs' rows transposed into their columns of a C-contiguous ``[out, in]``
-    while they are cached; the bias gradient is summed by the same threads, each a share
-    of every tile's rows while the tile is cached."""
+                input_major: bool = False) -> np.ndarray:
+    """The weight gradient ``grad.T @ s`` (``[out, in]``) for the spikes ``s`` whose active
+    inputs are the CSR ``(ptr, idx)``. Each input's row of ``g_w_t = (grad.T @ s).T`` is
+    summed by :func:`_gather_cols`; with ``input_major`` the result is the view
+    ``g_w_t.T`` (the layout of a weight stored input by input, :func:`input_major`), else
+    each thread writes its inputs' rows transposed into their columns of a C-contiguous
+    ``[out, in]`` while they are cached."""
     n_out = grad.shape[1]
     col_ptr, rows, n_rows, tile = _columns_and_tile(ptr, idx, n_in, n_out * grad.itemsize)
     g_w_t = buffers.empty((n_in, n_out), grad.dtype)
     parts = balanced_split(col_ptr, 2.0)  # + zeroing and moving an input's row
-    bias_parts = np.zeros((len(parts), n_out if with_bias else 0), grad.dtype)
     g_w = g_w_t.T if input_major else buffers.empty((n_out, n_in), grad.dtype)
     into = np.empty((0, 0), grad.dtype) if input_major else g_w  # empty: no transpose
     parallel_for(lambda k: _gather_cols_transposed(
-        col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, into,
-        bias_parts[k], k, len(parts)), range(len(parts)))
-    return g_w, (bias_parts.sum(0) if with_bias else None)
+        col_ptr, rows, grad, parts[k][0], parts[k][1], g_w_t, n_rows, tile, into),
+        range(len(parts)))
+    return g_w
 
 
 def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
@@ -173,20 +153,18 @@ def add_weight_grad_t(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray,
     inputs split over threads (disjoint rows, so no per-thread accumulators to add up)."""
     col_ptr, rows, n_rows, tile = _columns_and_tile(ptr, idx, g_w_t.shape[0],
                                                     g_w_t.shape[1] * g_w_t.itemsize)
-    no_bias = np.zeros(0, grad.dtype)
     parallel_for(lambda q: _gather_cols(col_ptr, rows, grad, q[0], q[1], accumulate, g_w_t,
-                                        n_rows, tile, no_bias, 0, 1),
+                                        n_rows, tile),
                  balanced_split(col_ptr, 1.0))
 
 
 @njit
-def _gather_cols_transposed(col_ptr, rows, grad, i0, i1, g_w_t, n_rows, tile, g_w,
-                            bias_part, part, n_parts):  # pragma: no cover - compiled
+def _gather_cols_transposed(col_ptr, rows, grad, i0, i1, g_w_t, n_rows, tile, g_w
+                            ):  # pragma: no cover - compiled
     """:func:`_gather_cols` into the rows ``g_w_t[i0:i1]``, then, unless ``g_w`` is empty,
     those rows written transposed into the columns ``g_w[:, i0:i1]`` (``[out, in]``, a
     weight's layout) by :func:`_transpose_rows`."""
-    _gather_cols(col_ptr, rows, grad, i0, i1, False, g_w_t, n_rows, tile, bias_part, part,
-                 n_parts)
+    _gather_cols(col_ptr, rows, grad, i0, i1, False, g_w_t, n_rows, tile)
     if g_w.size:
         _transpose_rows(g_w_t, i0, i1, g_w)
 
@@ -205,11 +183,13 @@ def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in:
                        input_major: bool = False) -> np.ndarray:
     """The weight gradient ``grad.T @ s`` (``[out <= 16, in]``) of a narrow layer: each
     thread adds the (padded) gradient rows of its batch rows to the inputs active in them,
-    in its own ``[in, 16]`` sums (no column lists needed), which are then added up; with
+    in its own ``[in, 16]`` sums (no column lists needed), which are then added up -- the
+    rows cut into ``NARROW_PARTS`` parts whatever the thread count, so the same bits for
+    any thread count; with
     ``input_major``, the transpose of a C-contiguous ``[in, out]`` (a weight stored input
     by input, :func:`input_major`), else C-contiguous."""
     grad_pad = _padded(grad)
-    parts = balanced_split(ptr, 1.0)
+    parts = balanced_split(ptr, 1.0, parts=NARROW_PARTS)  # the same for any thread count
     sums = np.empty((len(parts), n_in, NARROW), grad.dtype)
     parallel_for(lambda k: _scatter_narrow_rows(ptr, idx, grad_pad, parts[k][0], parts[k][1],
                                                 sums[k]), range(len(parts)))
