@@ -245,10 +245,15 @@ def test_active_inputs_are_the_nonzero_columns_of_each_row():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("width", [1, 7, 8, 37, 256])
 @pytest.mark.parametrize("threads", [1, 3])
-def test_active_inputs_are_the_nonzero_columns(dtype, width, threads):
+@pytest.mark.parametrize("entries_per_part", [None, 64])  # one part; parts of 64 rows
+def test_active_inputs_are_the_nonzero_columns(dtype, width, threads, entries_per_part,
+                                               monkeypatch):
     """CSR of the active inputs equals torch.nonzero, for widths that are and are not
     multiples of the 8-entry blocks, rows with nothing active, -0.0 (inactive), and rows
     split over several threads (a row never writes into the next one's indices)."""
+    if entries_per_part is not None:
+        monkeypatch.setattr("spikewave.kernels.spike_scan.SCAN_ENTRIES_PER_PART",
+                            entries_per_part)
     gen = torch.Generator().manual_seed(width)
     for density in (0.0, 0.03, 0.5, 1.0):
         x = (torch.rand(200, width, generator=gen) < density).to(dtype)
@@ -293,10 +298,15 @@ def test_a_value_that_is_not_0_or_1_is_found_in_any_lane(dtype, column, value):
     np.testing.assert_array_equal(idx, torch.nonzero(x)[:, 1].numpy())
 
 
-def test_the_scan_grows_its_buffer_and_stops_at_the_density_limit_exactly():
-    # 3000 x 90 all-ones rows: each thread's part holds more indices than its first
-    # buffer (65,536), which has to grow; the density limit is the whole input's, so a
-    # limit just below the true density gives None and one at it gives the CSR
+@pytest.mark.parametrize("entries_per_part", [None, 64])  # one part; parts of 64 rows
+def test_the_scan_grows_its_buffer_and_stops_at_the_density_limit_exactly(
+        entries_per_part, monkeypatch):
+    # 3000 x 90 all-ones rows: each part holds more indices than its first buffer, which
+    # has to grow; the density limit is the whole input's, so a limit just below the true
+    # density gives None and one at it gives the CSR
+    if entries_per_part is not None:
+        monkeypatch.setattr("spikewave.kernels.spike_scan.SCAN_ENTRIES_PER_PART",
+                            entries_per_part)
     x = torch.ones(3000, 90)
     x[::5, ::3] = 0.0
     true = float(x.mean())

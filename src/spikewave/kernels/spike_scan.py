@@ -66,6 +66,9 @@ EVENT_DTYPES = (torch.float32, torch.float64)  # the event-driven path's input t
 
 
 _LAST_FOUND: dict[tuple[int, ...], int] = {}
+# entries a part of the scan takes at least: a smaller input is scanned by the calling
+# thread alone (handing a part to another thread costs more than scanning it)
+SCAN_ENTRIES_PER_PART = 1 << 21
 
 
 def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
@@ -77,7 +80,8 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
         raise fail("spikes_2d", f"a {spikes_2d.dtype} tensor", "float32 or float64 spikes")
     x2 = spikes_2d.detach().contiguous().numpy()
     counts = np.empty(x2.shape[0], np.int64)
-    parts = split_range(x2.shape[0], min_chunk=64)
+    rows_per_part = max(64, SCAN_ENTRIES_PER_PART // max(x2.shape[1], 1))
+    parts = split_range(x2.shape[0], min_chunk=rows_per_part)
     int_type = _SAME_WIDTH_INT[x2.dtype.itemsize]
     bits = x2.view(int_type)
     one = np.array(1.0, x2.dtype).view(int_type)[()]
@@ -105,6 +109,8 @@ def active_inputs(spikes_2d: torch.Tensor, max_density: float = 1.0
         return None
     ptr = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
+    if len(found) == 1:  # one part: its array is the result
+        return ptr, found[0][0][:total]
     idx = buffers.empty_prefix(total, np.int64)
     at = 0
     for part_idx, n, _ in found:
