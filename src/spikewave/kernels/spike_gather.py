@@ -70,6 +70,16 @@ def _fill_panels_from_rows(w, k0, k1, out):  # pragma: no cover - compiled
                 panel[i, m] = row[i]
 
 
+# bytes of panels a thread fills at least: a smaller weight is laid out by the calling
+# thread alone (handing half of a 1 MB weight to another thread costs more than copying it)
+PANEL_BYTES_PER_ITEM = 1 << 21
+
+
+def _panel_items(n_blocks: int, n_in: int, itemsize: int) -> list[tuple[int, int]]:
+    per_block = n_in * NARROW * itemsize
+    return split_range(n_blocks, min_chunk=max(1, PANEL_BYTES_PER_ITEM // max(per_block, 1)))
+
+
 def panels(w_t: np.ndarray) -> np.ndarray:
     """``W.T[in, out]`` cut into panels of 16 output columns, ``[ceil(out / 16), in,
     16]`` (pooled; the last padded with zeros): the rows one block of neurons adds up, 64
@@ -78,7 +88,8 @@ def panels(w_t: np.ndarray) -> np.ndarray:
     n_in, n = w_t.shape
     n_blocks = -(-n // NARROW)
     out = buffers.empty((n_blocks, n_in, NARROW), w_t.dtype)
-    parallel_for(lambda q: _fill_panels(w_t, q[0], q[1], out), split_range(n_blocks))
+    parallel_for(lambda q: _fill_panels(w_t, q[0], q[1], out),
+                 _panel_items(n_blocks, n_in, w_t.itemsize))
     return out
 
 
@@ -90,7 +101,8 @@ def weight_panels(weight: torch.Tensor) -> np.ndarray:
     w = weight.detach().contiguous().numpy()
     n_blocks = -(-w.shape[0] // NARROW)
     out = buffers.empty((n_blocks, w.shape[1], NARROW), w.dtype)
-    parallel_for(lambda q: _fill_panels_from_rows(w, q[0], q[1], out), split_range(n_blocks))
+    parallel_for(lambda q: _fill_panels_from_rows(w, q[0], q[1], out),
+                 _panel_items(n_blocks, w.shape[1], w.itemsize))
     return out
 
 
