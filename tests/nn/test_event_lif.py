@@ -379,6 +379,23 @@ def test_panels_hold_the_transposed_weight_padded_with_zeros():
     assert not p[2, :, 5:].any()  # 37 = 16 + 16 + 5
 
 
+@pytest.mark.parametrize("bytes_per_item", [None, 1])  # one item; a block an item
+def test_panels_are_the_same_filled_by_one_thread_or_shared(bytes_per_item, monkeypatch):
+    if bytes_per_item is not None:
+        monkeypatch.setattr(spike_gather, "PANEL_BYTES_PER_ITEM", bytes_per_item)
+    gen = torch.Generator().manual_seed(2)
+    weight = torch.randn(70, 45, generator=gen)
+    with kernels.use(threads=3):
+        by_rows = spike_gather.weight_panels(weight)
+        by_columns = spike_gather.panels(np.ascontiguousarray(weight.numpy().T))
+    want = np.zeros((5, 45, 16), np.float32)
+    for k in range(5):
+        block = weight.numpy()[16 * k:16 * (k + 1)].T
+        want[k, :, :block.shape[1]] = block
+    np.testing.assert_array_equal(by_rows, want)
+    np.testing.assert_array_equal(by_columns, want)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("n_blocks,n_rows", [(32, 1280), (1, 50), (3, 7), (2, 1)])
 def test_block_items_cover_every_block_and_row_once(threads, n_blocks, n_rows):
