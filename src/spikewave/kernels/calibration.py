@@ -20,6 +20,7 @@ the order of summation, so a crossover only ever changes the time a layer takes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -112,19 +113,24 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
     return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
 
 
-def machine_identity() -> dict[str, object]:
-    """What a calibration is valid for: the CPU model, logical CPUs, the kernels' thread
-    count and the torch version."""
+@functools.cache
+def _cpu_model() -> str:
+    """The CPU's model name (read once per process: it is asked at every layer call)."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
                 if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": model, "cpus": os.cpu_count(), "threads": thread_count(),
+    return model
+
+
+def machine_identity() -> dict[str, object]:
+    """What a calibration is valid for: the CPU model, logical CPUs, the kernels' thread
+    count and the torch version."""
+    return {"cpu": _cpu_model(), "cpus": os.cpu_count(), "threads": thread_count(),
             "torch": torch.__version__}
 
 
