@@ -184,3 +184,25 @@ def test_delay_sigma_rejects_bad_input(args, match):
 
     with pytest.raises(ParameterError, match=match):
         delay_sigma(*args)
+
+
+def test_spikes_between_layers_are_not_checked_for_nan_but_the_input_is():
+    """SpikingSequential checks its input (the first layer) and the input of a layer fed
+    by anything but a spiking layer; spikes between layers (0 or 1 by construction) are
+    not read again for NaN."""
+    from spikewave import kernels
+    from spikewave.kernels.registry import NonFiniteInput
+    from spikewave.train.models import dense_snn, initialise
+
+    net = initialise(dense_snn(6, (12, 9), 3), torch.Generator().manual_seed(0))
+    checked = []
+    for module in (*net.layers, net.readout):
+        module.register_forward_pre_hook(
+            lambda m, args: checked.append(kernels.config().check_finite))
+    x = torch.rand(4, 2, 6, generator=torch.Generator().manual_seed(1))
+    net(x)
+    # LinearLIF(input), LinearLIF(spikes), SpikeLinear(spikes), readout(currents)
+    assert checked == [True, False, False, True]
+    x[2, 1, 3] = float("nan")
+    with pytest.raises(NonFiniteInput, match="'x'.*nan"):
+        net(x)

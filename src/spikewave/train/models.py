@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from spikewave import kernels
 from spikewave._validation import POSITIVE, check_choice, check_int, check_number, fail
 from spikewave.nn import (
     ALIF,
@@ -29,6 +30,10 @@ class SpikingSequential(nn.Module):
 
     Returns the readout potentials ``[T, B, n_out]`` and the number of spikes per sample
     in all spiking layers (summed over time and neurons, averaged over the batch).
+
+    The input is checked for NaN and infinite values by the first layer; a layer whose
+    input is the spikes of a spiking layer skips that check (spikes are 0 or 1 whatever
+    the potentials: nothing to find, and a pass over the spikes saved).
     """
 
     def __init__(self, layers: list[nn.Module], tau_steps: float = 10.0) -> None:
@@ -38,11 +43,22 @@ class SpikingSequential(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spikes = x.new_zeros(())
+        from_spikes = False
         for layer in self.layers:
-            x = layer(x)
-            if isinstance(layer, SPIKING):  # all spikes of the batch over its samples
+            x = _unchecked(layer, x) if from_spikes else layer(x)
+            from_spikes = isinstance(layer, SPIKING)
+            if from_spikes:  # all spikes of the batch over its samples
                 spikes = spikes + x.detach().sum() / x.shape[1]
-        return self.readout(x), spikes
+        return _unchecked(self.readout, x) if from_spikes else self.readout(x), spikes
+
+
+def _unchecked(layer: nn.Module, spikes: torch.Tensor) -> torch.Tensor:
+    """``layer(spikes)`` without the finiteness check of its input (under
+    ``torch.compile`` the check is an assertion in the graph and is kept)."""
+    if torch.compiler.is_compiling():
+        return layer(spikes)
+    with kernels.use(check_finite=False):
+        return layer(spikes)
 
 
 def initialise(model: nn.Module, generator: torch.Generator) -> nn.Module:
