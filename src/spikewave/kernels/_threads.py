@@ -149,7 +149,6 @@ class _Pool:
                 self.job = None
 
 
-THREADINGS = ("auto", "openmp", "pool")
 _OPENMP_NAMES = ("libgomp.so.1", "libiomp5.so", "libomp.so", "libomp.dylib")
 _REGION = ctypes.CFUNCTYPE(None, ctypes.py_object)
 

@@ -71,6 +71,8 @@ WEIGHT_GRAD_DENSITY = 0.1
 # Layers with fewer outputs take the dense product: finding the active inputs would cost
 # more than the product itself.
 MIN_EVENT_OUTPUTS = 64
+# which threads run the compiled kernels (spikewave.kernels._threads)
+THREADINGS = ("auto", "openmp", "pool")
 
 
 class NonFiniteInput(ParameterError):
@@ -116,7 +118,7 @@ class KernelConfig:
             raise fail("check_finite", self.check_finite, "True or False", owner)
         if self.threads is not None:
             check_int("threads", self.threads, 1, 1024, owner=owner)
-        check_choice("threading", self.threading, ("auto", "openmp", "pool"), owner)
+        check_choice("threading", self.threading, THREADINGS, owner)
         check_number("buffer_pool_mb", self.buffer_pool_mb, NON_NEGATIVE, owner)
 
 

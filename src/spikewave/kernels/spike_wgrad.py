@@ -85,6 +85,10 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
     return col_ptr, rows
 
 
+# Rows of a narrow layer's weight gradient are cut into this many parts, summed apart, then
+# added up: a count fixed whatever the threads, so the result is too.
+NARROW_PARTS = 8
+
 # Batch rows per tile of the weight gradient. Each tile is read by every input active in it
 # while cached, and each input's row of the gradient is loaded and stored once per tile it
 # is active in: an input active in R rows of a tile sums R gradient rows per visit of its
@@ -92,9 +96,6 @@ def input_columns(ptr: np.ndarray, idx: np.ndarray, n_in: int
 # rows per input on average (rows / density), within WGRAD_TILE_MIN_BYTES (a core's L2)
 # and WGRAD_TILE_MAX_BYTES (half a shared L3: the tile shares it with the inputs' rows
 # being summed); the constants come from benchmarks/run.py's wide layers.
-# rows of a narrow layer's weight gradient are cut into this many parts, summed apart
-# then added up: a count fixed whatever the threads, so the result is too
-NARROW_PARTS = 8
 WGRAD_ROWS_PER_INPUT = 40.0
 WGRAD_TILE_MIN_BYTES = 2**19
 
@@ -185,9 +186,8 @@ def weight_grad_narrow(ptr: np.ndarray, idx: np.ndarray, grad: np.ndarray, n_in:
     thread adds the (padded) gradient rows of its batch rows to the inputs active in them,
     in its own ``[in, 16]`` sums (no column lists needed), which are then added up -- the
     rows cut into ``NARROW_PARTS`` parts whatever the thread count, so the same bits for
-    any thread count; with
-    ``input_major``, the transpose of a C-contiguous ``[in, out]`` (a weight stored input
-    by input, :func:`input_major`), else C-contiguous."""
+    any thread count; with ``input_major``, the transpose of a C-contiguous ``[in, out]``
+    (a weight stored input by input, :func:`input_major`), else C-contiguous."""
     grad_pad = _padded(grad)
     parts = balanced_split(ptr, 1.0, parts=NARROW_PARTS)  # the same for any thread count
     sums = np.empty((len(parts), n_in, NARROW), grad.dtype)
