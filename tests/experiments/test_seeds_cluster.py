@@ -93,3 +93,17 @@ def test_a_bad_scheduler_is_refused_clearly(monkeypatch):
         check_scheduler("tcp://a b")
     with pytest.raises(ParameterError, match="running Dask scheduler"):
         run_seeds(simulate, [0], scheduler="tcp://127.0.0.1:9", duration_s=DURATION_S)
+
+
+@pytest.mark.slow
+def test_cuba_with_scheduler_gives_the_local_runs(scheduler, tmp_path, capsys):
+    def per_run(*extra):
+        args = ["reproduce", "cuba", "--runs", "2", "--duration-s", "0.2", "--n-neurons",
+                "400", "--out", str(tmp_path / str(len(extra))), "--json", *extra]
+        assert main(args) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        return out["rates_hz_per_run"], out["cv_isi_per_run"], out["spikes"]
+
+    local = per_run()
+    assert len(local[0]) == 2 and local[2] > 0
+    assert per_run("--scheduler", scheduler) == local

@@ -28,6 +28,7 @@ import numpy as np
 
 from spikewave._validation import POSITIVE, check_int, check_number
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
+from spikewave.experiments.seeds import add_scheduler_argument, check_scheduler, run_seeds
 from spikewave.sim.connectivity import bernoulli
 from spikewave.sim.network import Network, NetworkState, NeuronParams, Projection
 from spikewave.sim.network_clock import run_clock
@@ -76,30 +77,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="runs (seeds seed .. seed+runs-1; default 10, 2 with --quick)")
     parser.add_argument("--n-neurons", type=int, default=4000,
                         help="network size (default 4000; in-degree kept at 80)")
+    add_scheduler_argument(parser)
+
+
+def run_summary(seed: int, duration_s: float, n_neurons: int, keep: bool = False) -> dict:
+    """What the report takes of one run: its mean rate (Hz), mean ISI CV, synchrony,
+    simulation time, synaptic events and spikes; with ``keep`` also its spikes and CVs
+    ``(t, k, cv)`` for the figure. A task of its own for
+    :func:`~spikewave.experiments.seeds.run_seeds`."""
+    n = n_neurons
+    t_end = duration_s * 1000.0
+    _, res = simulate(seed, duration_s, n)
+    t, k = res.spike_times_ms, res.spike_neurons
+    cv = isi_cv(t, k, n, 0.0, t_end)
+    return {"rate_hz": float(firing_rates_hz(t, k, n, 0.0, t_end).mean()),
+            "cv_isi": float(np.nanmean(cv)), "chi": synchrony_chi(t, k, n, 0.0, t_end, 1.0),
+            "simulation_s": res.simulation_s, "synaptic_events": res.synaptic_events,
+            "spikes": int(t.size), "first": (t, k, cv) if keep else None}
 
 
 def run(ctx: RunContext, duration_s: float = 1.0, runs: int | None = None,
-        n_neurons: int = 4000) -> Result:
+        n_neurons: int = 4000, scheduler: str | None = None) -> Result:
+    """The reproduction; ``scheduler``: run the seeds on that Dask cluster (one task a
+    seed; locally they run one after the other, each timed on one core)."""
     from spikewave.plot.network import network_activity_figure
 
     duration = check_number("duration_s", duration_s, POSITIVE)
     runs = check_int("runs", runs if runs is not None else (2 if ctx.quick else 10), 1, 10_000)
     n = check_int("n_neurons", n_neurons, 5)
+    scheduler = check_scheduler(scheduler)
     t_end = duration * 1000.0
-    rates, cvs, chis, sim_s, events, spikes = [], [], [], 0.0, 0, 0
-    first = None
-    for seed in ctx.progress_bar(range(ctx.seed, ctx.seed + runs), desc="cuba"):
-        net, res = simulate(seed, duration, n)
-        t, k = res.spike_times_ms, res.spike_neurons
-        rates.append(float(firing_rates_hz(t, k, n, 0.0, t_end).mean()))
-        cv = isi_cv(t, k, n, 0.0, t_end)
-        cvs.append(float(np.nanmean(cv)))
-        chis.append(synchrony_chi(t, k, n, 0.0, t_end, 1.0))
-        sim_s += res.simulation_s
-        events += res.synaptic_events
-        spikes += t.size
-        if first is None:
-            first = (t, k, cv)
+    bar = ctx.progress_bar(total=runs, desc="cuba")
+    done = run_seeds(run_summary, range(ctx.seed, ctx.seed + runs), workers=1, progress=bar,
+                     first_options={"keep": True}, scheduler=scheduler, duration_s=duration,
+                     n_neurons=n)
+    bar.close()
+    rates = [d["rate_hz"] for d in done]
+    cvs = [d["cv_isi"] for d in done]
+    chis = [d["chi"] for d in done]
+    sim_s = sum(d["simulation_s"] for d in done)
+    events = sum(d["synaptic_events"] for d in done)
+    spikes = sum(d["spikes"] for d in done)
+    first = done[0]["first"]
     rate, cv_mean = float(np.mean(rates)), float(np.mean(cvs))
     # tolerance: three standard errors of the difference of the two means over seeds
     rate_tol = 3 * np.hypot(BRIAN2_RATE_SD / np.sqrt(10), BRIAN2_RATE_SD / np.sqrt(runs))

@@ -27,7 +27,7 @@ import numpy as np
 from spikewave._budget import check_budget
 from spikewave._validation import POSITIVE, check_int, check_number, fail
 from spikewave.experiments.registry import Metric, Reproduction, Result, RunContext
-from spikewave.experiments.seeds import check_scheduler, run_seeds
+from spikewave.experiments.seeds import add_scheduler_argument, check_scheduler, run_seeds
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
 from spikewave.sim.analysis import spike_latencies_ms
@@ -189,13 +189,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sweep", choices=sorted(SWEEPS), default=None,
                         help="vary one parameter over the paper's values, --runs seeds each")
     add_scheduler_argument(parser)
-
-
-def add_scheduler_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="run the seeds on a Dask cluster (dask.distributed scheduler "
-                             "address, e.g. tcp://10.0.0.1:8786; default: this machine's "
-                             "threads)")
 
 
 def run(ctx: RunContext, duration_s: float | None = None, runs: int = 1, jitter_ms: float = 1.0,

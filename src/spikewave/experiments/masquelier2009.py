@@ -53,11 +53,7 @@ from spikewave._validation import (
     check_number,
     fail,
 )
-from spikewave.experiments.masquelier2008 import (
-    add_scheduler_argument,
-    check_run_budget,
-    simulated_seconds,
-)
+from spikewave.experiments.masquelier2008 import check_run_budget, simulated_seconds
 from spikewave.experiments.registry import (
     KnownPartial,
     Metric,
@@ -65,7 +61,7 @@ from spikewave.experiments.registry import (
     Result,
     RunContext,
 )
-from spikewave.experiments.seeds import check_scheduler, run_seeds
+from spikewave.experiments.seeds import add_scheduler_argument, check_scheduler, run_seeds
 from spikewave.neurons.srm import SRMParams
 from spikewave.plasticity.stdp import STDPParams
 from spikewave.sim.eventdriven import (

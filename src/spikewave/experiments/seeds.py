@@ -56,6 +56,13 @@ def run_seeds(fn: Callable, seeds, workers: int | None = None, progress=None,
     return results
 
 
+def add_scheduler_argument(parser) -> None:
+    """The ``--scheduler`` option of a reproduction that runs seeds (argparse parser)."""
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the seeds on a Dask cluster (dask.distributed scheduler "
+                             "address, e.g. tcp://10.0.0.1:8786; default: this machine)")
+
+
 def check_scheduler(scheduler: object) -> str | None:
     """``scheduler`` after checking it is ``None`` or a scheduler address and that
     ``dask.distributed`` is installed."""
