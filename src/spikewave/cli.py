@@ -369,7 +369,8 @@ def _train_process(args: argparse.Namespace, ctx, device: str) -> int:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       seed=args.seed, device=device, encoding=args.encoding,
                       spike_reg=args.spike_reg, spike_reg_weight=args.spike_reg_weight,
-                      decision_reg_weight=args.decision_reg_weight)
+                      decision_reg_weight=args.decision_reg_weight,
+                      time_steps=args.time_steps)
     if args.method == "eprop" and cfg.penalty() is not None:
         raise ParameterError("The 'method' parameter must be 'bptt' with --spike-reg or "
                              "--decision-reg-weight (e-prop computes its own gradients of "

@@ -128,6 +128,30 @@ def test_resume_with_other_neurons_is_refused(tmp_path):
     assert _fit_lif(tmp_path, "zero", 2, resume=True).epochs == 2
 
 
+def _fit_steps(out, steps, epochs, resume=False, record=True):
+    return fit(Tiny(), _data(), lambda x, gen: x.unsqueeze(0).expand(steps, -1, -1),
+               TrainConfig(epochs=epochs, batch_size=16, lr=0.05, seed=3,
+                           time_steps=steps if record else None), out,
+               resume=resume, progress=False)
+
+
+def test_resume_with_other_time_steps_is_refused(tmp_path):
+    """The weights do not show the number of steps the run was trained on: a run of 2
+    steps is not continued on 5 (nothing written); a run or a checkpoint that does not
+    record its steps resumes whatever the other's."""
+    _fit_steps(tmp_path, 2, 1)
+    path = tmp_path / "checkpoint.pt"
+    assert load_checkpoint(path)["config"]["time_steps"] == 2
+    before = path.read_bytes()
+    with pytest.raises(ParameterError, match=r"'resume'.*time_steps=2"):
+        _fit_steps(tmp_path, 5, 2, resume=True)
+    assert path.read_bytes() == before
+    assert _fit_steps(tmp_path, 2, 2, resume=True).epochs == 2
+    assert _fit_steps(tmp_path, 5, 3, resume=True, record=False).epochs == 3
+    _rewrite(path, lambda s: s["config"].pop("time_steps"))  # of an earlier version
+    assert _fit_steps(tmp_path, 5, 4, resume=True).epochs == 4
+
+
 def test_checkpoint_without_neuron_specs_still_resumes(tmp_path):
     """A checkpoint of a version that did not record the specs resumes as before."""
     _fit_lif(tmp_path, "zero", 1)

@@ -104,7 +104,8 @@ class TrainConfig:
     the encoding, :mod:`spikewave.train.encodings`) and the activity penalties added to its
     loss (:mod:`spikewave.train.penalties`): ``spike_reg`` (``"none"``, ``"l1"``, ``"l2"``)
     on the hidden spike counts with weight ``spike_reg_weight``, and the early-decision
-    term with weight ``decision_reg_weight``."""
+    term with weight ``decision_reg_weight``; ``time_steps``, the steps the encoder makes
+    (a label too; None: not recorded, as for an encoder whose steps vary)."""
 
     epochs: int = 30
     batch_size: int = 64
@@ -115,6 +116,7 @@ class TrainConfig:
     spike_reg: str = "none"
     spike_reg_weight: float = 0.0
     decision_reg_weight: float = 0.0
+    time_steps: int | None = None
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, 1, 1_000_000, "TrainConfig")
@@ -127,6 +129,8 @@ class TrainConfig:
         check_number("spike_reg_weight", self.spike_reg_weight, NON_NEGATIVE, "TrainConfig")
         check_number("decision_reg_weight", self.decision_reg_weight, NON_NEGATIVE,
                      "TrainConfig")
+        if self.time_steps is not None:
+            check_int("time_steps", self.time_steps, 1, owner="TrainConfig")
         if self.spike_reg == "none" and self.spike_reg_weight > 0:
             raise fail("spike_reg", self.spike_reg, "'l1' or 'l2' with spike_reg_weight = "
                        f"{self.spike_reg_weight:g} (which penalty to weight)", "TrainConfig")
@@ -417,7 +421,9 @@ def _resume_everywhere(path: Path, model: nn.Module, opt, cfg: TrainConfig,
 RESUMABLE = ("epochs", "device")
 # optional settings: a checkpoint without them was made with these values
 CONFIG_DEFAULTS = {"encoding": "direct", "spike_reg": "none", "spike_reg_weight": 0.0,
-                  "decision_reg_weight": 0.0}
+                  "decision_reg_weight": 0.0, "time_steps": None}
+# labels a run may leave unrecorded (None): a checkpoint or a run without one matches any
+UNRECORDED = ("time_steps",)
 
 
 def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, list[dict]]:
@@ -431,7 +437,8 @@ def _resume(path: Path, model: nn.Module, opt, cfg: TrainConfig) -> tuple[int, l
     saved_epochs = expect(config, "epochs", int, path, "an integer")
     if saved_epochs < 1:
         raise DataError(f"{path}: config['epochs'] = {saved_epochs}, expected at least 1")
-    differ = sorted(k for k in fields if k not in RESUMABLE and config[k] != fields[k])
+    differ = sorted(k for k in fields if k not in RESUMABLE and config[k] != fields[k]
+                    and not (k in UNRECORDED and None in (config[k], fields[k])))
     if differ:
         raise fail("resume", f"a checkpoint made with other settings "
                    f"({', '.join(f'{k}={config[k]!r}' for k in differ)})",
