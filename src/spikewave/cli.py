@@ -345,10 +345,13 @@ def _train(args: argparse.Namespace) -> int:
     from spikewave.train import distributed as ddp
 
     ctx, device = ddp.from_environment(args.device, args.dist_timeout_s)
+    finished = False
     try:
-        return _train_process(args, ctx, device)
+        code = _train_process(args, ctx, device)
+        finished = True
+        return code
     finally:
-        ddp.shutdown(ctx)
+        ddp.shutdown(ctx, finished)
 
 
 def _train_process(args: argparse.Namespace, ctx, device: str) -> int:

@@ -131,12 +131,16 @@ def from_environment(device: str, timeout_s: float = DEFAULT_TIMEOUT_S
     return Distributed(rank, world, local_rank, timeout_s), device
 
 
-def shutdown(ctx: Distributed) -> None:
-    """Leave the process group (after the run, or after a failure)."""
+def shutdown(ctx: Distributed, finished: bool = False) -> None:
+    """Leave the process group: after the run (``finished``: every rank waits for the
+    others first, so that none tears its connections down while rank 0 still measures
+    the test set), or after a failure (at once)."""
     if ctx.active:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 
