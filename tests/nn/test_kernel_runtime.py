@@ -1,9 +1,11 @@
 """What the compiled kernels run on: the threads that share their work out (torch's OpenMP
 team or spikewave's pool) and the pool of reused output arrays."""
 
+import gc
 import os
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -64,6 +66,114 @@ def test_an_exception_of_an_item_reaches_the_caller_after_all_items_ran(two_thre
     out = []
     _threads.parallel_for(out.append, range(4))  # the pool still works afterwards
     assert sorted(out) == [0, 1, 2, 3]
+
+
+class _Big(np.ndarray):
+    """An array a weak reference can follow."""
+
+
+def _captured_array_after(call):
+    """A weak reference to an array that the items of ``call(items_fn)`` captured, taken
+    after the call returned (with the garbage collector off: only references count)."""
+    def run():
+        big = np.zeros(1000).view(_Big)
+
+        def item(i):
+            time.sleep(0.002)
+            big[i] = 1.0
+            if i == 3:
+                raise ValueError("item three")
+        call(item)
+        return weakref.ref(big)
+
+    gc.disable()
+    try:
+        ref = run()
+        time.sleep(0.05)  # the other threads have left the call
+        return ref
+    finally:
+        gc.enable()
+
+
+def test_nothing_of_a_finished_call_is_kept(two_threads):
+    """Neither the threads that joined the call (the pool's kept the last call until the
+    next one) nor the exception of a failed item (its traceback made a reference cycle
+    through the call) keep the items' arrays once the call is over."""
+    def ok(item):
+        _threads.parallel_for(lambda i: i != 3 and item(i), range(8))
+
+    def failing(item):
+        with pytest.raises(ValueError, match="item three"):
+            _threads.parallel_for(item, range(8))
+
+    assert _captured_array_after(ok)() is None
+    assert _captured_array_after(failing)() is None
+
+
+def test_every_item_sees_the_settings_in_force(two_threads):
+    """``kernels.use`` (a context variable) holds for the items of every thread of the call,
+    not only for the caller's: the kernels read it (the output pool's size, for one)."""
+    seen, threads = set(), set()
+    lock = threading.Lock()
+
+    def item(i):
+        time.sleep(0.002)
+        with lock:
+            cfg = kernels.config()
+            seen.add((cfg.buffer_pool_mb, cfg.check_finite))
+            threads.add(threading.get_ident())
+
+    with kernels.use(buffer_pool_mb=0, check_finite=False):
+        _threads.parallel_for(item, range(16))
+    assert len(threads) > 1
+    assert seen == {(0, False)}
+
+
+def test_ctrl_c_during_a_call_is_never_lost(two_threads):
+    """SIGINT delivered at any moment of a call raises KeyboardInterrupt from the call (or
+    just after it): never dropped. (On torch's team the caller took its items inside the
+    region's ctypes callback, which drops an exception raised there between two items:
+    about one interrupt in eight was lost with another Python thread busy.)"""
+    import random
+    import signal
+
+    delivered = []
+
+    def handler(signum, frame):
+        delivered.append(1)
+        raise KeyboardInterrupt
+
+    stop = threading.Event()
+
+    def busy():  # another Python thread wanting the GIL widens the window
+        while not stop.is_set():
+            pass
+
+    _threads.parallel_for(lambda i: None, range(4))  # the runtime looked up before
+    previous = signal.signal(signal.SIGINT, handler)
+    hog = threading.Thread(target=busy, daemon=True)
+    hog.start()
+    rng = random.Random(0)
+    raised = lost = 0
+    try:
+        for _ in range(60):
+            before = len(delivered)
+            timer = threading.Timer(rng.uniform(0, 0.006), os.kill, (os.getpid(),
+                                                                     signal.SIGINT))
+            try:
+                timer.start()
+                _threads.parallel_for(lambda i: time.sleep(0.0002), range(16))
+                timer.join()
+                time.sleep(0.01)
+            except KeyboardInterrupt:
+                raised += 1
+                timer.join()
+                continue
+            lost += len(delivered) > before
+    finally:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+    assert lost == 0 and raised == len(delivered) > 0
 
 
 def test_a_call_from_inside_an_item_runs_inline(two_threads):

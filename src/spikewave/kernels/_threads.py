@@ -14,11 +14,12 @@ Which threads take part is the kernels' configuration's ``threading``:
 
 - ``"openmp"``: torch's own OpenMP team, where torch runs on OpenMP and its runtime is
   among the libraries already loaded (:func:`openmp_runtime`: opened without loading a
-  second copy). The call opens a parallel region of that runtime (``GOMP_parallel``) whose
-  threads take the items. After each torch operation torch's idle OpenMP threads keep
-  their cores busy for a while, waiting for the next one; threads of our own would have to
-  take the cores from them first, so they would start late on every kernel that follows a
-  torch operation.
+  second copy). The call opens a parallel region of that runtime (``GOMP_parallel_start``
+  and ``GOMP_parallel_end``) whose other threads take items while the caller takes its own
+  outside the region's callback (so Ctrl-C reaches it). After each torch operation
+  torch's idle OpenMP threads keep their cores busy for a while, waiting for the next one;
+  threads of our own would have to take the cores from them first, so they would start
+  late on every kernel that follows a torch operation.
 - ``"pool"``: a pool of threads kept for the process, which sleep on a condition variable
   between calls (nothing spins) and join the calling thread on each call; the call never
   waits for a pool thread to start.
@@ -32,6 +33,7 @@ The thread count is the configuration's ``threads``, else torch's intra-op threa
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import itertools
 import os
@@ -84,7 +86,10 @@ def balanced_split(offsets: np.ndarray, fixed_cost: float, parts: int | None = N
 
 
 class _Job:
-    """One call's items: taken in order by whoever asks next, counted when done."""
+    """One call's items: taken in order by whoever asks next, counted when done. The
+    threads that join the caller run them in a copy of the caller's context, so the
+    kernels' settings in force (:func:`spikewave.kernels.use`, a context variable) hold
+    for every item whichever thread runs it."""
 
     def __init__(self, fn: Callable[[Any], object], items: list[Any]) -> None:
         self.fn, self.items = fn, items
@@ -93,11 +98,13 @@ class _Job:
         self.errors: list[BaseException] = []
         self.finished = threading.Event()
         self.lock = threading.Lock()
+        self.context = contextvars.copy_context()
+        self.cancelled = False  # the caller left early: no new item is taken
 
     def work(self) -> None:
         """Take and run items until none is left."""
         n = len(self.items)
-        while (i := next(self.next)) < n:
+        while not self.cancelled and (i := next(self.next)) < n:
             try:
                 self.fn(self.items[i])
             except BaseException as error:  # noqa: BLE001 - raised again by the caller
@@ -106,6 +113,22 @@ class _Job:
                 self.done += 1
                 if self.done == n:
                     self.finished.set()
+
+    def join(self) -> None:
+        """:meth:`work` on a thread that joins the caller, in the caller's context."""
+        self.context.copy().run(self.work)
+
+    def raise_first(self) -> None:
+        """Raise the first item's exception, if any, leaving no reference cycle through
+        it (the list emptied, the local dropped): its traceback holds the job and the items'
+        arrays, which go as soon as the caller lets go of the exception."""
+        if self.errors:
+            error = self.errors[0]
+            self.errors.clear()
+            try:
+                raise error
+            finally:
+                del error
 
 
 class _Pool:
@@ -134,7 +157,8 @@ class _Pool:
                     self.cv.wait()
                 seen, job = self.generation, self.job
             if job is not None:
-                job.work()
+                job.join()
+                job = None  # not kept (with its items' arrays) until the next call
 
     def run(self, job: _Job, helpers: int) -> None:
         self.ensure(helpers)
@@ -142,11 +166,16 @@ class _Pool:
             self.job = job
             self.generation += 1
             self.cv.notify(helpers)
-        job.work()  # the caller takes items too, and never waits for a helper to start
-        job.finished.wait()
-        with self.cv:
-            if self.job is job:
-                self.job = None
+        try:
+            job.work()  # the caller takes items too, and never waits for a helper to start
+            job.finished.wait()
+        except BaseException:
+            job.cancelled = True  # interrupted between items: the helpers take no more
+            raise
+        finally:
+            with self.cv:
+                if self.job is job:
+                    self.job = None
 
 
 _OPENMP_NAMES = ("libgomp.so.1", "libiomp5.so", "libomp.so", "libomp.dylib")
@@ -154,16 +183,20 @@ _REGION = ctypes.CFUNCTYPE(None, ctypes.py_object)
 
 
 def _region(job: _Job) -> None:  # pragma: no cover - runs on OpenMP's threads
-    """The body of the parallel region, on every thread of the team: take items."""
-    job.work()
+    """The body of the parallel region on the team's other threads: take items. The
+    calling thread takes its share outside the callback (between ``GOMP_parallel_start``
+    and ``GOMP_parallel_end``), so that an exception a signal handler raises there (Ctrl-C)
+    reaches the caller instead of being dropped by ctypes."""
+    job.join()
 
 
 _REGION_FN = _REGION(_region)
 
 
 def openmp_runtime() -> Any | None:
-    """torch's OpenMP runtime as a ctypes library (``GOMP_parallel``,
-    ``omp_in_parallel``), where torch's parallel backend is OpenMP and the runtime is one
+    """torch's OpenMP runtime as a ctypes library (``GOMP_parallel_start``,
+    ``GOMP_parallel_end``, ``omp_in_parallel``: libgomp's, which LLVM's and Intel's
+    runtimes also export), where torch's parallel backend is OpenMP and the runtime is one
     of the libraries already loaded in this process -- in torch's own ``lib`` folder, else
     by its usual name; opened with ``RTLD_NOLOAD``, so a second copy is never loaded.
     None elsewhere (another backend, no such library loaded, no ``RTLD_NOLOAD``)."""
@@ -178,9 +211,10 @@ def openmp_runtime() -> Any | None:
     for name in names:
         try:
             lib = ctypes.CDLL(name, mode=noload | getattr(os, "RTLD_LAZY", 1))
-            lib.GOMP_parallel.argtypes = [_REGION, ctypes.py_object, ctypes.c_uint,
-                                          ctypes.c_uint]
-            lib.GOMP_parallel.restype = None
+            lib.GOMP_parallel_start.argtypes = [_REGION, ctypes.py_object, ctypes.c_uint]
+            lib.GOMP_parallel_start.restype = None
+            lib.GOMP_parallel_end.argtypes = []
+            lib.GOMP_parallel_end.restype = None
             lib.omp_in_parallel.restype = ctypes.c_int
         except (OSError, AttributeError):
             continue
@@ -254,8 +288,17 @@ def parallel_for(fn: Callable[[Any], object], items: Iterable[Any]) -> None:
     team = min(threads, len(items))
     omp = _OpenMP.get() if threading_backend() == "openmp" else None
     if omp is not None and not omp.omp_in_parallel():
-        omp.GOMP_parallel(_REGION_FN, job, team, 0)  # returns when every item is done
+        started = False
+        try:
+            omp.GOMP_parallel_start(_REGION_FN, job, team)
+            started = True
+            job.work()  # the caller's share, in plain Python
+        except BaseException:
+            job.cancelled = True  # interrupted between items: the team takes no more
+            raise
+        finally:  # also when interrupted just after the start (the team holds ``job``)
+            if started or omp.omp_in_parallel():
+                omp.GOMP_parallel_end()  # returns when the team has left the region
     else:
         _pool().run(job, team - 1)
-    if job.errors:
-        raise job.errors[0]
+    job.raise_first()
