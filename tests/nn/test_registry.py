@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from spikewave import ParameterError, kernels
-from spikewave.kernels import calibration, event_lif, multistep
+from spikewave.kernels import calibration, event_lif, multistep, registry
 from spikewave.kernels.registry import EVENT_DENSITY, MIN_EVENT_OUTPUTS, density_limit
 from spikewave.neurons.specs import LIFSpec
 from spikewave.nn import LIF, LeakyReadout, LinearLIF, SpikeLinear
@@ -35,12 +35,15 @@ def _spikes(shape, p, seed=0):
     return (torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) < p).float()
 
 
-def _store(density, identity=None, path=None):
-    """A calibration file holding ``density`` for ``identity`` (default: this machine's)."""
+def _store(density, identity=None, path=None, weight_grad=None):
+    """A calibration file holding ``density`` (and the weight gradient's crossover
+    ``weight_grad``, when given) for ``identity`` (default: this machine's)."""
     path = path or calibration.calibration_path()
     key = json.dumps(identity or calibration.machine_identity(), sort_keys=True)
     data = json.loads(path.read_text()) if path.exists() else {}
     data[key] = {"max_density": density}
+    if weight_grad is not None:
+        data[key]["weight_grad_density"] = weight_grad
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
     calibration._STORED.clear()
@@ -233,17 +236,63 @@ def test_a_bad_calibration_file_is_ignored(content, stored):
     assert density_limit(torch.zeros(64, 10), None) == want
 
 
-def test_calibrate_stores_the_median_crossover_beside_other_machines(monkeypatch):
+def test_calibrate_stores_the_median_crossovers_beside_other_machines(monkeypatch):
     measured = {512: 0.1, 1024: 0.4, 2048: 0.25}
-    monkeypatch.setattr(calibration, "_probe", lambda n_in, n_out, dtype, train:
-                        measured[n_in])
+    weight_grad = {512: 0.12, 1024: 0.2, 2048: 0.3}
+    limits = []  # the weight gradient's limit each training probe was given
+
+    def probe(n_in, n_out, dtype, train, weight_grad_limit=None):
+        assert train and n_in == n_out
+        limits.append(weight_grad_limit)
+        return measured[n_in]
+
+    monkeypatch.setattr(calibration, "_probe", probe)
+    monkeypatch.setattr(calibration, "_probe_weight_grad",
+                        lambda n_in, n_out, dtype: weight_grad[n_in])
     _store(0.9, dict(calibration.machine_identity(), cpu="another CPU"))
     result = calibration.calibrate()
     assert result["max_density"] == 0.25 and result["per_width"] == measured
+    assert result["weight_grad_density"] == 0.2
+    assert result["weight_grad_per_width"] == weight_grad
+    assert limits == [0.2, 0.2, 0.2]  # measured first, then used by the training probes
     data = json.loads(calibration.calibration_path().read_text())
     assert len(data) == 2  # the other machine's entry kept
     assert calibration.stored_density() == 0.25
+    assert calibration.stored_weight_grad_density() == 0.2
+    assert registry.weight_grad_limit() == 0.2
     assert kernels.calibrate(save=False)["max_density"] == 0.25
+
+
+def test_the_weight_gradient_limit_is_the_calibration_or_the_constant():
+    """An entry without the weight gradient's crossover (a file written before it was
+    measured), or with a bad one, leaves the constant; a good one is used, and explain says
+    which way a layer's weight gradient is taken with it."""
+    assert registry.weight_grad_limit() == registry.WEIGHT_GRAD_DENSITY
+    _store(0.3)  # max_density only
+    assert calibration.stored_density() == 0.3
+    assert calibration.stored_weight_grad_density() is None
+    assert registry.weight_grad_limit() == registry.WEIGHT_GRAD_DENSITY
+    layer = SpikeLinear(100, 64, max_density=0.9)
+    x = _spikes((40, 100), 0.2)
+    dense = f"weight gradient the dense product (over {registry.WEIGHT_GRAD_DENSITY:g} active)"
+    assert dense in layer.kernel_choice(x).reason
+    for bad in (1.5, -0.1, "0.5", None):
+        _store(0.3, weight_grad=bad)
+        assert calibration.stored_weight_grad_density() is None
+        assert calibration.stored_density() == 0.3  # the other crossover still read
+    _store(0.3, weight_grad=0.25)
+    assert registry.weight_grad_limit() == 0.25
+    assert "weight gradient summed over them" in layer.kernel_choice(x).reason
+    _store(0.3, weight_grad=0.15)
+    assert "weight gradient the dense product (over 0.15 active)" in \
+        layer.kernel_choice(x).reason
+
+
+def test_the_weight_gradient_probe_measures_a_crossover():
+    """The probe itself (small layers, so that it is quick): a density in [0, 1] from two
+    timed densities of the sums over active inputs and one of the dense product."""
+    value = calibration._probe_weight_grad(64, 64, torch.float32)
+    assert isinstance(value, float) and 0.0 <= value <= 1.0
 
 
 def test_no_layer_call_measures_anything(monkeypatch):
@@ -251,6 +300,7 @@ def test_no_layer_call_measures_anything(monkeypatch):
         raise AssertionError("a timing probe ran during a layer call")
 
     monkeypatch.setattr(calibration, "_probe", probe)
+    monkeypatch.setattr(calibration, "_probe_weight_grad", probe)
     layer = SpikeLinear(100, 64)
     for p in (0.05, 0.5):
         x = _spikes((20, 100), p)

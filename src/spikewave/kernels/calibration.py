@@ -8,14 +8,17 @@ costs about ``a + b p``; the dense product costs ``d`` whatever ``p``. The two m
     p* = (d - a) / b,
 
 which depends on the machine (its vector width, its sgemm, its caches) more than on anything
-else. The registry uses ``registry.EVENT_DENSITY`` unless :func:`calibrate` has stored a
-measured ``p*`` for this machine: it times both paths for the forward product and the weight
-gradient of a few layer widths on random rows at two densities (the best of
-``PROBE_REPEATS`` after a warm-up) and writes the median crossover to
-``$XDG_CACHE_HOME/spikewave/kernels.json`` (default ``~/.cache``) under the machine's
-identity (CPU model, logical CPUs, kernel threads, torch version). A file made on another
-machine, or for another thread count, is ignored. Both paths give the same values up to
-the order of summation, so a crossover only ever changes the time a layer takes.
+else. The same holds of the weight gradient ``g.T @ s`` alone, summed over the active inputs
+(:mod:`spikewave.kernels.spike_wgrad`) or the dense product, with a crossover of its own.
+The registry uses ``registry.EVENT_DENSITY`` and ``registry.WEIGHT_GRAD_DENSITY`` unless
+:func:`calibrate` has stored measured ones for this machine: it times both ways of the
+weight gradient, then both paths for the forward product and the weight gradient together,
+for a few layer widths on random rows at two densities (the best of ``PROBE_REPEATS`` after
+a warm-up), and writes the median crossovers to ``$XDG_CACHE_HOME/spikewave/kernels.json``
+(default ``~/.cache``) under the machine's identity (CPU model, logical CPUs, kernel threads,
+torch version). A file made on another machine, or for another thread count, is ignored.
+Both ways give the same values up to the order of summation, so a crossover only ever
+changes the time a layer takes.
 """
 
 from __future__ import annotations
@@ -73,11 +76,35 @@ def probe_rows(n_in: int, n_out: int) -> int:
     return int(min(hi, max(lo, PROBE_WORK // max(n_in * n_out, 1))))
 
 
-def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
+def _probe_weight_grad(n_in: int, n_out: int, dtype: torch.dtype) -> float:
+    """``p*`` of the weight gradient ``g.T @ s`` of a layer: summed over the active inputs
+    (:func:`~spikewave.kernels.spike_wgrad.weight_grad`, as the event-driven layers take it)
+    against the dense product."""
+    from spikewave.kernels.spike_scan import active_inputs
+    from spikewave.kernels.spike_wgrad import weight_grad
+
+    gen = torch.Generator().manual_seed(0)
+    rows = probe_rows(n_in, n_out)
+    grad = torch.randn(rows, n_out, generator=gen, dtype=dtype)
+    g_np = grad.numpy()
+    event_ms = []
+    for p in PROBE_DENSITIES:
+        x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
+        active = active_inputs(x, 1.0)
+        assert active is not None
+        event_ms.append(_best_ms(lambda a=active: weight_grad(a[0], a[1], g_np, n_in),
+                                 PROBE_REPEATS))
+    dense_ms = _best_ms(lambda: torch.mm(grad.T, x), PROBE_REPEATS)
+    return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
+
+
+def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool,
+           weight_grad_limit: float | None = None) -> float:
     """``p*`` of the forward product alone, or (``train``) of the forward product and the
     weight gradient together -- the two paths' input gradient is the same dense product;
     the event path's weight gradient is the dense one where
-    :func:`~spikewave.kernels.registry.dense_weight_grad` says so, as in
+    :func:`~spikewave.kernels.registry.dense_weight_grad` says so (with
+    ``weight_grad_limit``, when given), as in
     :func:`~spikewave.kernels.spike_linear.linear_grads`."""
     from spikewave.kernels.registry import dense_weight_grad
     from spikewave.kernels.spike_gather import gather_weight
@@ -99,7 +126,8 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool) -> float:
             active = active_inputs(x, 1.0)
             assert active is not None
             gather_weight(active, weight, b)
-            if train and dense_weight_grad(len(active[1]), x.numel(), n_out):
+            if train and dense_weight_grad(len(active[1]), x.numel(), n_out,
+                                           weight_grad_limit):
                 torch.mm(grad.T, x)
             elif train:
                 add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
@@ -139,36 +167,56 @@ def calibration_path() -> Path:
     return Path(base) / "spikewave" / "kernels.json"
 
 
-_STORED: dict[str, float | None] = {}  # the file's crossover for this identity, once read
+_STORED: dict[str, dict] = {}  # the file's entry for this identity, once read
+STORED_KEYS = ("max_density", "weight_grad_density")  # the crossovers an entry holds
 
 
-def stored_density() -> float | None:
-    """The crossover :func:`calibrate` stored for this machine, or None."""
+def _stored(name: str) -> float | None:
+    """The crossover ``name`` (one of ``STORED_KEYS``) that :func:`calibrate` stored for
+    this machine, or None (no file, no entry for this machine, no such crossover in it, or
+    not a float in [0, 1])."""
     key = json.dumps(machine_identity(), sort_keys=True)
     if key not in _STORED:
         _STORED.clear()
-        value = None
+        values = {}
         try:
             data = json.loads(calibration_path().read_text())
             entry = data.get(key) if isinstance(data, dict) else None
-            if isinstance(entry, dict) and isinstance(entry.get("max_density"), float) \
-                    and 0.0 <= entry["max_density"] <= 1.0:
-                value = entry["max_density"]
+            if isinstance(entry, dict):
+                values = {k: entry[k] for k in STORED_KEYS
+                          if isinstance(entry.get(k), float) and 0.0 <= entry[k] <= 1.0}
         except (OSError, ValueError):
-            value = None
-        _STORED[key] = value
-    return _STORED[key]
+            values = {}
+        _STORED[key] = values
+    return _STORED[key].get(name)
+
+
+def stored_density() -> float | None:
+    """The crossover of the event-driven products :func:`calibrate` stored for this
+    machine, or None."""
+    return _stored("max_density")
+
+
+def stored_weight_grad_density() -> float | None:
+    """The crossover of the weight gradient alone :func:`calibrate` stored for this
+    machine, or None (also for a file written before it was measured)."""
+    return _stored("weight_grad_density")
 
 
 def calibrate(widths: tuple[int, ...] = CALIBRATION_WIDTHS, dtype: torch.dtype = torch.float32,
               save: bool = True) -> dict[str, object]:
-    """Measure the training crossover (forward product and weight gradient) for square
-    layers of ``widths`` on this machine; with ``save``, store the median for this
-    machine's identity, where the registry finds it. Returns what was measured. Takes a
-    few seconds; run it on a quiet machine."""
-    crossovers = {int(w): _probe(int(w), int(w), dtype, True) for w in widths}
+    """Measure, for square layers of ``widths`` on this machine, the crossover of the
+    weight gradient alone, then the training crossover (forward product and weight
+    gradient, the latter taken as the first crossover says); with ``save``, store their
+    medians for this machine's identity, where the registry finds them. Returns what was
+    measured. Takes a few seconds; run it on a quiet machine."""
+    sizes = [int(w) for w in widths]
+    weight_grad = {w: _probe_weight_grad(w, w, dtype) for w in sizes}
+    weight_grad_density = float(statistics.median(weight_grad.values()))
+    crossovers = {w: _probe(w, w, dtype, True, weight_grad_density) for w in sizes}
     result = {"max_density": float(statistics.median(crossovers.values())),
-              "per_width": crossovers, "date": time.strftime("%Y-%m-%d"),
+              "per_width": crossovers, "weight_grad_density": weight_grad_density,
+              "weight_grad_per_width": weight_grad, "date": time.strftime("%Y-%m-%d"),
               "identity": machine_identity()}
     if save:
         path = calibration_path()

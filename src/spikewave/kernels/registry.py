@@ -29,7 +29,8 @@ choice is reproducible: the density up to which the event-driven products are us
 ``EVENT_DENSITY`` (measured with ``benchmarks/run.py``), or a calibration stored on disk for
 this machine by :func:`spikewave.kernels.calibrate` -- never a timing taken at a first call;
 the weight gradient of an event-driven layer is summed over the active inputs up to
-``WEIGHT_GRAD_DENSITY``, above it by the dense product.
+``WEIGHT_GRAD_DENSITY`` (or the density the calibration measured for it), above it by the
+dense product.
 Under ``torch.compile`` one fixed path is taken (the fused custom operators; the event paths
 read data to decide, so they are left out), and under ``torch.func`` transforms the
 reference.
@@ -66,8 +67,10 @@ EVENT_DTYPES = (torch.float32, torch.float64)
 EVENT_DENSITY = 0.2
 # Input density up to which the weight gradient of an event-driven layer, g.T @ s, is summed
 # over the active inputs; above it, the dense product (on a CPU with AVX-512 the crossover
-# measured with benchmarks/run.py is about 0.1 at 512 x 512 and 0.17 at 1024 x 1024).
-WEIGHT_GRAD_DENSITY = 0.1
+# measured by kernels.calibrate() is about 0.12 at 512 x 512 and 0.15 at 1024 x 1024, where
+# the sums take 0.7-0.9x the product's time at 0.1). kernels.calibrate() measures it for a
+# machine.
+WEIGHT_GRAD_DENSITY = 0.12
 # Layers with fewer outputs take the dense product: finding the active inputs would cost
 # more than the product itself.
 MIN_EVENT_OUTPUTS = 64
@@ -253,16 +256,27 @@ def event_choice(x: torch.Tensor, weight: torch.Tensor, max_density: float | Non
     return Choice("event", f"binary input at most {limit:g} active"), limit
 
 
-def dense_weight_grad(n_active: int, n_entries: int, n_out: int | None = None) -> bool:
+def weight_grad_limit() -> float:
+    """The input density above which an event-driven layer's weight gradient is the dense
+    product: this machine's calibration (:func:`~spikewave.kernels.calibrate`), else
+    ``WEIGHT_GRAD_DENSITY``."""
+    from spikewave.kernels.calibration import stored_weight_grad_density
+
+    stored = stored_weight_grad_density()
+    return WEIGHT_GRAD_DENSITY if stored is None else stored
+
+
+def dense_weight_grad(n_active: int, n_entries: int, n_out: int | None = None,
+                      limit: float | None = None) -> bool:
     """Whether the weight gradient of an event-driven layer of ``n_out`` outputs is the
-    dense product: more than ``WEIGHT_GRAD_DENSITY`` of the input's ``n_entries`` entries
-    are active and the layer has more than 16 outputs (a narrower layer's is always summed
-    over the active inputs, a row's outputs in one vector)."""
+    dense product: more than ``limit`` (default :func:`weight_grad_limit`) of the input's
+    ``n_entries`` entries are active and the layer has more than 16 outputs (a narrower
+    layer's is always summed over the active inputs, a row's outputs in one vector)."""
     from spikewave.kernels._simd import NARROW
 
     if n_out is not None and n_out <= NARROW:
         return False
-    return n_active > WEIGHT_GRAD_DENSITY * n_entries
+    return n_active > (weight_grad_limit() if limit is None else limit) * n_entries
 
 
 def scan_choice(active, limit: float, n_in: int, n_out: int | None = None) -> Choice:
@@ -275,7 +289,7 @@ def scan_choice(active, limit: float, n_in: int, n_out: int | None = None) -> Ch
     ptr, _ = active
     rows = max(len(ptr) - 1, 1)
     if dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in, n_out):
-        wgrad = f"the dense product (over {WEIGHT_GRAD_DENSITY:g} active)"
+        wgrad = f"the dense product (over {weight_grad_limit():g} active)"
     elif n_out is not None and dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in):
         wgrad = "summed over them (at most 16 outputs: at any density)"
     else:
