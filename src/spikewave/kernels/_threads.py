@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 
-ITEMS_PER_THREAD = 2
+ITEMS_PER_THREAD = 4
 
 
 def thread_count() -> int:
