@@ -66,10 +66,9 @@ EVENT_DTYPES = (torch.float32, torch.float64)
 # is faster, above it at most ~1.5x slower. kernels.calibrate() measures it for a machine.
 EVENT_DENSITY = 0.2
 # Input density up to which the weight gradient of an event-driven layer, g.T @ s, is summed
-# over the active inputs; above it, the dense product (on a CPU with AVX-512 the crossover
-# measured by kernels.calibrate() is about 0.12 at 512 x 512 and 0.15 at 1024 x 1024, where
-# the sums take 0.7-0.9x the product's time at 0.1). kernels.calibrate() measures it for a
-# machine.
+# over the active inputs; above it, the dense product (on a CPU with AVX-512, timing both
+# in turns, the crossover is about 0.12 at 512 x 512 and 0.15 at 1024 x 1024; at 0.1 the
+# sums take 0.7-0.9x the product's time). kernels.calibrate() measures it for a machine.
 WEIGHT_GRAD_DENSITY = 0.12
 # Layers with fewer outputs take the dense product: finding the active inputs would cost
 # more than the product itself.
