@@ -76,11 +76,14 @@ save_figure(fig, OUT / "07_event_driven.png", caption=(
 # ![event-driven timing](figures/07_event_driven.png)
 #
 # How much the event-driven path gains depends on the CPU (its vector units and the speed
-# of its matrix product) and on what else runs on it: the layer measures where the two
-# paths cost the same the first time it sees a weight shape, and takes the faster one.
-# The timings above come from the run this page was made from, whose machine and load are
-# stated at the top; on a quiet machine the gain grows as the input gets sparser (see the
-# [performance page](../performance.md), measured with nothing else running).
+# of its matrix product) and on what else runs on it. The layer takes the event-driven path
+# up to a fixed fraction of active inputs (20 % by default), or up to the crossover that
+# `spikewave.kernels.calibrate()` measured and stored for this machine; `kernels.explain`
+# says which path a layer takes and why (the guide [Which kernels
+# run](../guide/kernels.md)). The timings above come from the run this page was made from,
+# whose machine and load are stated at the top; on a quiet machine the gain grows as the
+# input gets sparser (see the [performance page](../performance.md), measured with nothing
+# else running).
 #
 # ## Checkpointing over time
 #
