@@ -441,6 +441,42 @@ def test_the_pool_keeps_no_more_than_its_limit(small_pool):
     assert buffers.held_bytes() == 400 + extra
 
 
+def test_a_lowered_limit_lets_go_of_what_the_pool_already_holds(small_pool):
+    """Lowering ``buffer_pool_mb`` (to 0: the pool off) frees the free arrays held at
+    once, oldest first (``use`` here; ``configure`` in the registry's tests); arrays in
+    use stay until let go and go at the next request."""
+    extra = buffers.ALIGN_BYTES
+    kept = [buffers.empty((100 + k,), np.float32) for k in range(4)]
+    in_use = kept.pop()
+    del kept  # three free arrays and one in use
+    assert buffers.held_bytes() == sum(4 * (100 + k) + extra for k in range(4))
+    with kernels.use(buffer_pool_mb=(2 * 412 + 2 * extra) / 2**20):
+        # the oldest free ones went until the rest fits
+        assert buffers.held_bytes() == 4 * 102 + 4 * 103 + 2 * extra
+    with kernels.use(buffer_pool_mb=0):
+        assert buffers.held_bytes() == 4 * 103 + extra  # only the one in use
+        del in_use
+        buffers.empty((10_000,), np.float32)  # a request: the freed one goes, none kept
+        assert buffers.held_bytes() == 0
+
+
+def test_a_forked_child_gets_a_lock_of_its_own(small_pool):
+    """A fork while another thread held the pool's lock would leave the child's next
+    kernel call waiting for ever; the child makes a new lock."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    buffers._lock.acquire()  # as if another thread were inside empty() at the fork
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            ok = buffers._lock.acquire(timeout=5)
+            os._exit(0 if ok else 1)
+    finally:
+        buffers._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 @pytest.mark.parametrize("value", ["lots", -1, float("nan"), None])
 def test_a_bad_pool_size_is_one_clear_error(value):
     with pytest.raises(ParameterError, match="buffer_pool_mb"):

@@ -198,6 +198,19 @@ def test_explain_on_one_layer_and_on_a_module_without_spiking_layers():
         kernels.explain(LIF, x)
 
 
+def test_configure_applies_a_lowered_pool_limit_at_once():
+    from spikewave.kernels import _buffers as buffers
+
+    buffers.clear()
+    kept = [buffers.empty((1 << 19,), "float32") for _ in range(3)]  # 2 MiB each: pooled
+    del kept
+    assert buffers.held_bytes() >= 3 << 21
+    kernels.configure(buffer_pool_mb=2.5)  # room for one (the fixture restores the default)
+    assert (1 << 21) <= buffers.held_bytes() < 2 << 21
+    kernels.configure(buffer_pool_mb=0)
+    assert buffers.held_bytes() == 0
+
+
 # -- calibration ----------------------------------------------------------------------
 
 

@@ -13,7 +13,9 @@ by anyone is never handed out again), else a new one that the pool keeps. Arrays
 ``MIN_BYTES`` come from numpy as before (malloc keeps those). The pool holds at most
 ``buffer_pool_mb`` MiB of the kernels' configuration (default 256; 0 turns it off:
 ``spikewave.kernels.configure(buffer_pool_mb=0)``) -- beyond that the oldest free
-arrays are let go, and when every kept array is in use a new one is simply not kept. It
+arrays are let go (also those held before the limit was lowered: :func:`trim`, which
+``configure`` and ``use`` call when they change the limit), and when every kept array is
+in use a new one is simply not kept. It
 is for arrays whose shape repeats from step to step (a layer's currents, potentials,
 gradients); an array whose length follows the spikes would match no later request and
 only fill the pool: :func:`empty_prefix` gives those as the first entries of a pooled
@@ -28,6 +30,7 @@ every view of a view, at the owner.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 
@@ -42,6 +45,17 @@ _lock = threading.Lock()
 _arrays: list[tuple[np.ndarray, tuple[int, ...], np.dtype, int]] = []
 
 ALIGN_BYTES = 64  # a cache line: rows of 8 floats or doubles start on vector boundaries
+
+
+def _new_lock() -> None:
+    """A fresh lock (in a forked child: one that a thread of the parent held at the fork
+    would never be released there)."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 def limit_bytes() -> int:
@@ -78,29 +92,47 @@ def empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     nbytes = dtype.itemsize * math.prod(shape)
-    limit = limit_bytes()
-    if nbytes < MIN_BYTES or nbytes > limit:
+    if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
+    limit = limit_bytes()
     with _lock:
+        _trim(limit)  # what a lowered limit leaves over goes first
+        if nbytes > limit:
+            return np.empty(shape, dtype)
         for k in range(len(_arrays) - 1, -1, -1):  # the last used first: warmest in cache
             # (no name of ours is bound to a kept owner while its references are counted)
             if (_refs(_arrays, k) == _FREE_REFS and _arrays[k][1] == shape
                     and _arrays[k][2] == dtype):
                 _arrays.append(_arrays.pop(k))  # the newest again
                 return _view(_arrays[-1])
-        held = sum(entry[0].nbytes for entry in _arrays)
-        k = 0
-        while held + nbytes > limit and k < len(_arrays):  # let the oldest free ones go
-            if _refs(_arrays, k) == _FREE_REFS:
-                held -= _arrays.pop(k)[0].nbytes
-            else:
-                k += 1
+        held = _trim(limit, nbytes)
         owner = np.empty(nbytes + ALIGN_BYTES, np.uint8)
         entry = (owner, shape, dtype, -owner.ctypes.data % ALIGN_BYTES)
         del owner
         if held + entry[0].nbytes <= limit:
             _arrays.append(entry)
         return _view(entry)
+
+
+def _trim(limit: int, room: int = 0) -> int:
+    """Let the oldest free arrays go until the pool holds at most ``limit - room`` bytes
+    (arrays in use stay); returns the bytes it then holds. The caller holds the lock."""
+    held = sum(entry[0].nbytes for entry in _arrays)
+    k = 0
+    while held + room > limit and k < len(_arrays):
+        if _refs(_arrays, k) == _FREE_REFS:
+            held -= _arrays.pop(k)[0].nbytes
+        else:
+            k += 1
+    return held
+
+
+def trim() -> None:
+    """Let free arrays go, oldest first, until the pool holds at most the configuration's
+    ``buffer_pool_mb`` (all of them at 0)."""
+    limit = limit_bytes()
+    with _lock:
+        _trim(limit)
 
 
 def empty_prefix(n: int, dtype) -> np.ndarray:

@@ -149,6 +149,7 @@ def use(path: str | None = None, **settings: Any) -> Iterator[KernelConfig]:
                              f"{sorted(settings)}.") from None
     token = _OVERRIDE.set(new)
     try:
+        _trim_buffers(settings)
         yield new
     finally:
         _OVERRIDE.reset(token)
@@ -162,7 +163,16 @@ def configure(**settings: Any) -> KernelConfig:
         known = ", ".join(f.name for f in dataclasses.fields(KernelConfig))
         raise ParameterError(f"spikewave.kernels.configure takes the settings {known}; got "
                              f"{sorted(settings)}.") from None
+    _trim_buffers(settings)
     return _DEFAULT[0]
+
+
+def _trim_buffers(settings: dict) -> None:
+    """A changed ``buffer_pool_mb`` applies at once to the arrays the pool holds."""
+    if "buffer_pool_mb" in settings:
+        from spikewave.kernels import _buffers
+
+        _buffers.trim()
 
 
 @dataclass(frozen=True)
