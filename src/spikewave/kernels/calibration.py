@@ -31,6 +31,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,6 +77,21 @@ def probe_rows(n_in: int, n_out: int) -> int:
     return int(min(hi, max(lo, PROBE_WORK // max(n_in * n_out, 1))))
 
 
+def _timed_crossover(rows: int, n_in: int, dtype: torch.dtype, gen: torch.Generator,
+                     event: Callable[[Any], object], dense: Callable[[torch.Tensor], object],
+                     setup: Callable[[torch.Tensor], Any] = lambda x: x) -> float:
+    """``p*`` from the best times of ``event(setup(x))`` on random binary rows
+    ``x[rows, n_in]`` drawn from ``gen`` at each of ``PROBE_DENSITIES`` (``setup`` is not
+    timed) and of ``dense(x)`` (the last ``x``: its cost does not depend on the density)."""
+    event_ms = []
+    for p in PROBE_DENSITIES:
+        x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
+        prepared = setup(x)
+        event_ms.append(_best_ms(lambda a=prepared: event(a), PROBE_REPEATS))
+    dense_ms = _best_ms(lambda: dense(x), PROBE_REPEATS)
+    return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
+
+
 def _probe_weight_grad(n_in: int, n_out: int, dtype: torch.dtype) -> float:
     """``p*`` of the weight gradient ``g.T @ s`` of a layer: summed over the active inputs
     (:func:`~spikewave.kernels.spike_wgrad.weight_grad`, as the event-driven layers take it)
@@ -87,15 +103,15 @@ def _probe_weight_grad(n_in: int, n_out: int, dtype: torch.dtype) -> float:
     rows = probe_rows(n_in, n_out)
     grad = torch.randn(rows, n_out, generator=gen, dtype=dtype)
     g_np = grad.numpy()
-    event_ms = []
-    for p in PROBE_DENSITIES:
-        x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
-        active = active_inputs(x, 1.0)
-        assert active is not None
-        event_ms.append(_best_ms(lambda a=active: weight_grad(a[0], a[1], g_np, n_in),
-                                 PROBE_REPEATS))
-    dense_ms = _best_ms(lambda: torch.mm(grad.T, x), PROBE_REPEATS)
-    return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
+
+    def active(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        found = active_inputs(x, 1.0)
+        assert found is not None
+        return found
+
+    return _timed_crossover(rows, n_in, dtype, gen,
+                            lambda a: weight_grad(a[0], a[1], g_np, n_in),
+                            lambda x: torch.mm(grad.T, x), setup=active)
 
 
 def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool,
@@ -118,27 +134,22 @@ def _probe(n_in: int, n_out: int, dtype: torch.dtype, train: bool,
     grad = torch.randn(rows, n_out, generator=gen, dtype=dtype)
     b, g_np = bias.numpy(), grad.numpy()
     g_w_t = np.empty((n_in, n_out), weight.numpy().dtype)
-    event_ms = []
-    for p in PROBE_DENSITIES:
-        x = (torch.rand(rows, n_in, generator=gen, dtype=dtype) < p).to(dtype)
 
-        def event(x=x) -> None:
-            active = active_inputs(x, 1.0)
-            assert active is not None
-            gather_weight(active, weight, b)
-            if train and dense_weight_grad(len(active[1]), x.numel(), n_out,
-                                           weight_grad_limit):
-                torch.mm(grad.T, x)
-            elif train:
-                add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
-        event_ms.append(_best_ms(event, PROBE_REPEATS))
+    def event(x: torch.Tensor) -> None:
+        active = active_inputs(x, 1.0)
+        assert active is not None
+        gather_weight(active, weight, b)
+        if train and dense_weight_grad(len(active[1]), x.numel(), n_out, weight_grad_limit):
+            torch.mm(grad.T, x)
+        elif train:
+            add_weight_grad_t(active[0], active[1], g_np, g_w_t, accumulate=False)
 
-    def dense() -> None:
+    def dense(x: torch.Tensor) -> None:
         torch.nn.functional.linear(x, weight, bias)
         if train:
             torch.mm(grad.T, x)
-    dense_ms = _best_ms(dense, PROBE_REPEATS)
-    return crossover_from_costs((event_ms[0], event_ms[1]), dense_ms)
+
+    return _timed_crossover(rows, n_in, dtype, gen, event, dense)
 
 
 @functools.cache

@@ -297,9 +297,11 @@ def scan_choice(active, limit: float, n_in: int, n_out: int | None = None) -> Ch
         return Choice("dense", f"input not binary, or more than {limit:g} of it active")
     ptr, _ = active
     rows = max(len(ptr) - 1, 1)
-    if dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in, n_out):
-        wgrad = f"the dense product (over {weight_grad_limit():g} active)"
-    elif n_out is not None and dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in):
+    wlimit = weight_grad_limit()  # read once: the calibration's lookup is not free
+    if dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in, n_out, wlimit):
+        wgrad = f"the dense product (over {wlimit:g} active)"
+    elif n_out is not None and dense_weight_grad(int(ptr[-1]), (len(ptr) - 1) * n_in,
+                                                 limit=wlimit):
         wgrad = "summed over them (at most 16 outputs: at any density)"
     else:
         wgrad = "summed over them"
